@@ -1,0 +1,10 @@
+"""Clinic Follow-ups: wires the blueprints and the scheduled function. No logic here."""
+
+from chalice import Chalice
+
+from chalicelib.api import clinic, patients, system
+
+app = Chalice(app_name="followups")
+
+for blueprint in (system.bp, clinic.bp, patients.bp):
+    app.register_blueprint(blueprint)

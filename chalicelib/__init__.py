@@ -1,0 +1,1 @@
+"""Clinic Follow-ups: everything the Chalice app in app.py wires together."""

@@ -1,0 +1,154 @@
+"""Who is calling: verify the Cognito ID token in the app itself and build one Caller.
+
+API Gateway's Cognito authorizer (production) does not pin the app client, and `chalice local`
+does not verify tokens at all, so every request is verified here: RS256 signature against the
+pool's JWKS (cached; fetched again when a token names an unknown `kid`), `iss`, `aud`,
+`token_use` = id and `exp`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import jwt
+import requests
+
+from .. import config
+from ..domain.errors import Forbidden, Unauthorized
+from ..domain.ids import is_clinic_id
+
+OWNER, ADMIN, BILLING = "Owner", "Admin", "BillingStaff"
+ROLES = (OWNER, ADMIN, BILLING)
+ALL_STAFF = frozenset(ROLES)
+OWNER_ADMIN = frozenset({OWNER, ADMIN})
+OWNER_ONLY = frozenset({OWNER})
+CLOCK_LEEWAY_SECONDS = 0  # an expired token is expired; Cognito's own clock is the reference
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The verified identity of one request."""
+
+    sub: str
+    email: str
+    clinic_id: str
+    roles: frozenset[str]
+    _permission_source: object = field(default=None, compare=False, repr=False)
+
+    def has_any(self, roles: frozenset[str]) -> bool:
+        return bool(self.roles & roles)
+
+    @cached_property
+    def permissions(self) -> tuple[str, ...]:
+        """Read from the grant store on each request, never from the token alone."""
+        if self._permission_source is None:
+            return ()
+        return tuple(self._permission_source(self))
+
+
+class JwksCache:
+    """The pool's signing keys by `kid`; an unknown `kid` triggers one refetch (rate-limited)."""
+
+    def __init__(self, min_refetch_seconds: float = 5.0):
+        self.min_refetch_seconds = min_refetch_seconds
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._url: str | None = None
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys, self._url, self._fetched_at = {}, None, 0.0
+
+    def key(self, kid: str, url: str) -> jwt.PyJWK | None:
+        with self._lock:
+            if url != self._url:
+                self._keys, self._url, self._fetched_at = {}, url, 0.0
+            if kid not in self._keys and time.monotonic() - self._fetched_at >= self.min_refetch_seconds:
+                self._keys = self._fetch(url)
+                self._fetched_at = time.monotonic()
+            return self._keys.get(kid)
+
+    @staticmethod
+    def _fetch(url: str) -> dict[str, jwt.PyJWK]:
+        # requests, not urllib: moto intercepts requests in tests, and it pools connections.
+        try:
+            response = requests.get(url, timeout=5)
+            response.raise_for_status()
+            keys = jwt.PyJWKSet.from_dict(response.json()).keys
+        except (requests.RequestException, ValueError, jwt.PyJWKSetError) as e:
+            raise Unauthorized("the signing keys of the user pool could not be fetched") from e
+        return {k.key_id: k for k in keys if k.key_id}
+
+
+JWKS = JwksCache()
+
+
+def _bearer(header: str | None) -> str:
+    if not header:
+        raise Unauthorized("missing Authorization header")
+    token = header.strip()
+    if token[:7].lower() == "bearer ":
+        token = token[7:].strip()
+    if token.count(".") != 2 or len(token) > 8192:
+        raise Unauthorized("the Authorization header is not a JWT")
+    return token
+
+
+def verify_id_token(token: str) -> dict:
+    """The claims of a valid ID token of this pool and app client, or Unauthorized."""
+    s = config.settings()
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as e:
+        raise Unauthorized("malformed token") from e
+    if header.get("alg") != "RS256":
+        raise Unauthorized("token must be signed with RS256")
+    kid = header.get("kid")
+    key = JWKS.key(kid, s.jwks_url) if isinstance(kid, str) else None
+    if key is None:
+        raise Unauthorized("token signed by an unknown key")
+    try:
+        claims = jwt.decode(
+            token, key=key, algorithms=["RS256"], audience=s.user_pool_client_id, issuer=s.issuer,
+            leeway=CLOCK_LEEWAY_SECONDS, options={"require": ["exp", "iss", "aud", "sub", "token_use"]})
+    except jwt.ExpiredSignatureError as e:
+        raise Unauthorized("token expired") from e
+    except jwt.PyJWTError as e:
+        raise Unauthorized(f"invalid token: {e}") from e
+    if claims.get("token_use") != "id":
+        raise Unauthorized("an ID token is required, not an access token")
+    return claims
+
+
+def groups_of(claims: dict) -> frozenset[str]:
+    """`cognito:groups` is a JSON list locally and may be a joined string behind API Gateway."""
+    raw = claims.get("cognito:groups") or []
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = json.loads(text)
+            except ValueError:
+                raw = text.strip("[]").replace('"', "").split(",")
+        else:
+            raw = text.replace(",", " ").split()
+    return frozenset(g.strip() for g in raw if isinstance(g, str) and g.strip() in ROLES)
+
+
+def caller_from_header(header: str | None, permission_source=None) -> Caller:
+    claims = verify_id_token(_bearer(header))
+    clinic_id = claims.get("custom:clinic_id")
+    if not is_clinic_id(clinic_id):
+        raise Unauthorized("the user belongs to no clinic")
+    return Caller(sub=claims["sub"], email=claims.get("email", ""), clinic_id=clinic_id,
+                  roles=groups_of(claims), _permission_source=permission_source)
+
+
+def require_role(caller: Caller, roles: frozenset[str]) -> None:
+    if not caller.has_any(roles):
+        raise Forbidden(f"this needs one of the roles {', '.join(sorted(roles))}")

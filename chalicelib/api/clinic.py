@@ -1,0 +1,70 @@
+"""The clinic and its staff."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from chalice import Blueprint
+
+from ..services import clinics, staff
+from .auth import ALL_STAFF, OWNER_ADMIN, OWNER_ONLY
+from .routing import RequestContext, route
+from .types import Body, Email, Out, text
+
+bp = Blueprint(__name__)
+
+
+class ClinicOut(Out):
+    clinic_id: str
+    name: str
+    timezone: str
+    currency: str
+
+
+class ClinicPatch(Body):
+    name: text(1, 200) | None = None
+    timezone: text(1, 64) | None = None
+
+
+class StaffIn(Body):
+    email: Email
+    name: text(1, 200)
+    role: Literal["Owner", "Admin", "BillingStaff"]
+
+
+class StaffOut(Out):
+    sub: str
+    email: str
+    name: str
+    role: str
+
+
+class StaffList(Out):
+    items: list[StaffOut]
+
+
+@route(bp, "/clinic", "GET", roles=ALL_STAFF, response=ClinicOut)
+def get_clinic(ctx: RequestContext) -> dict:
+    """The caller's clinic."""
+    return clinics.get(ctx.caller.clinic_id).view()
+
+
+@route(bp, "/clinic", "PATCH", roles=OWNER_ONLY, body=ClinicPatch, response=ClinicOut)
+def patch_clinic(ctx: RequestContext) -> dict:
+    """Rename the clinic or change its time zone."""
+    b = ctx.body
+    return clinics.update(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, name=b.name, timezone=b.timezone).view()
+
+
+@route(bp, "/staff", "GET", roles=OWNER_ADMIN, response=StaffList)
+def list_staff(ctx: RequestContext) -> dict:
+    """The clinic's staff members."""
+    return {"items": [m.view() for m in staff.list_members(ctx.caller.clinic_id)]}
+
+
+@route(bp, "/staff", "POST", roles=OWNER_ADMIN, body=StaffIn, response=StaffOut, status=201)
+def create_staff(ctx: RequestContext) -> dict:
+    """Create a staff member: a Cognito user in this clinic and the role's group."""
+    b = ctx.body
+    return staff.create(ctx.caller.clinic_id, email=str(b.email).lower(), name=b.name, role=b.role, now=ctx.now,
+                        actor=ctx.caller.sub, actor_roles=ctx.caller.roles).view()

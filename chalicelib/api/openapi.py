@@ -1,0 +1,83 @@
+"""The OpenAPI 3 document, generated from the registered routes and their pydantic models."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic.json_schema import models_json_schema
+
+from .routing import ROUTES
+
+ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}},
+}
+
+
+def _error(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict:
+    models = {m for spec in ROUTES for m in (spec.body, spec.response) if m is not None}
+    ordered = sorted(models, key=lambda m: m.__name__)
+    refs, defs = models_json_schema([(m, "validation") for m in ordered],
+                                    ref_template="#/components/schemas/{model}")
+    schemas = dict(defs.get("$defs", {}))
+    schemas["Error"] = ERROR_SCHEMA
+    paths: dict[str, dict] = {}
+    for spec in ROUTES:
+        op: dict = {"summary": spec.summary, "operationId": f"{spec.method.lower()}{spec.path}",
+                    "responses": {}}
+        params = [{"name": p.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}
+                  for p in spec.path.split("/") if p.startswith("{")]
+        for header in spec.headers:
+            params.append({"name": header, "in": "header", "required": True,
+                           "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+        if spec.query is not None:
+            qs = spec.query.model_json_schema()
+            for name, prop in qs.get("properties", {}).items():
+                params.append({"name": name, "in": "query", "required": name in qs.get("required", []),
+                               "schema": _plain(prop)})
+        if params:
+            op["parameters"] = params
+        if spec.body is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": refs[(spec.body, "validation")]}}}
+        ok: dict = {"description": "success"}
+        if spec.response is not None:
+            ok["content"] = {spec.content_type: {"schema": refs[(spec.response, "validation")]}}
+        elif spec.status != 204:
+            ok["content"] = {spec.content_type: {"schema": {"type": "object"} if spec.content_type
+                                                 == "application/json" else {"type": "string"}}}
+        op["responses"][str(spec.status)] = ok
+        if spec.roles is not None:
+            op["security"] = [{"cognito": []}]
+            op["responses"]["401"] = _error("no valid ID token")
+            op["responses"]["403"] = _error("the role does not allow it")
+        if spec.body is not None or spec.query is not None or spec.headers:
+            op["responses"]["400"] = _error("invalid input")
+        if "{" in spec.path or spec.body is not None:
+            op["responses"]["404"] = _error("not found in the caller's clinic")
+        if spec.method != "GET":
+            op["responses"]["409"] = _error("the current state forbids it")
+        paths.setdefault(spec.path, {})[spec.method.lower()] = op
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Clinic Follow-ups", "version": "1.0.0"},
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"cognito": {
+            "type": "http", "scheme": "bearer", "bearerFormat": "Cognito ID token (JWT)"}}},
+    }
+
+
+def _plain(prop: dict) -> dict:
+    """Query parameter schemas: OpenAPI 3.0 has no `anyOf: [.., null]` for an absent value."""
+    if "anyOf" in prop:
+        options = [p for p in prop["anyOf"] if p.get("type") != "null"]
+        return options[0] if len(options) == 1 else {"anyOf": options}
+    return {k: v for k, v in prop.items() if k not in ("title", "default")}

@@ -1,0 +1,189 @@
+"""One decorator for every route: authenticate, check the role, parse, call, map errors.
+
+Chalice turns exceptions raised in a view into responses before any middleware sees them, so
+errors are mapped here, in one table. Each route also registers a `RouteSpec`, from which
+`/openapi.json` and the authorization-matrix test are generated.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice import Blueprint, CognitoUserPoolAuthorizer, Response
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+
+from .. import config
+from ..domain.errors import (
+    Conflict,
+    FollowUpsError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationError,
+)
+from ..logs import logger
+from . import auth
+
+MAX_BODY_BYTES = 64 * 1024
+# Clients send all sorts; every body route accepts them so that a wrong one is a 400 of ours,
+# not Chalice's 415 in another error shape.
+BODY_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
+                      "application/xml", "text/xml", "multipart/form-data"]
+
+STATUS = {ValidationError: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    path: str
+    method: str
+    roles: frozenset[str] | None  # None: no authentication
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    summary: str
+    content_type: str = "application/json"
+    headers: tuple[str, ...] = ()
+
+
+ROUTES: list[RouteSpec] = []
+
+
+def _gateway_authorizer():
+    """API Gateway's Cognito authorizer in deployed stages; off locally (Chalice's local
+    emulation of it crashes on malformed headers and verifies nothing anyway)."""
+    if config.settings().gateway_authorizer != "cognito":
+        return None
+    return CognitoUserPoolAuthorizer("followups-users", provider_arns=[
+        "arn:aws:cognito-idp:us-east-1:000000000000:userpool/replaced-by-merge-template"])
+
+
+def error_response(error: FollowUpsError) -> Response:
+    status = next((code for cls, code in STATUS.items() if isinstance(error, cls)), 400)
+    payload: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.fields:
+        payload["fields"] = error.fields
+    headers = {"Content-Type": "application/json"}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="followups"'
+    return Response(body=json.dumps({"error": payload}), status_code=status, headers=headers)
+
+
+def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(body=json.dumps(payload), status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def _pydantic_fields(error: PydanticError) -> dict[str, str]:
+    fields = {}
+    for problem in error.errors():
+        loc = ".".join(str(p) for p in problem["loc"]) or "body"
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown field"
+        fields.setdefault(loc, message.removeprefix("Value error, "))
+    return fields
+
+
+def parse_body(raw: bytes | None, model: type[BaseModel]) -> BaseModel:
+    raw = raw or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise ValidationError(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        document = json.loads(raw.decode("utf-8")) if raw.strip() else None
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ValidationError("the body is not valid JSON") from e
+    if not isinstance(document, dict):
+        raise ValidationError("the body must be a JSON object")
+    try:
+        return model.model_validate_json(raw)
+    except PydanticError as e:
+        raise ValidationError("invalid request body", fields=_pydantic_fields(e)) from e
+
+
+def parse_query(params: dict | None, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(dict(params or {}))
+    except PydanticError as e:
+        raise ValidationError("invalid query parameters", fields=_pydantic_fields(e)) from e
+
+
+def route(bp: Blueprint, path: str, method: str, *, roles: frozenset[str] | None,
+          body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+          response: type[BaseModel] | None = None, status: int = 200, summary: str = "",
+          content_type: str = "application/json", headers: tuple[str, ...] = ()) -> Callable:
+    """Register `fn(request_context, **path_params)`; `fn` returns a dict, a list or a Response."""
+
+    def decorator(fn: Callable) -> Callable:
+        ROUTES.append(RouteSpec(path, method, roles, body, query, response, status,
+                                summary or (fn.__doc__ or "").strip().split("\n")[0], content_type, headers))
+        options: dict[str, Any] = {"methods": [method]}
+        if roles is not None:
+            authorizer = _gateway_authorizer()
+            if authorizer is not None:
+                options["authorizer"] = authorizer
+        if method in ("POST", "PUT", "PATCH"):
+            options["content_types"] = BODY_CONTENT_TYPES
+
+        @bp.route(path, **options)
+        @functools.wraps(fn)
+        def view(**path_params):
+            request = bp.current_request
+            try:
+                ctx = RequestContext(request=request)
+                if roles is not None:
+                    ctx.caller = auth.caller_from_header(
+                        request.headers.get("authorization"), permission_source=_permissions)
+                    logger.append_keys(clinic_id=ctx.caller.clinic_id, sub=ctx.caller.sub)
+                    auth.require_role(ctx.caller, roles)
+                if body is not None:
+                    ctx.body = parse_body(request.raw_body, body)
+                if query is not None:
+                    ctx.query = parse_query(request.query_params, model=query)
+                result = fn(ctx, **path_params)
+            except FollowUpsError as e:
+                logger.info("request refused", extra={"status_code": STATUS.get(type(e), 400),
+                                                      "error_code": e.code})
+                return error_response(e)
+            except Exception:
+                logger.exception("unhandled error")
+                return Response(body=json.dumps({"error": {"code": "internal_error",
+                                                           "message": "something went wrong on our side"}}),
+                                status_code=500, headers={"Content-Type": "application/json"})
+            finally:
+                logger.remove_keys(["clinic_id", "sub"])
+            if isinstance(result, Response):
+                return result
+            return json_response(result, status)
+
+        return view
+
+    return decorator
+
+
+def _permissions(caller: auth.Caller) -> list[str]:
+    from ..services import delegations  # noqa: PLC0415 - only routes that ask pay for the import
+
+    return delegations.permissions_of(caller)
+
+
+@dataclass
+class RequestContext:
+    """What a view needs: the request, the verified caller, parsed input, and "now" (the
+    one clock read of a request)."""
+
+    request: Any
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    caller: auth.Caller | None = None
+    body: Any = None
+    query: Any = None
+
+    def header(self, name: str) -> str | None:
+        return self.request.headers.get(name.lower())

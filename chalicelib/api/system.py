@@ -1,0 +1,44 @@
+"""Health, the OpenAPI document, and who am I."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from . import openapi
+from .auth import ALL_STAFF
+from .routing import RequestContext, route
+from .types import Out
+
+bp = Blueprint(__name__)
+
+
+class HealthOut(Out):
+    status: str
+
+
+class MeOut(Out):
+    sub: str
+    email: str
+    clinic_id: str
+    roles: list[str]
+    permissions: list[str]
+
+
+@route(bp, "/health", "GET", roles=None, response=HealthOut)
+def health(ctx: RequestContext) -> dict:
+    """Liveness: answers without touching AWS."""
+    return {"status": "ok"}
+
+
+@route(bp, "/openapi.json", "GET", roles=None)
+def openapi_document(ctx: RequestContext) -> dict:
+    """This API, described from the same pydantic models that validate its requests."""
+    return openapi.document()
+
+
+@route(bp, "/me", "GET", roles=ALL_STAFF, response=MeOut)
+def me(ctx: RequestContext) -> dict:
+    """The caller as the verified token and the grant store see them."""
+    c = ctx.caller
+    return {"sub": c.sub, "email": c.email, "clinic_id": c.clinic_id, "roles": sorted(c.roles),
+            "permissions": list(c.permissions)}

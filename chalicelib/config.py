@@ -1,0 +1,66 @@
+"""Every environment variable the service reads, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    table_name: str
+    audit_table_name: str
+    user_pool_id: str
+    user_pool_client_id: str
+    aws_endpoint_url: str | None
+    jwks_url: str
+    issuer: str
+    gateway_authorizer: str
+    public_url: str | None
+    log_level: str
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def table_name() -> str:
+    """Read at import by the PynamoDB models (their Meta is static)."""
+    return _env("FOLLOWUPS_TABLE", "followups")
+
+
+def audit_table_name() -> str:
+    return _env("FOLLOWUPS_AUDIT_TABLE", "followups-audit")
+
+
+def region() -> str:
+    return _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1"))
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The request-time settings; cached, and `settings.cache_clear()` in tests."""
+    reg = region()
+    pool = _env("FOLLOWUPS_USER_POOL_ID", "")
+    endpoint = _env("AWS_ENDPOINT_URL_COGNITO_IDP", _env("AWS_ENDPOINT_URL"))
+    # Cognito always names itself with the AWS issuer, also in moto's server mode, but the
+    # JWKS is served by whatever endpoint we talk to: configure the two separately.
+    issuer = f"https://cognito-idp.{reg}.amazonaws.com/{pool}"
+    default_jwks = f"{endpoint.rstrip('/')}/{pool}/.well-known/jwks.json" if endpoint else (
+        f"{issuer}/.well-known/jwks.json")
+    return Settings(
+        region=reg,
+        table_name=table_name(),
+        audit_table_name=audit_table_name(),
+        user_pool_id=pool,
+        user_pool_client_id=_env("FOLLOWUPS_USER_POOL_CLIENT_ID", ""),
+        aws_endpoint_url=_env("AWS_ENDPOINT_URL"),
+        jwks_url=_env("FOLLOWUPS_JWKS_URL", default_jwks),
+        issuer=issuer,
+        gateway_authorizer=_env("FOLLOWUPS_GATEWAY_AUTHORIZER", "cognito"),
+        public_url=_env("FOLLOWUPS_PUBLIC_URL"),
+        log_level=_env("FOLLOWUPS_LOG_LEVEL", "INFO"),
+    )

@@ -1,0 +1,374 @@
+"""A patient's account: invoices, the active plan, the pending promise and the balance.
+
+Every operation that moves money is a method here. Methods change the account in memory and
+record what changed (`changes`), so a service can write exactly those items in one
+transaction. Invariant after every method:
+
+    balance_cents == sum(open invoice balances) + active plan's uninvoiced remainder
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from . import aging
+from .errors import Conflict, Overpayment, ValidationError
+from .ids import installment_invoice_id
+from .money import allocate_oldest_first
+from .plans import MAX_INSTALLMENTS, build_schedule
+
+OPEN, PROMISED, PAYMENT_PLAN, CLOSED, WRITTEN_OFF = "open", "promised", "payment_plan", "closed", "written_off"
+
+
+@dataclass
+class Invoice:
+    invoice_id: str
+    patient_id: str
+    amount_cents: int
+    balance_cents: int
+    invoice_date: date
+    status: str = "open"  # open, paid, in_plan, written_off
+    source: str = "manual"  # manual, plan
+    service_date: date | None = None
+    description: str | None = None
+    external_id: str | None = None
+    plan_id: str | None = None
+    installment_number: int | None = None
+    created_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open" and self.balance_cents > 0
+
+
+@dataclass
+class Installment:
+    number: int
+    due_date: date
+    amount_cents: int
+    prepaid_cents: int = 0  # paid before it was invoiced (payments beyond the open invoices)
+    status: str = "scheduled"  # scheduled, invoiced, paid
+    invoice_id: str | None = None
+
+    @property
+    def uninvoiced_cents(self) -> int:
+        return self.amount_cents - self.prepaid_cents if self.status == "scheduled" else 0
+
+
+@dataclass
+class Plan:
+    plan_id: str
+    patient_id: str
+    total_cents: int
+    installment_cents: int
+    frequency: str
+    start_date: date
+    installments: list[Installment]
+    status: str = "active"  # active, completed, cancelled
+    created_at: datetime | None = None
+    created_by: str | None = None
+
+    @property
+    def uninvoiced_cents(self) -> int:
+        return sum(i.uninvoiced_cents for i in self.installments) if self.status == "active" else 0
+
+    @property
+    def next_due_date(self) -> date | None:
+        """The earliest installment still to be invoiced (what auto-invoicing looks for)."""
+        dates = [i.due_date for i in self.installments if i.status == "scheduled"]
+        return min(dates) if dates and self.status == "active" else None
+
+
+@dataclass
+class Promise:
+    promise_id: str
+    attempt_id: str
+    amount_cents: int
+    promised_date: date
+    made_at: datetime
+    made_by: str
+    paid_cents: int = 0
+    status: str = "pending"  # pending, kept, broken
+    resolved_at: datetime | None = None
+
+
+@dataclass
+class Allocation:
+    invoice_id: str | None  # None: the plan's uninvoiced remainder
+    amount_cents: int
+
+
+@dataclass
+class LedgerEntry:
+    type: str  # invoice, payment, write_off
+    amount_cents: int  # signed: + owed, - paid or written off
+    ref: str
+
+
+@dataclass
+class Changes:
+    invoices: dict[str, Invoice] = field(default_factory=dict)  # new or changed
+    new_invoice_ids: set[str] = field(default_factory=set)
+    plan: Plan | None = None
+    new_plan: bool = False
+    promises: list[Promise] = field(default_factory=list)
+    new_promise: bool = False
+    ledger: list[LedgerEntry] = field(default_factory=list)
+
+
+@dataclass
+class Account:
+    patient_id: str
+    balance_cents: int = 0
+    status: str = CLOSED
+    invoices: dict[str, Invoice] = field(default_factory=dict)
+    plan: Plan | None = None  # the active plan, if any
+    promise: Promise | None = None  # the pending promise, if any
+    promises_made: int = 0
+    promises_kept: int = 0
+    promises_broken: int = 0
+    changes: Changes = field(default_factory=Changes)
+
+    # ----- derived -------------------------------------------------------------------------
+    def open_invoices(self) -> list[Invoice]:
+        """Open invoices, oldest first: the order payments settle them and aging reads them."""
+        return sorted((i for i in self.invoices.values() if i.is_open),
+                      key=lambda i: (i.invoice_date, i.invoice_id))
+
+    @property
+    def oldest_open_invoice_date(self) -> date | None:
+        opened = self.open_invoices()
+        return opened[0].invoice_date if opened else None
+
+    def computed_balance(self) -> int:
+        return sum(i.balance_cents for i in self.open_invoices()) + (
+            self.plan.uninvoiced_cents if self.plan else 0)
+
+    def check_invariant(self) -> None:
+        assert self.balance_cents == self.computed_balance(), (self.balance_cents, self.computed_balance())
+        assert self.balance_cents >= 0
+
+    def aging(self, today: date) -> tuple[int | None, str | None]:
+        oldest = self.oldest_open_invoice_date
+        if oldest is None:
+            return None, None
+        days = aging.days_overdue(oldest, today)
+        return days, aging.bucket_for(days)
+
+    def _settle_status(self) -> None:
+        """Business rule: nothing owed is closed (or stays written off); else plan, promise, open."""
+        if self.balance_cents == 0:
+            if self.status != WRITTEN_OFF:
+                self.status = CLOSED
+        elif self.plan is not None:
+            self.status = PAYMENT_PLAN
+        elif self.promise is not None:
+            self.status = PROMISED
+        else:
+            self.status = OPEN
+
+    def _touch_invoice(self, invoice: Invoice) -> None:
+        self.invoices[invoice.invoice_id] = invoice
+        self.changes.invoices[invoice.invoice_id] = invoice
+
+    def _touch_plan(self) -> None:
+        self.changes.plan = self.plan
+
+    # ----- operations ----------------------------------------------------------------------
+    def add_invoice(self, invoice: Invoice) -> None:
+        """Business rule: a new invoice adds its amount to what the patient owes."""
+        if invoice.invoice_id in self.invoices:
+            raise Conflict("invoice already exists")
+        self._touch_invoice(invoice)
+        self.changes.new_invoice_ids.add(invoice.invoice_id)
+        self.balance_cents += invoice.balance_cents
+        self.changes.ledger.append(LedgerEntry("invoice", invoice.amount_cents, invoice.invoice_id))
+        self._settle_status()
+
+    def apply_payment(self, amount_cents: int, payment_id: str, paid_on: date, *,
+                      invoice_id: str | None = None, paid_at: datetime | None = None) -> list[Allocation]:
+        """Business rule: the named invoice first, then open invoices oldest first, then the
+        plan's uninvoiced remainder from its last installment backwards; never more than owed."""
+        if amount_cents > self.balance_cents:
+            raise Overpayment(
+                f"payment of {amount_cents} cents is more than the {self.balance_cents} cents owed")
+        targets = self.open_invoices()
+        if invoice_id is not None:
+            named = self.invoices.get(invoice_id)
+            if named is None:
+                raise ValidationError("invoice_id is not an invoice of this patient",
+                                      fields={"invoice_id": "not an invoice of this patient"})
+            if not named.is_open:
+                raise Conflict(f"invoice {invoice_id} is {named.status}, not open")
+            targets = [named] + [i for i in targets if i.invoice_id != invoice_id]
+        parts = allocate_oldest_first(amount_cents, [i.balance_cents for i in targets])
+        allocations = []
+        for invoice, part in zip(targets, parts, strict=True):
+            if part == 0:
+                continue
+            invoice.balance_cents -= part
+            if invoice.balance_cents == 0:
+                invoice.status = "paid"
+                self._mark_installment_paid(invoice)
+            self._touch_invoice(invoice)
+            allocations.append(Allocation(invoice.invoice_id, part))
+        rest = amount_cents - sum(parts)
+        if rest:
+            assert self.plan is not None, "balance beyond open invoices lives in the plan"
+            for installment in reversed(self.plan.installments):
+                take = min(rest, installment.uninvoiced_cents)
+                if take:
+                    installment.prepaid_cents += take
+                    if installment.prepaid_cents == installment.amount_cents:
+                        installment.status = "paid"
+                    rest -= take
+            assert rest == 0
+            self._touch_plan()
+            allocations.append(Allocation(None, amount_cents - sum(parts)))
+        self.balance_cents -= amount_cents
+        self.changes.ledger.append(LedgerEntry("payment", -amount_cents, payment_id))
+        self._complete_plan_if_paid()
+        self._keep_promise(amount_cents, paid_on, paid_at)
+        self._settle_status()
+        return allocations
+
+    def _mark_installment_paid(self, invoice: Invoice) -> None:
+        plan = self.plan
+        if plan is None or invoice.plan_id != plan.plan_id:
+            return
+        for installment in plan.installments:
+            if installment.number == invoice.installment_number:
+                installment.status = "paid"
+                self._touch_plan()
+
+    def _complete_plan_if_paid(self) -> None:
+        plan = self.plan
+        if plan and all(i.status == "paid" for i in plan.installments):
+            plan.status = "completed"
+            self._touch_plan()
+            self.plan = None
+
+    def _keep_promise(self, amount_cents: int, paid_on: date, paid_at: datetime | None) -> None:
+        promise = self.promise
+        if promise is None or paid_on > promise.promised_date:
+            return
+        promise.paid_cents += amount_cents
+        if promise.paid_cents >= promise.amount_cents or self.balance_cents == 0:
+            promise.status = "kept"
+            promise.resolved_at = paid_at
+            self.promises_kept += 1
+            self.promise = None
+        self.changes.promises.append(promise)
+
+    def record_promise(self, promise: Promise, today: date) -> None:
+        """Business rule: a promise is at most what is owed and due today or later; a new
+        promise replaces a pending one (which counts as broken)."""
+        if promise.amount_cents > self.balance_cents:
+            raise ValidationError("promised amount is more than the balance owed",
+                                  fields={"promised_amount_cents": "more than the balance owed"})
+        if promise.promised_date < today:
+            raise ValidationError("promised date is in the past",
+                                  fields={"promised_date": "must be today or later"})
+        if self.promise is not None:
+            self.break_promise(promise.made_at)
+        self.promise = promise
+        self.promises_made += 1
+        self.changes.promises.append(promise)
+        self.changes.new_promise = True
+        self._settle_status()
+
+    def break_promise(self, at: datetime) -> Promise:
+        promise = self.promise
+        assert promise is not None
+        promise.status = "broken"
+        promise.resolved_at = at
+        self.promises_broken += 1
+        self.promise = None
+        self.changes.promises.append(promise)
+        self._settle_status()
+        return promise
+
+    def convert_to_plan(self, plan_id: str, installment_cents: int, frequency: str, start: date,
+                        today: date, created_at: datetime, created_by: str) -> Plan:
+        """Business rule: the whole balance becomes a plan; open invoices move into it."""
+        if self.plan is not None:
+            raise Conflict("the patient already has an active payment plan", code="plan_active")
+        if self.balance_cents == 0:
+            raise Conflict("nothing is owed", code="nothing_owed")
+        if start < today:
+            raise ValidationError("start_date is in the past", fields={"start_date": "must be today or later"})
+        count = -(-self.balance_cents // installment_cents)
+        if count > MAX_INSTALLMENTS:
+            raise ValidationError(
+                f"{count} installments; at most {MAX_INSTALLMENTS}",
+                fields={"installment_cents": f"makes {count} installments, more than {MAX_INSTALLMENTS}"})
+        schedule = build_schedule(self.balance_cents, installment_cents, frequency, start)
+        for invoice in self.open_invoices():
+            invoice.status = "in_plan"
+            self._touch_invoice(invoice)
+        self.plan = Plan(plan_id=plan_id, patient_id=self.patient_id, total_cents=self.balance_cents,
+                         installment_cents=installment_cents, frequency=frequency, start_date=start,
+                         installments=[Installment(s.number, s.due_date, s.amount_cents) for s in schedule],
+                         created_at=created_at, created_by=created_by)
+        self.changes.new_plan = True
+        self._touch_plan()
+        self._settle_status()
+        return self.plan
+
+    def invoice_due_installments(self, run_date: date, created_at: datetime) -> list[Invoice]:
+        """Business rule: every installment due on or before `run_date` that has no invoice
+        gets one, dated its due date, with the part not yet prepaid as its balance."""
+        plan = self.plan
+        if plan is None:
+            return []
+        created = []
+        for installment in plan.installments:
+            if installment.status != "scheduled" or installment.due_date > run_date:
+                continue
+            invoice = Invoice(
+                invoice_id=installment_invoice_id(plan.plan_id, installment.number),
+                patient_id=self.patient_id, amount_cents=installment.amount_cents,
+                balance_cents=installment.amount_cents - installment.prepaid_cents,
+                invoice_date=installment.due_date, source="plan", plan_id=plan.plan_id,
+                installment_number=installment.number, created_at=created_at,
+                description=f"Payment plan installment {installment.number} of {len(plan.installments)}")
+            if invoice.invoice_id in self.invoices:
+                raise Conflict("installment already invoiced")
+            installment.status = "invoiced"
+            installment.invoice_id = invoice.invoice_id
+            self._touch_invoice(invoice)
+            self.changes.new_invoice_ids.add(invoice.invoice_id)
+            created.append(invoice)
+        if created:
+            self._touch_plan()
+        # Moving debt from the plan to invoices changes nothing owed: no ledger entry.
+        self._settle_status()
+        return created
+
+    def write_off(self, entry_ref: str) -> int:
+        """Business rule: a write-off zeroes every open invoice and cancels the active plan."""
+        if self.balance_cents == 0:
+            raise Conflict("nothing is owed", code="nothing_owed")
+        amount = self.balance_cents
+        for invoice in self.open_invoices():
+            invoice.status = "written_off"
+            self._touch_invoice(invoice)
+        if self.plan is not None:
+            self.plan.status = "cancelled"
+            self._touch_plan()
+            self.plan = None
+        self.balance_cents = 0
+        if self.promise is not None:
+            self.break_promise_silently()
+        self.changes.ledger.append(LedgerEntry("write_off", -amount, entry_ref))
+        self.status = WRITTEN_OFF
+        return amount
+
+    def break_promise_silently(self) -> None:
+        """A write-off ends a pending promise without counting it kept or broken."""
+        promise = self.promise
+        assert promise is not None
+        promise.status = "cancelled"
+        self.changes.promises.append(promise)
+        self.promise = None

@@ -1,0 +1,58 @@
+"""One error hierarchy for the whole service; `api/errors.py` maps it to HTTP."""
+
+from __future__ import annotations
+
+
+class FollowUpsError(Exception):
+    """Base of every error a client can cause; never a 500."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+        if code:
+            self.code = code
+
+
+class ValidationError(FollowUpsError):
+    """The input is missing, malformed, out of range, or names something that is not there."""
+
+    code = "validation_error"
+
+
+class Unauthorized(FollowUpsError):
+    """No token, or a token that is not a valid ID token of this pool and app client."""
+
+    code = "unauthorized"
+
+
+class Forbidden(FollowUpsError):
+    """Authenticated, but the role or permission does not allow it."""
+
+    code = "forbidden"
+
+
+class NotFound(FollowUpsError):
+    """No such object in the caller's clinic (another clinic's objects are not found either)."""
+
+    code = "not_found"
+
+
+class Conflict(FollowUpsError):
+    """The request is valid but the current state forbids it."""
+
+    code = "conflict"
+
+
+class Overpayment(Conflict):
+    """A payment larger than everything the patient owes."""
+
+    code = "overpayment"
+
+
+class ConcurrentUpdate(Conflict):
+    """Another request changed the same patient at the same moment, more times than we retry."""
+
+    code = "concurrent_update"

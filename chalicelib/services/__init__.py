@@ -1,0 +1,1 @@
+"""Use cases: load -> domain -> one transaction. One module per family of use cases."""

@@ -1,0 +1,4 @@
+"""DynamoDB through PynamoDB: models, key builders, repositories and transactions.
+
+PynamoDB models never leave this package; the rest of the code sees domain dataclasses.
+"""

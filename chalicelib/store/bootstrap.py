@@ -1,0 +1,45 @@
+"""Create the tables and the user pool where no template does: the local stack and tests.
+
+On AWS the deploy template (`deploy/resources.json`) creates the same resources; a test keeps
+the two in step.
+"""
+
+from __future__ import annotations
+
+import boto3
+
+from .. import config
+from .models import ALL_TABLES
+
+ROLES = ("Owner", "Admin", "BillingStaff")
+
+
+def create_tables() -> None:
+    for model in ALL_TABLES:
+        if not model.exists():
+            model.create_table(wait=True)
+
+
+def create_user_pool(name: str = "followups-local") -> tuple[str, str]:
+    """A pool like production's: email sign-in, immutable `custom:clinic_id`, the role groups,
+    and an app client allowing USER_PASSWORD_AUTH. Returns (pool id, client id)."""
+    cognito = boto3.client("cognito-idp", region_name=config.region())
+    pool = cognito.create_user_pool(
+        PoolName=name,
+        UsernameAttributes=["email"],
+        AutoVerifiedAttributes=["email"],
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+        Policies={"PasswordPolicy": {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True,
+                                     "RequireNumbers": True, "RequireSymbols": False}},
+        Schema=[{"Name": "clinic_id", "AttributeDataType": "String", "Mutable": False,
+                 "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"}},
+                {"Name": "name", "AttributeDataType": "String", "Mutable": True}],
+    )["UserPool"]
+    for group in ROLES:
+        cognito.create_group(UserPoolId=pool["Id"], GroupName=group)
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"], ClientName="followups-console", GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        ReadAttributes=["email", "name", "custom:clinic_id"], WriteAttributes=["name"],
+    )["UserPoolClient"]
+    return pool["Id"], client["ClientId"]

@@ -1,0 +1,295 @@
+"""The stored shapes. One table for the billing data, one append-only table for the audit.
+
+See docs/data-model.md for the access patterns each key and index serves.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    DiscriminatorAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from .. import config
+
+
+class _Meta:
+    region = config.region()
+    billing_mode = "PAY_PER_REQUEST"
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+    max_retry_attempts = 3
+
+
+def _index(name: str, hash_attr: str, range_attr: str):
+    """A GSI class with string keys `hash_attr` / `range_attr`, projecting every attribute."""
+
+    class Meta:
+        index_name = name
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    attrs = {
+        "Meta": Meta,
+        hash_attr: UnicodeAttribute(hash_key=True),
+        range_attr: UnicodeAttribute(range_key=True),
+    }
+    return type(f"{name.title().replace('-', '')}Index", (GlobalSecondaryIndex,), attrs)
+
+
+WorklistIndex = _index("worklist", "wl_pk", "wl_sk")
+DueIndex = _index("due", "due_pk", "due_sk")
+TimelineIndex = _index("timeline", "tl_pk", "tl_sk")
+AssigneeIndex = _index("assignee", "as_pk", "as_sk")
+
+
+class Record(Model):
+    """Base of every item in the billing table; `kind` tells the stored shape."""
+
+    class Meta(_Meta):
+        table_name = config.table_name()
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+    # Sparse index keys: set only while the item belongs in that index.
+    wl_pk = UnicodeAttribute(null=True)
+    wl_sk = UnicodeAttribute(null=True)
+    due_pk = UnicodeAttribute(null=True)
+    due_sk = UnicodeAttribute(null=True)
+    tl_pk = UnicodeAttribute(null=True)
+    tl_sk = UnicodeAttribute(null=True)
+    as_pk = UnicodeAttribute(null=True)
+    as_sk = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    worklist = WorklistIndex()
+    due = DueIndex()
+    timeline = TimelineIndex()
+    assignee = AssigneeIndex()
+
+
+class ClinicRecord(Record, discriminator="clinic"):
+    clinic_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    timezone = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    next_run_date = UnicodeAttribute(null=True)  # the clinic-local date auto-invoicing runs next
+    version = VersionAttribute()
+
+
+class StaffRecord(Record, discriminator="staff"):
+    sub = UnicodeAttribute()
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class DelegationRecord(Record, discriminator="delegation"):
+    delegation_id = UnicodeAttribute()
+    grantee_sub = UnicodeAttribute()
+    permission = UnicodeAttribute()
+    expires_at_iso = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    revoked_at = UnicodeAttribute(null=True)
+    revoked_by = UnicodeAttribute(null=True)
+
+
+class CalendarFeedRecord(Record, discriminator="calendar_feed"):
+    sub = UnicodeAttribute()
+    secret_sha256 = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class IdempotencyRecord(Record, discriminator="idempotency"):
+    """A stored response, written in the same transaction as the change it answers for."""
+
+    request_sha256 = UnicodeAttribute()
+    status_code = NumberAttribute()
+    response_json = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class PromiseMap(MapAttribute):
+    promise_id = UnicodeAttribute()
+    attempt_id = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    promised_date = UnicodeAttribute()
+    made_at = UnicodeAttribute()
+    made_by = UnicodeAttribute()
+    paid_cents = NumberAttribute(default=0)
+    status = UnicodeAttribute(default="pending")
+    resolved_at = UnicodeAttribute(null=True)
+
+
+class LastAttemptMap(MapAttribute):
+    at = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    by = UnicodeAttribute()
+
+
+class PatientRecord(Record, discriminator="patient"):
+    """The patient and their follow-up: the row of the worklist (the `worklist` index)."""
+
+    patient_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    phone = UnicodeAttribute(null=True)
+    email = UnicodeAttribute(null=True)
+    external_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    balance_cents = NumberAttribute(default=0)
+    status = UnicodeAttribute(default="closed")
+    oldest_open_invoice_date = UnicodeAttribute(null=True)
+    ledger_seq = NumberAttribute(default=0)
+    active_plan_id = UnicodeAttribute(null=True)
+    plan_next_due = UnicodeAttribute(null=True)
+    pending_promise = PromiseMap(null=True)
+    promises_made = NumberAttribute(default=0)
+    promises_kept = NumberAttribute(default=0)
+    promises_broken = NumberAttribute(default=0)
+    last_attempt = LastAttemptMap(null=True)
+    next_callback_at = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+
+class InvoiceRecord(Record, discriminator="invoice"):
+    invoice_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    balance_cents = NumberAttribute()
+    invoice_date = UnicodeAttribute()
+    service_date = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    source = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    external_id = UnicodeAttribute(null=True)
+    plan_id = UnicodeAttribute(null=True)
+    installment_number = NumberAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
+class InstallmentMap(MapAttribute):
+    number = NumberAttribute()
+    due_date = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    prepaid_cents = NumberAttribute(default=0)
+    status = UnicodeAttribute()
+    invoice_id = UnicodeAttribute(null=True)
+
+
+class PlanRecord(Record, discriminator="plan"):
+    plan_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    total_cents = NumberAttribute()
+    installment_cents = NumberAttribute()
+    frequency = UnicodeAttribute()
+    start_date = UnicodeAttribute()
+    installments = ListAttribute(of=InstallmentMap)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+
+
+class PromiseRecord(Record, discriminator="promise"):
+    """The history of one promise (the pending one is also on the patient record)."""
+
+    patient_id = UnicodeAttribute()
+    promise = PromiseMap()
+
+
+class AllocationMap(MapAttribute):
+    invoice_id = UnicodeAttribute(null=True)
+    amount_cents = NumberAttribute()
+
+
+class PaymentRecord(Record, discriminator="payment"):
+    payment_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    method = UnicodeAttribute()
+    received_at = UnicodeAttribute()
+    invoice_id = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    allocations = ListAttribute(of=AllocationMap)
+    balance_after_cents = NumberAttribute()
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+
+
+class AttemptRecord(Record, discriminator="attempt"):
+    attempt_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    at = UnicodeAttribute()
+    by = UnicodeAttribute()
+    channel = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    notes = UnicodeAttribute(null=True)
+    promised_amount_cents = NumberAttribute(null=True)
+    promised_date = UnicodeAttribute(null=True)
+    promise_id = UnicodeAttribute(null=True)
+
+
+class CallbackRecord(Record, discriminator="callback"):
+    callback_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    due_at = UnicodeAttribute()
+    assignee_sub = UnicodeAttribute()
+    status = UnicodeAttribute()
+    notes = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    done_at = UnicodeAttribute(null=True)
+
+
+class LedgerRecord(Record, discriminator="ledger"):
+    entry_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    seq = NumberAttribute()
+    at = UnicodeAttribute()
+    type = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    balance_after_cents = NumberAttribute()
+    ref = UnicodeAttribute()
+
+
+AuditByPatientIndex = _index("by-patient", "ap_pk", "ap_sk")
+AuditByActionIndex = _index("by-action", "aa_pk", "aa_sk")
+
+
+class AuditRecord(Model):
+    """Append-only: created with a condition, never updated or deleted by any code path."""
+
+    class Meta(_Meta):
+        table_name = config.audit_table_name()
+
+    pk = UnicodeAttribute(hash_key=True)  # C#<clinic>
+    sk = UnicodeAttribute(range_key=True)  # <at>#<audit_id>: newest first by querying backwards
+    ap_pk = UnicodeAttribute(null=True)
+    ap_sk = UnicodeAttribute(null=True)
+    aa_pk = UnicodeAttribute()
+    aa_sk = UnicodeAttribute()
+    audit_id = UnicodeAttribute()
+    at = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    patient_id = UnicodeAttribute(null=True)
+    details = MapAttribute(default=dict)
+
+    by_patient = AuditByPatientIndex()
+    by_action = AuditByActionIndex()
+
+
+ALL_TABLES = (Record, AuditRecord)

@@ -1,0 +1,138 @@
+"""Shared test helpers: a clinic with one user per role, and an HTTP-ish client per user."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import boto3
+
+from chalicelib import config
+from chalicelib.services import clinics, staff
+
+PASSWORD = "Correct-Horse-42"
+
+
+def id_token(email: str, password: str = PASSWORD, client_id: str | None = None) -> str:
+    cognito = boto3.client("cognito-idp", region_name=config.region())
+    result = cognito.initiate_auth(
+        ClientId=client_id or config.settings().user_pool_client_id, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password})
+    return result["AuthenticationResult"]["IdToken"]
+
+
+def access_token(email: str, password: str = PASSWORD) -> str:
+    cognito = boto3.client("cognito-idp", region_name=config.region())
+    result = cognito.initiate_auth(
+        ClientId=config.settings().user_pool_client_id, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password})
+    return result["AuthenticationResult"]["AccessToken"]
+
+
+@dataclass
+class Response:
+    status: int
+    body: object
+    headers: dict
+    text: str
+
+    def __repr__(self) -> str:
+        return f"<{self.status} {self.text[:300]}>"
+
+
+class Api:
+    """Sends requests through chalice.test.Client as one user (or anonymously)."""
+
+    def __init__(self, http, token: str | None):
+        self.http, self.token = http, token
+
+    def request(self, method: str, path: str, body=None, headers: dict | None = None,
+                raw: str | bytes | None = None) -> Response:
+        h = {"Content-Type": "application/json"}
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        h.update(headers or {})
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        r = getattr(self.http, method.lower())(path, headers=h, body=payload) if payload is not None else (
+            getattr(self.http, method.lower())(path, headers=h))
+        text = r.body.decode() if isinstance(r.body, bytes) else (r.body or "")
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        return Response(r.status_code, parsed, dict(r.headers), text)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+
+@dataclass
+class ClinicWorld:
+    """A clinic with an Owner, an Admin and two BillingStaff, each signed in."""
+
+    clinic_id: str
+    timezone: str
+    users: dict[str, dict] = field(default_factory=dict)  # role-ish name -> {sub, email, token}
+    http: object = None
+
+    def as_(self, who: str) -> Api:
+        return Api(self.http, self.users[who]["token"])
+
+    @property
+    def owner(self) -> Api:
+        return self.as_("owner")
+
+    @property
+    def admin(self) -> Api:
+        return self.as_("admin")
+
+    @property
+    def billing(self) -> Api:
+        return self.as_("billing")
+
+    def sub(self, who: str) -> str:
+        return self.users[who]["sub"]
+
+    # ---- factories ----
+    def patient(self, name: str = "Pat Example", **extra) -> str:
+        r = self.billing.post("/patients", {"name": name, **extra})
+        assert r.status == 201, r
+        return r.body["patient_id"]
+
+    def invoice(self, patient_id: str, amount_cents: int, invoice_date: str, **extra) -> dict:
+        r = self.billing.post("/invoices", {"patient_id": patient_id, "amount_cents": amount_cents,
+                                            "invoice_date": invoice_date, **extra})
+        assert r.status == 201, r
+        return r.body
+
+    def pay(self, patient_id: str, amount_cents: int, key: str | None = None, **extra):
+        return self.billing.post("/payments", {"patient_id": patient_id, "amount_cents": amount_cents,
+                                               "method": "card", **extra},
+                                 headers={"Idempotency-Key": key or secrets.token_hex(8)})
+
+
+def make_clinic(http, timezone: str = "America/New_York", name: str = "Test Clinic",
+                now: datetime | None = None, extra_staff: tuple[tuple[str, str], ...] = ()) -> ClinicWorld:
+    now = now or datetime.now(UTC)
+    clinic = clinics.create(name, timezone, "USD", now)
+    world = ClinicWorld(clinic.clinic_id, timezone, http=http)
+    tag = secrets.token_hex(4)
+    people = [("owner", "Owner"), ("admin", "Admin"), ("billing", "BillingStaff"), ("billing2", "BillingStaff"),
+              *extra_staff]
+    for who, role in people:
+        email = f"{who}-{tag}@example.test"
+        member = staff.create(clinic.clinic_id, email=email, name=who.title(), role=role, now=now,
+                              password=PASSWORD)
+        world.users[who] = {"sub": member.sub, "email": email, "token": id_token(email), "role": role}
+    return world
