@@ -1,0 +1,68 @@
+"""The demo clinic of the local stack: one user per role and patients owing at every age."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+DEMO_USERS = (("owner@demo.clinic", "Olivia Owner", "Owner"),
+              ("admin@demo.clinic", "Adam Admin", "Admin"),
+              ("billing@demo.clinic", "Bea Billing", "BillingStaff"))
+# (name, [(days ago, cents)], paid cents)
+DEMO_PATIENTS = (
+    ("Alice Moreno", [(12, 8_500)], 0),
+    ("Bruno Silva", [(45, 22_000), (20, 4_000)], 5_000),
+    ("Chen Wei", [(75, 15_000)], 0),
+    ("Dana Kowalski", [(130, 48_000)], 10_000),
+    ("Elif Yilmaz", [(95, 6_000), (33, 12_500)], 0),
+    ("Farah Haddad", [(3, 19_900)], 0),
+    ("Gus Johansson", [(61, 30_000)], 30_000),  # paid in full: not on the worklist
+)
+
+
+def seed(password: str, now: datetime | None = None) -> dict:
+    from .services import clinics, invoices, patients, payments, staff
+
+    now = now or datetime.now(UTC)
+    clinic = clinics.create("Demo Family Clinic", "America/New_York", "USD", now)
+    users = []
+    for email, name, role in DEMO_USERS:
+        member = staff.create(clinic.clinic_id, email=email, name=name, role=role, now=now, password=password)
+        users.append(member)
+    billing = users[-1].sub
+    today = clinic.today(now)
+    for n, (name, bills, paid) in enumerate(DEMO_PATIENTS):
+        patient = patients.create(clinic.clinic_id, billing, now, name=name, phone=f"+1-555-010{n}")
+        for days_ago, cents in bills:
+            invoices.create(clinic.clinic_id, billing, now, patient_id=patient["patient_id"], amount_cents=cents,
+                            invoice_date=today - timedelta(days=days_ago),
+                            service_date=today - timedelta(days=days_ago + 2), description="Office visit")
+        if paid:
+            payments.record(clinic.clinic_id, billing, now, idempotency_key=f"demo-{n}",
+                            body={"patient_id": patient["patient_id"], "amount_cents": paid, "method": "card"})
+    return {"clinic_id": clinic.clinic_id, "users": [(u.email, u.role) for u in users]}
+
+
+def instructions(stack: dict, demo: dict, password: str, seconds: float, stack_file: Path) -> str:
+    users = "\n".join(f"    {role:<13} {email}" for email, role in demo["users"])
+    login = (f"aws --endpoint-url {stack['aws_endpoint_url']} cognito-idp initiate-auth "
+             f"--client-id {stack['user_pool_client_id']} --auth-flow USER_PASSWORD_AUTH \\\n"
+             f"      --auth-parameters USERNAME=owner@demo.clinic,PASSWORD={password}")
+    console = f"\n  Console:   {stack['console_url']}" if "console_url" in stack else ""
+    return f"""
+Clinic Follow-ups is running (ready in {seconds:.1f}s).
+  API:       {stack['api_url']}
+  AWS:       {stack['aws_endpoint_url']}  (embedded: DynamoDB + Cognito){console}
+  Stack:     {stack_file}
+  Clinic:    Demo Family Clinic ({demo['clinic_id']}), America/New_York
+  Users (password {password}):
+{users}
+
+Sign in and call the API (see README "First requests"):
+  TOKEN=$(.venv/bin/followups token owner@demo.clinic)
+  curl -s -H "Authorization: Bearer $TOKEN" {stack['api_url']}/me
+or with the AWS CLI:
+  {login}
+
+Press Ctrl-C to stop.
+"""

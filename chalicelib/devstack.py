@@ -1,0 +1,164 @@
+"""The local stack behind `make run`: moto's server as the embedded AWS, `chalice local` as the API.
+
+Not used on AWS. Steps: start moto (DynamoDB + Cognito) on FOLLOWUPS_AWS_PORT, create the tables
+and the user pool, seed a demo clinic, start `chalice local` on FOLLOWUPS_API_PORT, write the
+stack file, print how to sign in, and on Ctrl-C (or SIGTERM) stop both and remove the stack file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_PASSWORD = "Demo-Password-2026"
+
+
+def aws_environment(endpoint: str, region: str = "us-east-1") -> dict[str, str]:
+    """What every process of the local stack needs to talk to the embedded AWS."""
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region, "AWS_REGION": region,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local")}
+
+
+class SerializedApp:
+    """DynamoDB applies a transaction atomically; moto checks conditions and writes in Python
+    with no lock, so two threads can interleave inside one transaction. Serializing requests
+    makes the embedded AWS keep DynamoDB's guarantee (each request costs a few ms)."""
+
+    def __init__(self, app):
+        self.app, self.lock = app, threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            chunks = list(self.app(environ, start_response))
+        return chunks
+
+
+def start_embedded_aws(port: int, host: str = "127.0.0.1"):
+    """moto in server mode in a thread of this process; returns (server, endpoint url)."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
+    app = SerializedApp(DomainDispatcherApplication(create_backend_app))
+    server = make_server(host, port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True, name="embedded-aws").start()
+    return server, f"http://{host}:{port}"
+
+
+def wait_for(url: str, seconds: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    import requests
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the API process exited with {process.returncode}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {seconds}s")
+
+
+def _child_setup() -> None:
+    """In the child: its own process group (one signal stops it and its children), and on
+    Linux a SIGTERM when this process dies, however it dies, so nothing is left behind."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_api(port: int, env: dict[str, str]) -> subprocess.Popen:
+    chalice = Path(sys.executable).with_name("chalice")
+    return subprocess.Popen(
+        [str(chalice), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
+        cwd=ROOT, env=env, preexec_fn=_child_setup)
+
+
+def stop_api(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=5)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def bootstrap(endpoint: str) -> tuple[str, str]:
+    """Tables and user pool in the embedded AWS; returns (pool id, client id)."""
+    os.environ.update(aws_environment(endpoint))
+    from .store import bootstrap as resources
+
+    resources.create_tables()
+    pool_id, client_id = resources.create_user_pool()
+    os.environ["FOLLOWUPS_USER_POOL_ID"], os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = pool_id, client_id
+    from . import config
+
+    config.settings.cache_clear()
+    return pool_id, client_id
+
+
+def main() -> int:
+    api_port = int(os.environ.get("FOLLOWUPS_API_PORT", "8000"))
+    aws_port = int(os.environ.get("FOLLOWUPS_AWS_PORT", "5005"))
+    stack_file = Path(os.environ.get("FOLLOWUPS_STACK_FILE", ROOT / ".local" / "stack.json"))
+    started = time.monotonic()
+    server, endpoint = start_embedded_aws(aws_port)
+    pool_id, client_id = bootstrap(endpoint)
+    from . import demo
+
+    demo_info = demo.seed(DEMO_PASSWORD)
+    env = {**os.environ, **aws_environment(endpoint), "FOLLOWUPS_USER_POOL_ID": pool_id,
+           "FOLLOWUPS_USER_POOL_CLIENT_ID": client_id, "FOLLOWUPS_GATEWAY_AUTHORIZER": "off"}
+    api = start_api(api_port, env)
+    stopping = threading.Event()
+
+    def stop(*_):
+        stopping.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        api_url = f"http://127.0.0.1:{api_port}"
+        wait_for(f"{api_url}/health", process=api)
+        stack = {"api_url": api_url, "aws_endpoint_url": endpoint, "region": os.environ["AWS_REGION"],
+                 "user_pool_id": pool_id, "user_pool_client_id": client_id}
+        console = ROOT / "console" / "index.html"
+        if console.exists():
+            stack["console_url"] = f"{api_url}/console/"
+        stack_file.parent.mkdir(parents=True, exist_ok=True)
+        stack_file.write_text(json.dumps(stack, indent=2) + "\n")
+        print(demo.instructions(stack, demo_info, DEMO_PASSWORD, time.monotonic() - started, stack_file),
+              flush=True)
+        while not stopping.is_set():
+            if api.poll() is not None:
+                print(f"the API exited with {api.returncode}", file=sys.stderr)
+                return 1
+            stopping.wait(0.5)
+        print("\nstopping the local stack...", flush=True)
+        return 0
+    finally:
+        stop_api(api)
+        server.shutdown()
+        stack_file.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
