@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 
 from chalicelib import config
+from chalicelib.domain.clock import local_date
 from chalicelib.services import clinics, staff
 
 PASSWORD = "Correct-Horse-42"
@@ -103,6 +104,13 @@ class ClinicWorld:
 
     def sub(self, who: str) -> str:
         return self.users[who]["sub"]
+
+    def today(self) -> date:
+        """The clinic-local date now (what the API calls today)."""
+        return local_date(datetime.now(UTC), self.timezone)
+
+    def days_ago(self, n: int) -> str:
+        return (self.today() - timedelta(days=n)).isoformat()
 
     # ---- factories ----
     def patient(self, name: str = "Pat Example", **extra) -> str:

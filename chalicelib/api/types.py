@@ -6,8 +6,8 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic import BaseModel as _BaseModel
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 
 from ..domain.money import MAX_CENTS, MIN_CENTS
 
@@ -34,14 +34,10 @@ class Out(_BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-def _reject_non_str(value):
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
-    return value
-
-
-def _to_date(value: str) -> date:
-    if not _DATE.match(value):
+def _to_date(value) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _DATE.match(value):
         raise ValueError("must be a date YYYY-MM-DD")
     try:
         return date.fromisoformat(value)
@@ -49,8 +45,10 @@ def _to_date(value: str) -> date:
         raise ValueError("is not a real date") from e
 
 
-def _to_instant(value: str) -> datetime:
-    if not _INSTANT.match(value):
+def _to_instant(value) -> datetime:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    if not isinstance(value, str) or not _INSTANT.match(value):
         raise ValueError("must be an ISO 8601 instant with an offset, e.g. 2026-05-01T14:30:00Z")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -59,9 +57,10 @@ def _to_instant(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _to_instant_or_wall(value: str) -> datetime:
-    """An instant with offset, or a naive `YYYY-MM-DDTHH:MM` wall time (read in the clinic's zone)."""
-    if _WALL.match(value):
+def _to_instant_or_wall(value) -> datetime:
+    """An instant with offset (aware, UTC), or a `YYYY-MM-DDTHH:MM` wall time (naive: the
+    service reads it in the clinic's time zone)."""
+    if isinstance(value, str) and _WALL.match(value):
         try:
             return datetime.fromisoformat(value)
         except ValueError as e:
@@ -70,12 +69,10 @@ def _to_instant_or_wall(value: str) -> datetime:
 
 
 Cents = Annotated[int, Field(strict=True, ge=MIN_CENTS, le=MAX_CENTS)]
-LocalDate = Annotated[str, BeforeValidator(_reject_non_str), AfterValidator(_to_date),
-                      Field(json_schema_extra={"format": "date"})]
-Instant = Annotated[str, BeforeValidator(_reject_non_str), AfterValidator(_to_instant),
-                    Field(json_schema_extra={"format": "date-time"})]
-InstantOrWall = Annotated[str, BeforeValidator(_reject_non_str), AfterValidator(_to_instant_or_wall),
-                          Field(description="an instant with offset, or YYYY-MM-DDTHH:MM in the clinic's time zone")]
+LocalDate = Annotated[date, BeforeValidator(_to_date), Field(json_schema_extra={"format": "date"})]
+Instant = Annotated[datetime, BeforeValidator(_to_instant), Field(json_schema_extra={"format": "date-time"})]
+InstantOrWall = Annotated[datetime, BeforeValidator(_to_instant_or_wall), Field(
+    description="an instant with offset, or YYYY-MM-DDTHH:MM in the clinic's time zone")]
 
 
 def text(min_length: int = 1, max_length: int = 200):
