@@ -18,8 +18,10 @@ def _b64(data: dict) -> str:
 
 def _parts(token: str):
     header, payload, signature = token.split(".")
-    pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
-    return json.loads(base64.urlsafe_b64decode(pad(header))), json.loads(base64.urlsafe_b64decode(pad(payload))), signature
+    def decode(part: str) -> dict:
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+    return decode(header), decode(payload), signature
 
 
 def test_a_request_without_a_token_is_unauthorized(http):
