@@ -41,6 +41,9 @@ def create(clinic_id: str, actor: str, now: datetime, *, patient_id: str, amount
 
     def attempt() -> dict:
         loaded = accounts.load(clinic_id, patient_id)
+        if invoice_id in loaded.account.invoices:
+            # An earlier attempt of this very request committed (its response was lost).
+            return view(loaded.account.invoices[invoice_id])
         invoice = Invoice(invoice_id=invoice_id, patient_id=patient_id, amount_cents=amount_cents,
                           balance_cents=amount_cents, invoice_date=invoice_date, service_date=service_date,
                           description=description, external_id=external_id, created_at=now)

@@ -11,7 +11,7 @@ from ..domain.errors import NotFound
 from ..domain.ids import is_patient_id, new_patient_id
 from ..store import accounts, keys
 from ..store.models import LedgerRecord, PatientRecord
-from ..store.tx import Unit
+from ..store.tx import StaleWrite, Unit
 
 
 def view(r: PatientRecord) -> dict:
@@ -28,7 +28,12 @@ def create(clinic_id: str, actor: str, now: datetime, *, name: str, phone: str |
     unit = Unit(now)
     unit.save(record, condition=PatientRecord.pk.does_not_exist(), label="patient")
     unit.audit(clinic_id, actor, "patient.created", patient_id=patient_id)
-    unit.commit()
+    try:
+        unit.commit()
+    except StaleWrite:
+        # The id is new and random: the patient exists only if an earlier attempt of this
+        # very request committed and its response was lost. Then that is our answer.
+        return view(get_record(clinic_id, patient_id))
     return view(record)
 
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TypeVar
 
+from botocore.exceptions import BotoCoreError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
@@ -23,6 +24,9 @@ from . import keys
 from .models import AuditRecord
 
 MAX_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
+TRANSIENT_CODES = {"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+                   "InternalServerError", "ServiceUnavailable", "TransactionInProgressException"}
+SAME_TOKEN_ATTEMPTS = 4
 T = TypeVar("T")
 
 
@@ -77,27 +81,48 @@ class Unit:
         return len(self._writes) + len(self._checks)
 
     def commit(self) -> None:
+        """Send the writes as one transaction.
+
+        A transient failure (throttling, a timeout, a lost response) is retried with the SAME
+        client request token: if the first attempt did commit, DynamoDB answers the retry with
+        success instead of applying it twice (tokens are remembered for 10 minutes). A cancelled
+        transaction (a condition failed, or a conflict with another transaction) raises
+        `StaleWrite`, and the service reloads and decides again.
+        """
         if len(self) > MAX_ITEMS:
             raise Conflict(f"this change touches {len(self)} items, more than one transaction holds "
                            f"({MAX_ITEMS})", code="too_large")
-        labels = [label for label, _, _ in self._checks] + [label for label, _, _ in self._writes]
-        # One token per logical attempt: botocore's own retries of this call are then idempotent.
         token = str(uuid.uuid4())
-        try:
-            with TransactWrite(connection=connection(), client_request_token=token) as transaction:
-                for _, record, condition in self._checks:
-                    transaction.condition_check(type(record), record.pk, record.sk, condition=condition)
-                for _, record, condition in self._writes:
-                    transaction.save(record, condition=condition)
-        except TransactWriteError as e:
-            reasons = e.cancellation_reasons or []
-            codes = {r.code for r in reasons if r is not None}
-            if codes & {"ConditionalCheckFailed", "TransactionConflict"} or (
-                    e.cause_response_code in ("TransactionConflictException", "TransactionInProgressException")):
-                failed = [labels[i] for i, r in enumerate(reasons) if r is not None
-                          and r.code in ("ConditionalCheckFailed", "TransactionConflict")]
-                raise StaleWrite(failed) from e
-            raise
+        for attempt in range(SAME_TOKEN_ATTEMPTS):
+            try:
+                self._send(token)
+                return
+            except TransactWriteError as e:
+                if not _is_transient(e) or attempt == SAME_TOKEN_ATTEMPTS - 1:
+                    self._raise_stale_or(e)
+                    raise
+                time.sleep(random.uniform(0, 0.05 * 2 ** attempt))
+
+    def _send(self, token: str) -> None:
+        with TransactWrite(connection=connection(), client_request_token=token) as transaction:
+            for _, record, condition in self._checks:
+                transaction.condition_check(type(record), record.pk, record.sk, condition=condition)
+            for _, record, condition in self._writes:
+                transaction.save(record, condition=condition)
+
+    def _raise_stale_or(self, e: TransactWriteError) -> None:
+        labels = [label for label, _, _ in self._checks] + [label for label, _, _ in self._writes]
+        reasons = e.cancellation_reasons or []
+        cancelled = [labels[i] for i, r in enumerate(reasons)
+                     if r is not None and r.code in ("ConditionalCheckFailed", "TransactionConflict")]
+        if cancelled or e.cause_response_code == "TransactionConflictException":
+            raise StaleWrite(cancelled) from e
+
+
+def _is_transient(e: TransactWriteError) -> bool:
+    if isinstance(e.cause, BotoCoreError):  # connection reset, read timeout: the outcome is unknown
+        return True
+    return e.cause_response_code in TRANSIENT_CODES
 
 
 def retrying(operation: Callable[[], T], attempts: int = 10) -> T:
