@@ -24,6 +24,7 @@ from . import clinics
 
 METHODS = ("cash", "card", "check", "bank_transfer", "other")
 KEY_LIFETIME = timedelta(hours=48)  # the contract promises at least 24 h
+RECOVERY_WINDOW = timedelta(days=30)
 FUTURE_SKEW = timedelta(minutes=5)
 
 
@@ -95,6 +96,7 @@ def _record_new(clinic_id: str, actor: str, now: datetime, key: str, request_has
         received_at=iso_z(received_at), invoice_id=invoice_id, note=body.get("note"),
         allocations=[AllocationMap(invoice_id=a.invoice_id, amount_cents=a.amount_cents) for a in allocations],
         balance_after_cents=account.balance_cents, created_at=iso_z(now), created_by=actor,
+        recovered_by=recovered_by(loaded.profile.last_attempt, received_at),
         tl_pk=keys.timeline_pk(clinic_id, "PAY"), tl_sk=keys.timeline_sk(iso_z(received_at), payment_id))
     response = {**view(payment), "follow_up_status": account.status}
     unit = Unit(now)
@@ -112,6 +114,15 @@ def _record_new(clinic_id: str, actor: str, now: datetime, key: str, request_has
                         "follow_up_status": account.status})
     unit.commit()
     return 201, response
+
+
+def recovered_by(last_attempt, received_at: datetime) -> str | None:
+    """Business rule: a payment is recovered by the staff member whose attempt on the patient
+    is the latest before it, if that attempt is at most 30 days older; one payment, one member."""
+    if last_attempt is None or last_attempt.by == "system":
+        return None
+    at = parse_iso_z(last_attempt.at)
+    return last_attempt.by if at <= received_at and received_at - at <= RECOVERY_WINDOW else None
 
 
 def get(clinic_id: str, payment_id: str) -> dict:

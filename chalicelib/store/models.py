@@ -226,6 +226,9 @@ class PaymentRecord(Record, discriminator="payment"):
     balance_after_cents = NumberAttribute()
     created_at = UnicodeAttribute()
     created_by = UnicodeAttribute()
+    # The staff member whose attempt on this patient was the latest before the payment, if at
+    # most 30 days older: decided once, when the payment is recorded (staff-performance report).
+    recovered_by = UnicodeAttribute(null=True)
 
 
 class AttemptRecord(Record, discriminator="attempt"):
