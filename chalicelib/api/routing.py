@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ class RouteSpec:
     summary: str
     content_type: str = "application/json"
     headers: tuple[str, ...] = ()
+    permission: str | None = None  # checked against the grant store, before the body is read
 
 
 ROUTES: list[RouteSpec] = []
@@ -118,12 +120,19 @@ def parse_query(params: dict | None, model: type[BaseModel]) -> BaseModel:
 def route(bp: Blueprint, path: str, method: str, *, roles: frozenset[str] | None,
           body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
           response: type[BaseModel] | None = None, status: int = 200, summary: str = "",
-          content_type: str = "application/json", headers: tuple[str, ...] = ()) -> Callable:
-    """Register `fn(request_context, **path_params)`; `fn` returns a dict, a list or a Response."""
+          content_type: str = "application/json", headers: tuple[str, ...] = (),
+          permission: str | None = None) -> Callable:
+    """Register `fn(request_context, **path_params)`; `fn` returns a dict, a list or a Response.
+
+    `permission` (e.g. "write_off") must be in `caller.permissions` (read from the grant store,
+    not the token); it is checked right after the role, so a caller without it gets 403 whatever
+    the body says.
+    """
 
     def decorator(fn: Callable) -> Callable:
         ROUTES.append(RouteSpec(path, method, roles, body, query, response, status,
-                                summary or (fn.__doc__ or "").strip().split("\n")[0], content_type, headers))
+                                summary or (fn.__doc__ or "").strip().split("\n")[0], content_type, headers,
+                                permission))
         options: dict[str, Any] = {"methods": [method]}
         if roles is not None:
             authorizer = _gateway_authorizer()
@@ -143,6 +152,8 @@ def route(bp: Blueprint, path: str, method: str, *, roles: frozenset[str] | None
                         request.headers.get("authorization"), permission_source=_permissions)
                     logger.append_keys(clinic_id=ctx.caller.clinic_id, sub=ctx.caller.sub)
                     auth.require_role(ctx.caller, roles)
+                    if permission is not None and permission not in ctx.caller.permissions:
+                        raise Forbidden(f"this needs the {permission} permission (an Owner, or an active delegation)")
                 if body is not None:
                     ctx.body = parse_body(request.raw_body, body)
                 if query is not None:
@@ -152,8 +163,8 @@ def route(bp: Blueprint, path: str, method: str, *, roles: frozenset[str] | None
                 logger.info("request refused", extra={"status_code": STATUS.get(type(e), 400),
                                                       "error_code": e.code})
                 return error_response(e)
-            except Exception:
-                logger.exception("unhandled error")
+            except Exception as e:
+                logger.error("unhandled error", extra=_safe_exception(e))
                 return Response(body=json.dumps({"error": {"code": "internal_error",
                                                            "message": "something went wrong on our side"}}),
                                 status_code=500, headers={"Content-Type": "application/json"})
@@ -166,6 +177,18 @@ def route(bp: Blueprint, path: str, method: str, *, roles: frozenset[str] | None
         return view
 
     return decorator
+
+
+def _safe_exception(error: Exception) -> dict:
+    """What an unhandled error may put in a log line: its type, an AWS error code, and the
+    frames (file, line, function) without the message or locals, which can carry request data
+    (a patient's name inside a DynamoDB error, a body inside a ValueError)."""
+    code = getattr(error, "cause_response_code", None)
+    response = getattr(error, "response", None)
+    if code is None and isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+    frames = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(error.__traceback__)]
+    return {"exception_name": type(error).__name__, "aws_error_code": code, "frames": frames[-12:]}
 
 
 def _permissions(caller: auth.Caller) -> list[str]:

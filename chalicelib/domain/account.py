@@ -353,6 +353,7 @@ class Account:
         amount = self.balance_cents
         for invoice in self.open_invoices():
             invoice.status = "written_off"
+            invoice.balance_cents = 0  # the contract: a write-off zeroes every open invoice
             self._touch_invoice(invoice)
         if self.plan is not None:
             self.plan.status = "cancelled"

@@ -1,0 +1,83 @@
+"""Delegated permissions and the audit trail (read-only: no route changes or deletes audit records)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from chalice import Blueprint, Response
+
+from ..services import audit, delegations
+from .auth import OWNER_ADMIN, OWNER_ONLY
+from .routing import RequestContext, route
+from .types import Body, Instant, Limit, Out, Query, text
+
+bp = Blueprint(__name__)
+
+
+class DelegationIn(Body):
+    grantee_sub: text(1, 128)
+    permission: Literal["write_off"]
+    expires_at: Instant
+
+
+class DelegationOut(Out):
+    delegation_id: str
+    grantee_sub: str
+    permission: Literal["write_off"]
+    expires_at: str
+    created_by: str
+    created_at: str
+
+
+class DelegationList(Out):
+    items: list[DelegationOut]
+
+
+class AuditQuery(Query):
+    patient_id: text(1, 80) | None = None
+    action: text(1, 83) | None = None
+    limit: Limit = 25
+    cursor: text(1, 400) | None = None
+
+
+class AuditItemOut(Out):
+    audit_id: str
+    at: str
+    actor: str
+    action: str
+    patient_id: str | None
+    details: dict[str, Any]
+
+
+class AuditList(Out):
+    items: list[AuditItemOut]
+    next_cursor: str | None
+
+
+@route(bp, "/delegations", "POST", roles=OWNER_ONLY, body=DelegationIn, response=DelegationOut, status=201)
+def grant_delegation(ctx: RequestContext) -> dict:
+    """Grant write_off to a staff member until `expires_at` (future, at most 90 days away)."""
+    b = ctx.body
+    return delegations.grant(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, grantee_sub=b.grantee_sub,
+                             permission=b.permission, expires_at=b.expires_at)
+
+
+@route(bp, "/delegations", "GET", roles=OWNER_ADMIN, response=DelegationList)
+def list_delegations(ctx: RequestContext) -> dict:
+    """Active delegations (neither revoked nor expired), ending soonest first."""
+    return delegations.list_active(ctx.caller.clinic_id, ctx.now)
+
+
+@route(bp, "/delegations/{delegation_id}", "DELETE", roles=OWNER_ONLY, status=204)
+def revoke_delegation(ctx: RequestContext, delegation_id: str) -> Response:
+    """Revoke a delegation: the grantee loses the permission on their next request."""
+    delegations.revoke(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, delegation_id)
+    return Response(body="", status_code=204)
+
+
+@route(bp, "/audit", "GET", roles=OWNER_ADMIN, query=AuditQuery, response=AuditList)
+def list_audit(ctx: RequestContext) -> dict:
+    """The audit trail, newest first, by patient and/or action; append-only, never edited."""
+    q = ctx.query
+    return audit.search(ctx.caller.clinic_id, patient_id=q.patient_id, action=q.action, limit=q.limit,
+                        cursor=q.cursor)

@@ -1,0 +1,38 @@
+"""Writing off a patient's balance: an Owner, or a staff member holding an active delegation."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from chalice import Blueprint
+
+from ..services import writeoffs
+from ..services.delegations import WRITE_OFF
+from .auth import ALL_STAFF
+from .routing import RequestContext, route
+from .types import Body, Out, text
+
+bp = Blueprint(__name__)
+
+
+class WriteOffIn(Body):
+    reason: text(3, 500)
+
+
+class WriteOffOut(Out):
+    written_off_cents: int
+    entry_id: str
+    follow_up_status: Literal["written_off"]
+    patient_id: str
+    audit_id: str
+    written_off_invoice_ids: list[str]
+    cancelled_plan_id: str | None
+    balance_cents: int
+
+
+@route(bp, "/follow-ups/{patient_id}/write-off", "POST", roles=ALL_STAFF, permission=WRITE_OFF, body=WriteOffIn,
+       response=WriteOffOut)
+def write_off(ctx: RequestContext, patient_id: str) -> dict:
+    """Write off everything the patient owes (needs write_off: an Owner or an active delegate)."""
+    return writeoffs.write_off(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, patient_id=patient_id,
+                               reason=ctx.body.reason)

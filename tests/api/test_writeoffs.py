@@ -1,0 +1,251 @@
+"""Writing off a balance: everything owed becomes zero in one transaction, or nothing changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain import clock
+from chalicelib.services import delegations, writeoffs
+from chalicelib.store import accounts, keys
+from chalicelib.store.models import AuditRecord
+from tests import ledger_ops
+from tests.support import make_clinic
+
+
+def today(world) -> date:
+    return clock.local_date(datetime.now(UTC), world.timezone)
+
+
+def days_ago(world, n: int) -> str:
+    return (today(world) - timedelta(days=n)).isoformat()
+
+
+def audit_of(world, patient_id: str) -> list[AuditRecord]:
+    return list(AuditRecord.by_patient.query(keys.audit_patient_pk(world.clinic_id, patient_id),
+                                             scan_index_forward=False))
+
+
+def snapshot(world, patient_id: str):
+    """Everything a write-off could touch, as plain values."""
+    p = ledger_ops.profile(world.clinic_id, patient_id)
+    return ((int(p.balance_cents), p.status, p.version, p.wl_sk, p.active_plan_id),
+            [(i.invoice_id, i.status, int(i.balance_cents)) for i in ledger_ops.invoices(world.clinic_id, patient_id)],
+            [(x.plan_id, x.status) for x in ledger_ops.plans(world.clinic_id, patient_id)],
+            [x.entry_id for x in ledger_ops.ledger(world.clinic_id, patient_id)],
+            [a.audit_id for a in audit_of(world, patient_id)])
+
+
+def test_an_owner_writes_off_every_open_invoice_and_the_balance_becomes_zero(clinic):
+    pid = clinic.patient("Ann Writeoff")
+    first = clinic.invoice(pid, 10_000, days_ago(clinic, 40))
+    second = clinic.invoice(pid, 2_500, days_ago(clinic, 10))
+    paid = clinic.invoice(pid, 1_000, days_ago(clinic, 50))
+    assert clinic.pay(pid, 1_000, invoice_id=paid["invoice_id"]).status == 201
+    assert clinic.pay(pid, 4_000).status == 201  # oldest open first: 4,000 off the first invoice
+
+    r = clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": "Patient moved abroad, uncollectable"})
+
+    assert r.status == 200, r
+    assert r.body["written_off_cents"] == 8_500
+    assert r.body["follow_up_status"] == "written_off"
+    ledger = clinic.owner.get(f"/patients/{pid}/ledger").body["items"]
+    assert ledger[-1] == {**ledger[-1], "entry_id": r.body["entry_id"], "type": "write_off",
+                          "amount_cents": -8_500, "balance_after_cents": 0}
+    assert sum(e["amount_cents"] for e in ledger) == 0
+    statuses = {i: clinic.owner.get(f"/invoices/{i}").body for i in
+                (first["invoice_id"], second["invoice_id"], paid["invoice_id"])}
+    for written_off in (first, second):  # zeroed, and the amount invoiced kept
+        assert statuses[written_off["invoice_id"]] == {**statuses[written_off["invoice_id"]], "status": "written_off",
+                                                       "balance_cents": 0, "amount_cents": written_off["amount_cents"]}
+    assert statuses[paid["invoice_id"]]["status"] == "paid"  # a settled invoice is not written off
+    assert sorted(r.body["written_off_invoice_ids"]) == sorted([first["invoice_id"], second["invoice_id"]])
+    patient = clinic.owner.get(f"/patients/{pid}").body
+    assert (patient["balance_cents"], patient["follow_up_status"]) == (0, "written_off")
+    # The patient leaves the worklist: no open invoice is left.
+    assert ledger_ops.profile(clinic.clinic_id, pid).wl_sk is None
+
+
+def test_the_audit_record_explains_the_write_off_and_the_ledger_entry_points_to_it(clinic):
+    pid = clinic.patient()
+    inv = clinic.invoice(pid, 7_700, days_ago(clinic, 3))
+    r = clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": "  Hardship programme approval #12  "})
+    assert r.status == 200, r
+    record = audit_of(clinic, pid)[0]
+    assert (record.action, record.actor, record.patient_id) == ("writeoff.recorded", clinic.sub("owner"), pid)
+    assert record.details.as_dict() == {"amount_cents": 7_700, "entry_id": r.body["entry_id"],
+                                        "invoice_ids": [inv["invoice_id"]], "plan_id": None,
+                                        "reason": "Hardship programme approval #12"}
+    entry = ledger_ops.ledger(clinic.clinic_id, pid)[-1]
+    assert (entry.type, entry.ref, entry.entry_id) == ("write_off", record.audit_id, r.body["entry_id"])
+    assert r.body["audit_id"] == record.audit_id
+
+
+def test_a_write_off_cancels_the_active_plan_and_takes_it_out_of_the_due_index(clinic):
+    pid = clinic.patient()
+    clinic.invoice(pid, 9_000, days_ago(clinic, 20))
+    now = datetime.now(UTC)
+    plan_id = ledger_ops.convert_to_plan(clinic.clinic_id, pid, 3_000, "monthly", today(clinic), today(clinic), now)
+    [installment_invoice] = ledger_ops.run_plan(clinic.clinic_id, pid, today(clinic), now)
+    assert any(plan_id in sk for sk in ledger_ops.due_index_sort_keys(clinic.clinic_id))
+    assert clinic.pay(pid, 1_000).status == 201  # 1,000 off the invoiced installment
+
+    r = clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": "Clinic policy: small balance"})
+
+    assert r.status == 200, r
+    assert r.body["written_off_cents"] == 8_000  # 2,000 open on the installment + 6,000 not yet invoiced
+    assert r.body["cancelled_plan_id"] == plan_id
+    assert r.body["written_off_invoice_ids"] == [installment_invoice]
+    [plan] = ledger_ops.plans(clinic.clinic_id, pid)
+    assert plan.status == "cancelled"
+    assert not any(plan_id in sk for sk in ledger_ops.due_index_sort_keys(clinic.clinic_id))
+    profile = ledger_ops.profile(clinic.clinic_id, pid)
+    assert (profile.active_plan_id, profile.plan_next_due, int(profile.balance_cents)) == (None, None, 0)
+    assert clinic.owner.get(f"/invoices/{installment_invoice}").body["status"] == "written_off"
+    assert audit_of(clinic, pid)[0].details.as_dict()["plan_id"] == plan_id
+
+
+def test_a_write_off_ends_a_pending_promise_and_takes_it_off_the_due_index(clinic):
+    pid = clinic.patient()
+    clinic.invoice(pid, 5_000, days_ago(clinic, 5))
+    now = datetime.now(UTC)
+    ledger_ops.promise(clinic.clinic_id, pid, 2_000, today(clinic) + timedelta(days=3), today(clinic), now)
+    assert ledger_ops.profile(clinic.clinic_id, pid).status == "promised"
+    r = clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": "Agreed settlement"})
+    assert r.status == 200, r
+    profile = ledger_ops.profile(clinic.clinic_id, pid)
+    assert (profile.pending_promise, profile.due_sk, profile.status) == (None, None, "written_off")
+    assert (int(profile.promises_kept), int(profile.promises_broken)) == (0, 0)
+
+
+def test_nothing_owed_is_409_nothing_owed_and_writes_nothing(clinic):
+    pid = clinic.patient()
+    clinic.invoice(pid, 1_000, days_ago(clinic, 1))
+    assert clinic.pay(pid, 1_000).status == 201
+    before = snapshot(clinic, pid)
+    r = clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": "Nothing to see"})
+    assert r.status == 409 and r.body["error"]["code"] == "nothing_owed", r
+    assert snapshot(clinic, pid) == before
+
+
+def test_a_patient_written_off_once_cannot_be_written_off_again_until_invoiced_again(clinic):
+    pid = clinic.patient()
+    clinic.invoice(pid, 1_000, days_ago(clinic, 1))
+    assert clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": "first"}).status == 200
+    assert clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": "second"}).status == 409
+    clinic.invoice(pid, 600, days_ago(clinic, 0))
+    assert clinic.owner.get(f"/patients/{pid}").body["follow_up_status"] == "open"
+    r = clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": "third"})
+    assert r.status == 200 and r.body["written_off_cents"] == 600
+    balances = [e["balance_after_cents"] for e in clinic.owner.get(f"/patients/{pid}/ledger").body["items"]]
+    assert balances == [1_000, 0, 600, 0]
+
+
+@pytest.mark.parametrize("body", [
+    {}, {"reason": ""}, {"reason": "ab"}, {"reason": "   "}, {"reason": " a "}, {"reason": "x" * 501},
+    {"reason": 123}, {"reason": None}, {"reason": "fine reason", "amount_cents": 5},
+], ids=["missing", "empty", "two-chars", "spaces", "one-char-padded", "too-long", "number", "null", "unknown-field"])
+def test_a_missing_or_bad_reason_is_400_and_changes_nothing(clinic, body):
+    pid = clinic.patient()
+    clinic.invoice(pid, 1_000, days_ago(clinic, 1))
+    before = snapshot(clinic, pid)
+    r = clinic.owner.post(f"/follow-ups/{pid}/write-off", body)
+    assert r.status == 400 and r.body["error"]["code"] == "validation_error", r
+    assert snapshot(clinic, pid) == before
+
+
+def test_a_body_that_is_not_a_json_object_is_400(clinic):
+    pid = clinic.patient()
+    for raw in ("not json", "[]", '"reason"'):
+        r = clinic.owner.request("POST", f"/follow-ups/{pid}/write-off", raw=raw)
+        assert r.status == 400, (raw, r)
+
+
+def test_exactly_three_and_five_hundred_characters_are_accepted(clinic):
+    for reason in ("abc", "y" * 500):
+        pid = clinic.patient()
+        clinic.invoice(pid, 100, days_ago(clinic, 0))
+        assert clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": reason}).status == 200
+
+
+def test_an_unknown_patient_is_404_for_an_owner(clinic):
+    for pid in ("pat_0000000000000000", "nonsense", "inv_abc_def"):
+        r = clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": "whatever"})
+        assert r.status == 404 and r.body["error"]["code"] == "not_found", (pid, r)
+
+
+def test_a_grant_revoked_while_a_write_off_is_in_flight_stops_it(clinic, monkeypatch):
+    """The write-off's transaction checks the grant it relied on: a revoke that commits between
+    the permission check and the commit cancels it, and the retry answers 403."""
+    world = make_clinic(clinic.http, extra_staff=(("delegate", "BillingStaff"),))
+    pid = world.patient()
+    world.invoice(pid, 4_000, days_ago(world, 2))
+    now = datetime.now(UTC)
+    grant = delegations.grant(world.clinic_id, world.sub("owner"), now, grantee_sub=world.sub("delegate"),
+                              permission="write_off", expires_at=now + timedelta(days=1))
+    real_load = accounts.load
+    revoked = []
+
+    def load_then_revoke(clinic_id, patient_id):
+        loaded = real_load(clinic_id, patient_id)
+        if not revoked:  # the Owner's revoke lands between the delegate's check and commit
+            delegations.revoke(world.clinic_id, world.sub("owner"), now, grant["delegation_id"])
+            revoked.append(True)
+        return loaded
+
+    monkeypatch.setattr(accounts, "load", load_then_revoke)
+    before = snapshot(world, pid)
+    with pytest.raises(writeoffs.Forbidden):
+        writeoffs.write_off(world.clinic_id, world.sub("delegate"), now, patient_id=pid, reason="in flight")
+    monkeypatch.undo()
+    assert snapshot(world, pid) == before
+
+
+def test_an_owner_demoted_while_writing_off_is_stopped_too(clinic, monkeypatch):
+    pid = clinic.patient()
+    clinic.invoice(pid, 4_000, days_ago(clinic, 2))
+    from chalicelib.store.models import StaffRecord
+
+    real_load = accounts.load
+
+    def load_then_demote(clinic_id, patient_id):
+        loaded = real_load(clinic_id, patient_id)
+        record = StaffRecord.get(keys.clinic_pk(clinic.clinic_id), keys.staff_sk(clinic.sub("owner")))
+        if record.role == "Owner":
+            record.role = "Admin"
+            record.save()
+        return loaded
+
+    monkeypatch.setattr(accounts, "load", load_then_demote)
+    try:
+        with pytest.raises(writeoffs.Forbidden):
+            writeoffs.write_off(clinic.clinic_id, clinic.sub("owner"), datetime.now(UTC), patient_id=pid,
+                                reason="in flight")
+    finally:
+        monkeypatch.undo()
+    assert int(ledger_ops.profile(clinic.clinic_id, pid).balance_cents) == 4_000
+
+
+def test_a_payment_that_lands_during_a_write_off_is_not_lost(clinic, monkeypatch):
+    """The patient record's version makes the write-off reload and write off what is left."""
+    pid = clinic.patient()
+    clinic.invoice(pid, 4_000, days_ago(clinic, 2))
+    real_load = accounts.load
+    paid = []
+
+    def load_then_pay(clinic_id, patient_id):
+        loaded = real_load(clinic_id, patient_id)
+        if not paid:
+            paid.append(None)  # the payment's own load goes through here too
+            paid[0] = clinic.pay(pid, 1_500).status
+        return loaded
+
+    monkeypatch.setattr(accounts, "load", load_then_pay)
+    result = writeoffs.write_off(clinic.clinic_id, clinic.sub("owner"), datetime.now(UTC), patient_id=pid,
+                                 reason="race")
+    monkeypatch.undo()
+    assert paid == [201]
+    assert result["written_off_cents"] == 2_500
+    amounts = [int(e.amount_cents) for e in ledger_ops.ledger(clinic.clinic_id, pid)]
+    assert amounts == [4_000, -1_500, -2_500]

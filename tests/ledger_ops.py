@@ -1,0 +1,78 @@
+"""Money operations driven through the real store, for tests on branches without their routes.
+
+Each function is what the plan and promise services do: load the account with one Query, call
+the domain method, stage the changes (ledger, indexes, version-conditioned patient record) and
+commit them with the audit record in one transaction. Checks read DynamoDB back.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from chalicelib.domain.account import Promise
+from chalicelib.domain.ids import new_child_id
+from chalicelib.store import accounts, keys
+from chalicelib.store.models import InvoiceRecord, LedgerRecord, PatientRecord, PlanRecord, Record
+from chalicelib.store.tx import Unit
+
+
+def convert_to_plan(clinic_id: str, patient_id: str, installment_cents: int, frequency: str, start: date,
+                    today: date, now: datetime, actor: str = "tester") -> str:
+    loaded = accounts.load(clinic_id, patient_id)
+    plan = loaded.account.convert_to_plan(new_child_id("plan", patient_id), installment_cents, frequency,
+                                          start, today, now, actor)
+    unit = Unit(now)
+    accounts.stage_account(unit, loaded)
+    unit.audit(clinic_id, actor, "plan.created", patient_id=patient_id,
+               details={"plan_id": plan.plan_id, "total_cents": plan.total_cents})
+    unit.commit()
+    return plan.plan_id
+
+
+def run_plan(clinic_id: str, patient_id: str, run_date: date, now: datetime) -> list[str]:
+    loaded = accounts.load(clinic_id, patient_id)
+    created = loaded.account.invoice_due_installments(run_date, now)
+    if not created:
+        return []
+    unit = Unit(now)
+    accounts.stage_account(unit, loaded)
+    unit.audit(clinic_id, "system", "plan.invoiced", patient_id=patient_id,
+               details={"invoice_ids": [i.invoice_id for i in created]})
+    unit.commit()
+    return [i.invoice_id for i in created]
+
+
+def promise(clinic_id: str, patient_id: str, amount_cents: int, promised_date: date, today: date,
+            now: datetime, actor: str = "tester") -> str:
+    loaded = accounts.load(clinic_id, patient_id)
+    promise_id = new_child_id("prom", patient_id)
+    loaded.account.record_promise(Promise(promise_id, new_child_id("att", patient_id), amount_cents,
+                                          promised_date, now, actor), today)
+    unit = Unit(now)
+    accounts.stage_account(unit, loaded)
+    unit.audit(clinic_id, actor, "attempt.logged", patient_id=patient_id, details={"promise_id": promise_id})
+    unit.commit()
+    return promise_id
+
+
+# ----- reading back ------------------------------------------------------------------------
+def profile(clinic_id: str, patient_id: str) -> PatientRecord:
+    return PatientRecord.get(keys.patient_pk(clinic_id, patient_id), keys.PROFILE, consistent_read=True)
+
+
+def ledger(clinic_id: str, patient_id: str) -> list[LedgerRecord]:
+    return list(LedgerRecord.query(keys.ledger_pk(clinic_id, patient_id), consistent_read=True))
+
+
+def invoices(clinic_id: str, patient_id: str) -> list[InvoiceRecord]:
+    return list(InvoiceRecord.query(keys.patient_pk(clinic_id, patient_id), InvoiceRecord.sk.startswith(keys.INVOICE),
+                                    consistent_read=True))
+
+
+def plans(clinic_id: str, patient_id: str) -> list[PlanRecord]:
+    return list(PlanRecord.query(keys.patient_pk(clinic_id, patient_id), PlanRecord.sk.startswith(keys.PLAN),
+                                 consistent_read=True))
+
+
+def due_index_sort_keys(clinic_id: str) -> list[str]:
+    return [r.due_sk for r in Record.due.query(keys.clinic_pk(clinic_id))]
