@@ -2,6 +2,9 @@
 as the Owner of the demo clinic. No 5xx, responses match the documented schemas, every error has
 the error shape. Bounded examples per operation so it fits CI."""
 
+import json
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -15,6 +18,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.e2e.conftest import ROOT
 from tests.e2e.test_local_stack import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +33,16 @@ def api_schema(local_stack):
 
 @pytest.fixture(scope="session")
 def owner_token(local_stack):
-    return sign_in(local_stack[1], "owner@demo.clinic")
+    """The Owner of a clinic of the fuzzer's own: generated PATCHes must not rename the demo clinic."""
+    stack, info = local_stack
+    cli = [sys.executable, "-m", "chalicelib.cli"]
+    made = subprocess.run([*cli, "clinic", "create", "--name", "Fuzz Clinic", "--timezone", "Europe/Lisbon"],
+                          env=stack.env, cwd=ROOT, capture_output=True, text=True, check=True)
+    clinic_id = json.loads(made.stdout)["clinic_id"]
+    subprocess.run([*cli, "user", "create", "--clinic", clinic_id, "--email", "fuzz-owner@example.test",
+                    "--password", "Fuzz-Password-2026", "--role", "Owner"],
+                   env=stack.env, cwd=ROOT, capture_output=True, text=True, check=True)
+    return sign_in(info, "fuzz-owner@example.test", "Fuzz-Password-2026")
 
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
