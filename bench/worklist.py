@@ -1,0 +1,210 @@
+"""Benchmark: one worklist page costs the same at 1,000, 10,000 and 100,000 patients.
+
+Seeds one clinic (in-process moto) with patients that have an open invoice, straight into the
+`worklist` index with PynamoDB batch writes, then sends real requests through the app
+(`chalice.test.Client`, a real Cognito ID token) and records, per request, every DynamoDB call
+the app makes: how many, how many items they read (`ScannedCount`; a GetItem reads 1), and how
+long they took inside botocore, next to the time of the whole request.
+
+    .venv/bin/python bench/worklist.py                  # 1k, 10k, 100k
+    .venv/bin/python bench/worklist.py --sizes 1000,10000 --reps 9
+
+Goals (issue 3): calls and items read the same from 1k to 100k (ratio <= 1.1), items read <=
+page size + 1, request time within 1.3x of the time of the DynamoDB calls it makes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "FOLLOWUPS_TABLE": "followups-bench", "FOLLOWUPS_AUDIT_TABLE": "followups-audit-bench",
+    "FOLLOWUPS_GATEWAY_AUTHORIZER": "off", "POWERTOOLS_LOG_LEVEL": "WARNING", "FOLLOWUPS_LOG_LEVEL": "WARNING",
+})
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_COGNITO_IDP", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+
+from moto import mock_aws  # noqa: E402
+from pynamodb.connection.base import Connection  # noqa: E402
+
+LIMIT = 25
+
+
+class Spy:
+    """Every DynamoDB call PynamoDB makes: operation, seconds inside botocore, items read."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, float, int]] = []
+        self._original = Connection._make_api_call
+
+    def __enter__(self):
+        original = self._original
+
+        def spy(conn, operation_name, operation_kwargs):
+            start = time.perf_counter()
+            data = original(conn, operation_name, operation_kwargs)
+            elapsed = time.perf_counter() - start
+            read = data.get("ScannedCount", 0) if "ScannedCount" in data else (1 if data.get("Item") else 0)
+            self.calls.append((operation_name, elapsed, read))
+            return data
+
+        Connection._make_api_call = spy
+        return self
+
+    def __exit__(self, *exc):
+        Connection._make_api_call = self._original
+
+
+def seed(clinic_id: str, start: int, stop: int, today) -> None:
+    """Patients start..stop-1, each with an open invoice aged 0-399 days, straight into the index."""
+    from chalicelib.store import accounts, keys
+    from chalicelib.store.models import PatientRecord
+
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with PatientRecord.batch_write() as batch:
+        for i in range(start, stop):
+            pid = f"pat_b{i:015d}"
+            oldest = (today - timedelta(days=(i * 7919) % 400)).isoformat()
+            status = "promised" if i % 10 == 0 else "open"
+            record = accounts.new_profile(
+                clinic_id, pid, name=f"Patient {i}", created_at=now, created_by="bench",
+                balance_cents=1_000 + (i * 7_331) % 200_000, status=status, oldest_open_invoice_date=oldest,
+                wl_pk=keys.clinic_pk(clinic_id), wl_sk=keys.worklist_sk(oldest, pid), version=1)
+            batch.save(record)
+
+
+def measure(http, token: str, path: str, reps: int, warm: bool = True) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
+    if warm:
+        http.get(path, headers=headers)  # imports, JWKS, connection pools
+    samples = []
+    for _ in range(reps):
+        with Spy() as spy:
+            start = time.perf_counter()
+            response = http.get(path, headers=headers)
+            total = time.perf_counter() - start
+        assert response.status_code == 200, response.body
+        samples.append((total, spy.calls, response))
+    body = json.loads(samples[-1][2].body)
+    calls = [len(c) for _, c, _ in samples]
+    items = [sum(r for _, _, r in c) for _, c, _ in samples]
+    queried = [sum(r for op, _, r in c if op == "Query") for _, c, _ in samples]
+    request = statistics.median(t for t, _, _ in samples)
+    dynamo = statistics.median(sum(d for _, d, _ in c) for _, c, _ in samples)
+    ratios = [t / sum(d for _, d, _ in c) for t, c, _ in samples]
+    return {"calls": max(calls), "ops": "+".join(op for op, _, _ in samples[-1][1]), "items": max(items),
+            "query_items": max(queried), "rows": len(body["items"]), "request_ms": request * 1000,
+            "dynamodb_ms": dynamo * 1000, "overhead_ms": (request - dynamo) * 1000,
+            "ratio": statistics.median(ratios)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--big", type=int, default=50_000,
+                        help="from this size on, only the two goal requests, --big-reps times each (moto's "
+                             "index query sorts the whole partition: ~15 s per query at 100k)")
+    parser.add_argument("--big-reps", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    with mock_aws():
+        from chalicelib import config
+        from chalicelib.api.auth import JWKS
+        from chalicelib.store import bootstrap
+
+        bootstrap.create_tables()
+        pool_id, client_id = bootstrap.create_user_pool()
+        os.environ["FOLLOWUPS_USER_POOL_ID"] = pool_id
+        os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = client_id
+        config.settings.cache_clear()
+        JWKS.clear()
+
+        from chalice.test import Client
+
+        from app import app
+        from chalicelib.services import clinics, staff
+        from tests.support import PASSWORD, id_token
+
+        now = datetime.now(UTC)
+        clinic = clinics.create("Bench Clinic", "America/New_York", "USD", now)
+        staff.create(clinic.clinic_id, email="bench@example.test", name="Bench", role="BillingStaff", now=now,
+                     password=PASSWORD)
+        token = id_token("bench@example.test")
+        today = clinic.today(now)
+        scenarios = [
+            ("first page", f"/follow-ups?limit={LIMIT}"),
+            ("bucket 31-60", f"/follow-ups?limit={LIMIT}&bucket=31-60"),
+            ("90+ and dates", f"/follow-ups?limit={LIMIT}&bucket=90%2B&invoice_date_from="
+                              f"{(today - timedelta(days=200)).isoformat()}"),
+            ("balance >= 1,500 (filter expr.)", f"/follow-ups?limit={LIMIT}&min_balance_cents=150000"),
+        ]
+        results: dict[tuple[int, str], dict] = {}
+        seeded = 0
+        with Client(app, stage_name="local") as client:
+            http = client.http
+            for size in sizes:
+                t0 = time.perf_counter()
+                seed(clinic.clinic_id, seeded, size, today)
+                seeded = size
+                print(f"seeded {size:>7,} patients in {time.perf_counter() - t0:6.1f}s", file=sys.stderr, flush=True)
+                if size >= args.big:
+                    for name, path in scenarios[:2]:
+                        results[(size, name)] = measure(http, token, path, args.big_reps, warm=False)
+                    continue
+                for name, path in scenarios:
+                    results[(size, name)] = measure(http, token, path, args.reps)
+                # A page in the middle of the list, reached by cursor.
+                first = json.loads(http.get(f"/follow-ups?limit={LIMIT}",
+                                            headers={"Authorization": f"Bearer {token}"}).body)
+                cursor_path = f"/follow-ups?limit={LIMIT}&cursor={first['next_cursor']}"
+                results[(size, "second page (cursor)")] = measure(http, token, cursor_path, args.reps)
+
+    names = [n for n, _ in scenarios] + ["second page (cursor)"]
+    print(f"\nWorklist page cost, page size {LIMIT}, median of {args.reps} requests ({args.big_reps} from "
+          f"{args.big:,} patients on); in-process moto, chalice.test.Client, real ID token\n")
+    header = (f"{'patients':>9} | {'request':<32} | {'DynamoDB calls':<16} | {'items read':>10} | "
+              f"{'rows':>4} | {'request ms':>10} | {'DynamoDB ms':>11} | {'app ms':>6} | {'req/DB':>6}")
+    print(header)
+    print("-" * len(header))
+    for size in sizes:
+        for name in names:
+            if (size, name) not in results:
+                continue
+            r = results[(size, name)]
+            print(f"{size:>9,} | {name:<32} | {r['calls']} ({r['ops']}){'':<{max(0, 13 - len(r['ops']))}} | "
+                  f"{r['items']:>10} | {r['rows']:>4} | {r['request_ms']:>10.1f} | {r['dynamodb_ms']:>11.1f} | "
+                  f"{r['overhead_ms']:>6.1f} | {r['ratio']:>6.2f}")
+    low, high = sizes[0], sizes[-1]
+    print(f"\nScaling {low:,} -> {high:,} patients (goal: calls and items ratio <= 1.1):")
+    ok = True
+    for name in names:
+        if (high, name) not in results:
+            continue
+        a, b = results[(low, name)], results[(high, name)]
+        calls_ratio, items_ratio = b["calls"] / a["calls"], b["items"] / a["items"]
+        keyed = "filter expr." not in name
+        within = calls_ratio <= 1.1 and items_ratio <= 1.1 and (not keyed or b["query_items"] <= LIMIT + 1)
+        ok &= within or not keyed
+        print(f"  {name:<32} calls x{calls_ratio:.2f}  items x{items_ratio:.2f}  "
+              f"query items {b['query_items']} (<= {LIMIT + 1}: {b['query_items'] <= LIMIT + 1})"
+              f"{'' if keyed else '  [filter expression: reads until the page is full; not a goal]'}")
+    worst = max(r["ratio"] for (s, n), r in results.items() if "filter expr." not in n)
+    print(f"  request time / DynamoDB time, worst key-condition scenario: {worst:.2f} (goal <= 1.3)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""The follow-up worklist, a patient's follow-up, attempts, callbacks, tasks and the calendar."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from chalice import Blueprint, Response
+from pydantic import BeforeValidator, Field
+
+from .. import config
+from ..domain.aging import BUCKETS
+from ..domain.errors import ValidationError
+from ..services import attempts, calendar, callbacks, followups
+from .auth import ALL_STAFF
+from .routing import RequestContext, route
+from .types import Body, Cents, InstantOrWall, LocalDate, Out, Query, text
+
+bp = Blueprint(__name__)
+
+_DIGITS = re.compile(r"^[0-9]{1,13}$")
+MAX_BALANCE_FILTER = 10**13
+
+
+def _query_int(value):
+    """Query values are strings; only plain digits are a number (no `1.0`, `1e3`, `+1`, `1_000`)."""
+    if not isinstance(value, str) or not _DIGITS.match(value):
+        raise ValueError("must be a whole number written with digits only")
+    return int(value)
+
+
+def _bucket(value):
+    # `90+` arrives as `90 ` when a client forgets to encode the plus sign.
+    if isinstance(value, str) and value.strip() in ("90", "90+"):
+        return "90+"
+    return value
+
+
+QueryInt = Annotated[int, BeforeValidator(_query_int), Field(ge=0, le=MAX_BALANCE_FILTER)]
+QueryLimit = Annotated[int, BeforeValidator(_query_int), Field(ge=1, le=100)]
+Bucket = Annotated[Literal[BUCKETS], BeforeValidator(_bucket)]
+Status = Literal[followups.STATUSES]
+
+
+# ----- schemas -------------------------------------------------------------------------------
+class WorklistQuery(Query):
+    bucket: Bucket | None = Field(None, description="aging bucket of the oldest open invoice")
+    min_balance_cents: QueryInt | None = None
+    max_balance_cents: QueryInt | None = None
+    invoice_date_from: LocalDate | None = Field(None, description="oldest open invoice date, inclusive")
+    invoice_date_to: LocalDate | None = Field(None, description="oldest open invoice date, inclusive")
+    status: Status | None = None
+    limit: QueryLimit = 25
+    cursor: text(1, 200) | None = None
+
+
+class LastAttemptOut(Out):
+    at: str
+    channel: str
+    outcome: str
+    by: str
+
+
+class NextActionOut(Out):
+    type: Literal["callback", "installment", "promise"]
+    due: str
+
+
+class WorklistRow(Out):
+    patient_id: str
+    patient_name: str
+    status: Status
+    balance_cents: int
+    oldest_invoice_date: str
+    days_overdue: int
+    bucket: Literal[BUCKETS]
+    last_attempt: LastAttemptOut | None
+    next_action: NextActionOut | None
+
+
+class WorklistOut(Out):
+    as_of: str
+    items: list[WorklistRow]
+    next_cursor: str | None
+
+
+class AttemptIn(Body):
+    channel: Literal[attempts.CHANNELS]
+    outcome: Literal[attempts.OUTCOMES]
+    notes: text(0, attempts.MAX_NOTES) | None = None
+    promised_amount_cents: Cents | None = None
+    promised_date: LocalDate | None = None
+
+
+class AttemptOut(Out):
+    attempt_id: str
+    patient_id: str
+    at: str
+    by: str
+    channel: str
+    outcome: str
+    notes: str | None
+    promised_amount_cents: int | None
+    promised_date: str | None
+    promise_id: str | None
+
+
+class CallbackIn(Body):
+    due_at: InstantOrWall
+    notes: text(0, callbacks.MAX_NOTES) | None = None
+    assignee_sub: text(1, 128) | None = None
+
+
+class CallbackPatch(Body):
+    status: Literal["done", "cancelled"] | None = None
+    due_at: InstantOrWall | None = None
+
+
+class CallbackOut(Out):
+    callback_id: str
+    patient_id: str
+    due_at: str
+    assignee_sub: str
+    status: Literal["scheduled", "done", "cancelled"]
+    notes: str | None
+
+
+class TaskOut(CallbackOut):
+    patient_name: str | None
+    overdue: bool
+
+
+class TasksOut(Out):
+    items: list[TaskOut]
+
+
+class PromisesOut(Out):
+    made: int
+    kept: int
+    broken: int
+
+
+class FollowUpOut(Out):
+    patient: dict
+    status: Status
+    balance_cents: int
+    oldest_invoice_date: str | None
+    days_overdue: int | None
+    bucket: Literal[BUCKETS] | None
+    invoices: list[dict]
+    payments: list[dict]
+    attempts: list[AttemptOut]
+    callbacks: list[CallbackOut]
+    plan: dict | None
+    promises: PromisesOut
+    last_attempt: LastAttemptOut | None
+    next_action: NextActionOut | None
+
+
+class FeedOut(Out):
+    url: str
+
+
+# ----- routes --------------------------------------------------------------------------------
+@route(bp, "/follow-ups", "GET", roles=ALL_STAFF, query=WorklistQuery, response=WorklistOut)
+def worklist(ctx: RequestContext) -> dict:
+    """Patients with an open invoice, most overdue first; filters combine; cursor pagination."""
+    q = ctx.query
+    filters = followups.Filters(bucket=q.bucket, min_balance_cents=q.min_balance_cents,
+                                max_balance_cents=q.max_balance_cents, invoice_date_from=q.invoice_date_from,
+                                invoice_date_to=q.invoice_date_to, status=q.status)
+    return followups.worklist(ctx.caller.clinic_id, ctx.now, filters, limit=q.limit, cursor=q.cursor)
+
+
+@route(bp, "/follow-ups/{patient_id}", "GET", roles=ALL_STAFF, response=FollowUpOut)
+def follow_up(ctx: RequestContext, patient_id: str) -> dict:
+    """One patient's follow-up: invoices, payments, contact history, callbacks, plan, promises."""
+    return followups.detail(ctx.caller.clinic_id, patient_id, ctx.now)
+
+
+@route(bp, "/follow-ups/{patient_id}/attempts", "POST", roles=ALL_STAFF, body=AttemptIn, response=AttemptOut,
+       status=201)
+def log_attempt(ctx: RequestContext, patient_id: str) -> dict:
+    """Log a contact attempt; `promised_payment` records a promise to pay."""
+    b = ctx.body
+    return attempts.log(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, patient_id, channel=b.channel,
+                        outcome=b.outcome, notes=b.notes, promised_amount_cents=b.promised_amount_cents,
+                        promised_date=b.promised_date)
+
+
+@route(bp, "/follow-ups/{patient_id}/callbacks", "POST", roles=ALL_STAFF, body=CallbackIn,
+       response=CallbackOut, status=201)
+def schedule_callback(ctx: RequestContext, patient_id: str) -> dict:
+    """Schedule a callback at an instant or a clinic-local wall time, for the caller or a colleague."""
+    b = ctx.body
+    return callbacks.schedule(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, patient_id, due_at=b.due_at,
+                              notes=b.notes, assignee_sub=b.assignee_sub)
+
+
+@route(bp, "/callbacks/{callback_id}", "PATCH", roles=ALL_STAFF, body=CallbackPatch, response=CallbackOut)
+def update_callback(ctx: RequestContext, callback_id: str) -> dict:
+    """Mark a callback done or cancelled (`status`), or reschedule it (`due_at`)."""
+    b = ctx.body
+    return callbacks.update(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, callback_id, status=b.status,
+                            due_at=b.due_at)
+
+
+@route(bp, "/tasks", "GET", roles=ALL_STAFF, response=TasksOut)
+def tasks(ctx: RequestContext) -> dict:
+    """The caller's scheduled callbacks due up to the end of today, soonest first."""
+    return callbacks.tasks(ctx.caller.clinic_id, ctx.caller.sub, ctx.now)
+
+
+def _calendar_response(body: str) -> Response:
+    return Response(body=body, status_code=200, headers={
+        "Content-Type": "text/calendar; charset=utf-8", "Cache-Control": "private, no-store",
+        "Content-Disposition": 'inline; filename="callbacks.ics"'})
+
+
+@route(bp, "/calendar.ics", "GET", roles=ALL_STAFF, content_type="text/calendar")
+def calendar_ics(ctx: RequestContext) -> Response:
+    """The caller's scheduled callbacks as iCalendar (one VEVENT each, UID = callback_id)."""
+    return _calendar_response(calendar.ics(ctx.caller.clinic_id, ctx.caller.sub, ctx.now))
+
+
+@route(bp, "/calendar/feed", "POST", roles=ALL_STAFF, response=FeedOut, status=201)
+def issue_feed(ctx: RequestContext) -> dict:
+    """A new secret feed URL of the caller's calendar (no header needed); the old one stops working."""
+    token = calendar.issue_feed(ctx.caller.clinic_id, ctx.caller.sub, ctx.now)
+    return {"url": f"{public_base_url(ctx.request)}/calendar/feed/{token}"}
+
+
+@route(bp, "/calendar/feed", "DELETE", roles=ALL_STAFF, status=204)
+def revoke_feed(ctx: RequestContext) -> Response:
+    """Revoke the caller's feed URL."""
+    calendar.revoke_feed(ctx.caller.clinic_id, ctx.caller.sub, ctx.now)
+    return Response(body="", status_code=204)
+
+
+@route(bp, "/calendar/feed/{token}", "GET", roles=None, content_type="text/calendar")
+def calendar_feed(ctx: RequestContext, token: str) -> Response:
+    """The feed owner's calendar, for calendar apps: the secret URL is the credential."""
+    return _calendar_response(calendar.feed(token, ctx.now))
+
+
+# ----- the public URL of this API --------------------------------------------------------------
+_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
+
+
+def public_base_url(request) -> str:
+    """Where clients reach this API: FOLLOWUPS_PUBLIC_URL if set, else the request's own scheme,
+    host and path prefix (API Gateway's stage, or a custom domain's base path)."""
+    configured = config.settings().public_url
+    if configured:
+        return configured.rstrip("/")
+    host = (request.headers.get("host") or "").strip()
+    if not _HOST.match(host):
+        raise ValidationError("the Host header is missing or malformed", fields={"Host": "required"})
+    forwarded = (request.headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    scheme = forwarded if forwarded in ("http", "https") else "http"
+    # requestContext.path is the path the client used (with the stage behind API Gateway);
+    # request.path is the route's resource path; what comes before it is the prefix.
+    full = (request.context or {}).get("path") or ""
+    resource = request.path or ""
+    prefix = full[: -len(resource)] if resource and full.endswith(resource) else ""
+    return f"{scheme}://{host}{prefix.rstrip('/')}"
