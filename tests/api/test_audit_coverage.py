@@ -84,7 +84,45 @@ def _revoke(w):
     return w.owner.delete(f"/delegations/{d}"), None
 
 
+def _log_attempt(w):
+    pid = _owed(w)
+    return w.billing.post(f"/follow-ups/{pid}/attempts", {"channel": "phone", "outcome": "no_answer",
+                                                           "notes": SECRET_TEXT}), pid
+
+
+def _in_two_days(w) -> str:
+    return clock.short_z(datetime.now(UTC) + timedelta(days=2))
+
+
+def _schedule_callback(w):
+    pid = _owed(w)
+    return w.billing.post(f"/follow-ups/{pid}/callbacks", {"due_at": _in_two_days(w), "notes": SECRET_TEXT}), pid
+
+
+def _update_callback(w):
+    pid = _owed(w)
+    cb = w.billing.post(f"/follow-ups/{pid}/callbacks", {"due_at": _in_two_days(w)}).body["callback_id"]
+    return w.billing.patch(f"/callbacks/{cb}", {"status": "done"}), pid
+
+
+HOST = {"Host": "api.followups.test"}
+
+
+def _issue_feed(w):
+    return w.billing.post("/calendar/feed", headers=HOST), None
+
+
+def _revoke_feed(w):
+    w.billing.post("/calendar/feed", headers=HOST)
+    return w.billing.delete("/calendar/feed"), None
+
+
 CASES = [
+    Case("POST", "/follow-ups/{patient_id}/attempts", "attempt.logged", _log_attempt, 201),
+    Case("POST", "/follow-ups/{patient_id}/callbacks", "callback.scheduled", _schedule_callback, 201),
+    Case("PATCH", "/callbacks/{callback_id}", "callback.updated", _update_callback, 200),
+    Case("POST", "/calendar/feed", "calendar.feed_issued", _issue_feed, 201),
+    Case("DELETE", "/calendar/feed", "calendar.feed_revoked", _revoke_feed, 204),
     Case("PATCH", "/clinic", "clinic.updated", _patch_clinic, 200),
     Case("POST", "/staff", "staff.created", _create_staff, 201),
     Case("POST", "/patients", "patient.created", _create_patient, 201),
@@ -114,7 +152,9 @@ def test_each_mutation_writes_one_audit_record_in_the_audit_table(http, case):
     assert len(new) == 1, [r.action for r in after if r.audit_id not in before]
     record = new[0]
     actor_role = {"staff.created": "admin", "patient.created": "billing", "invoice.created": "billing",
-                  "payment.recorded": "billing"}.get(case.action, "owner")
+                  "payment.recorded": "billing", "attempt.logged": "billing", "callback.scheduled": "billing",
+                  "callback.updated": "billing", "calendar.feed_issued": "billing",
+                  "calendar.feed_revoked": "billing"}.get(case.action, "owner")
     assert record.actor == world.sub(actor_role)
     assert record.patient_id == patient_id
     assert started <= clock.parse_iso_z(record.at) <= datetime.now(UTC)
