@@ -2,9 +2,9 @@
 
 from chalice import Chalice
 
-from chalicelib.api import clinic, patients, system
+from chalicelib.api import clinic, console, patients, system
 
 app = Chalice(app_name="followups")
 
-for blueprint in (system.bp, clinic.bp, patients.bp):
+for blueprint in (system.bp, clinic.bp, patients.bp, console.bp):
     app.register_blueprint(blueprint)
