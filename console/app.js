@@ -99,9 +99,9 @@ async function enter(session) {
     go: (hash) => { window.location.hash = hash; },
   };
   ctx.person = (sub) => personName(ctx, sub);
-  ctx.staff = async () => {
+  ctx.staff = async ({ fresh = false } = {}) => {
     // Owners and Admins may list the staff; everyone else knows only themselves.
-    if (ctx.staffBySub) return ctx.staffBySub;
+    if (ctx.staffBySub && !fresh) return ctx.staffBySub;
     let items = [{ sub: me.sub, email: me.email, name: me.email, role: (me.roles || [])[0] }];
     if (ctx.isOwnerOrAdmin && api.has('GET /staff')) {
       try {

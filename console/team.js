@@ -22,8 +22,7 @@ async function renderStaff(section, ctx) {
   const list = h('div');
   section.append(list);
   async function load() {
-    ctx.staffBySub = null;
-    const members = [...(await ctx.staff()).values()];
+    const members = [...(await ctx.staff({ fresh: true })).values()];
     clear(list).append(h('ul', { class: 'people' }, members.map((m) => h('li', {},
       h('span', { class: 'name' }, m.name), ' ', h('span', { class: 'muted' }, m.email), ' ',
       h('span', { class: 'badge' }, label(m.role))))));
@@ -152,7 +151,10 @@ async function renderAudit(section, ctx) {
       h('thead', {}, h('tr', {}, ['When', 'Who', 'Action', 'Patient', 'Details'].map((n) => h('th', { scope: 'col' }, n)))),
       body)), status, more);
   let cursor = null;
+  let token = 0;
   async function load(reset) {
+    token += 1;
+    const mine = token;
     if (reset) {
       cursor = null;
       clear(body);
@@ -161,9 +163,10 @@ async function renderAudit(section, ctx) {
     try {
       page = await api.get('/audit', { action: action.control.value, limit: 25, cursor });
     } catch (error) {
-      status.textContent = error.message;
+      if (mine === token) status.textContent = error.message;
       return;
     }
+    if (mine !== token) return; // a newer filter or page was asked for meanwhile
     for (const item of page.items) {
       body.append(h('tr', {},
         h('td', { 'data-label': 'When' }, fmt.instant(item.at)),
