@@ -76,7 +76,7 @@ function renderSignIn(session, reason) {
 
 function personName(context, sub) {
   if (!sub) return '';
-  if (sub === 'system') return 'System (scheduled run)';
+  if (sub === 'system') return 'System';
   if (sub === context.me.sub) return 'You';
   const member = context.staffBySub && context.staffBySub.get(sub);
   return member ? member.name : `Staff ${sub.slice(0, 8)}`;

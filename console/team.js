@@ -173,8 +173,8 @@ async function renderAudit(section, ctx) {
         h('td', { 'data-label': 'Who' }, ctx.person(item.actor)),
         h('td', { 'data-label': 'Action' }, item.action),
         h('td', { 'data-label': 'Patient' }, item.patient_id
-          ? h('a', { href: `#/patients/${encodeURIComponent(item.patient_id)}` }, 'Open') : ''),
-        h('td', { 'data-label': 'Details' }, h('code', {}, JSON.stringify(item.details || {})))));
+          ? h('a', { href: `#/patients/${encodeURIComponent(item.patient_id)}`, class: 'id' }, item.patient_id) : ''),
+        h('td', { 'data-label': 'Details' }, details(item.details, fmt))));
     }
     cursor = page.next_cursor;
     more.hidden = !cursor;
@@ -183,4 +183,14 @@ async function renderAudit(section, ctx) {
   action.control.addEventListener('change', () => load(true));
   more.addEventListener('click', () => load(false));
   await load(true);
+}
+
+/** Audit details as "name: value" lines; amounts in the clinic's currency, the rest as text. */
+function details(values, fmt) {
+  const entries = Object.entries(values || {});
+  if (!entries.length) return '';
+  return h('ul', { class: 'details' }, entries.map(([name, value]) => h('li', {},
+    h('span', { class: 'muted' }, `${name.replace(/_cents$/, '')}: `),
+    name.endsWith('_cents') && Number.isInteger(value) ? fmt.money(value)
+      : h('code', {}, typeof value === 'string' ? value : JSON.stringify(value)))));
 }

@@ -113,10 +113,12 @@ export async function renderWorklist(view, ctx, { params }) {
   statusField.control.addEventListener('change', () => { state.status = statusField.control.value; changed(); });
   clearButton.addEventListener('click', () => resetFilters());
 
-  const filters = h('section', { class: 'filters panel', 'aria-label': 'Filters' },
-    chips,
+  // On a phone the filters beyond the chips fold away so the rows come first.
+  const moreSummary = h('summary', {}, 'More filters');
+  const more = h('details', { class: 'more-filters' }, moreSummary,
     h('div', { class: 'filter-grid' }, minField.wrap, maxField.wrap, fromField.wrap, toField.wrap, statusField.wrap,
       h('div', { class: 'field field-button' }, clearButton)));
+  const filters = h('section', { class: 'filters panel', 'aria-label': 'Filters' }, chips, more);
   const results = h('section', { class: 'results', 'aria-label': 'Follow-ups', 'aria-live': 'polite' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
   view.append(filters, results, pager);
@@ -162,7 +164,13 @@ export async function renderWorklist(view, ctx, { params }) {
     changed();
   }
 
+  function showActiveFilters() {
+    const active = hiddenBy().length - (state.bucket ? 1 : 0);
+    moreSummary.textContent = active ? `More filters (${active} active)` : 'More filters';
+  }
+
   function changed({ counts = true } = {}) {
+    showActiveFilters();
     for (const [bucket, chip] of chipButtons) chip.button.setAttribute('aria-pressed', String(state.bucket === bucket));
     cursors = [null];
     page = 0;
@@ -278,6 +286,8 @@ export async function renderWorklist(view, ctx, { params }) {
   }
 
   showSliderValues();
+  showActiveFilters();
+  more.open = window.matchMedia('(min-width: 761px)').matches || hiddenBy().length > (state.bucket ? 1 : 0);
   load();
   loadCounts();
 }

@@ -393,3 +393,28 @@ def test_the_console_files_are_served_with_their_types_and_a_strict_policy(conso
         "Access-Control-Request-Headers": "content-type,x-amz-target"})
     assert preflight.headers["access-control-allow-origin"] in (stack["api_url"], "*")
     assert "x-amz-target" in preflight.headers["access-control-allow-headers"].lower()
+
+
+def test_the_aging_chart_scales_its_bars_to_the_largest_bucket_and_csv_cells_are_safe(console):
+    console.open()
+    result = console.page.evaluate("""async () => {
+        const { agingChart, toCsv } = await import('./reports.js');
+        const { Formatter } = await import('./format.js');
+        const fmt = new Formatter({ currency: 'USD', timezone: 'UTC' }, 'en-US');
+        const chart = agingChart([
+            { bucket: '0-30', invoices: 2, patients: 2, balance_cents: 10000 },
+            { bucket: '31-60', invoices: 1, patients: 1, balance_cents: 5000 },
+            { bucket: '61-90', invoices: 0, patients: 0, balance_cents: 0 },
+            { bucket: '90+', invoices: 3, patients: 2, balance_cents: 20000 }], fmt);
+        return {
+            heights: [...chart.querySelectorAll('rect.bar')].map((r) => Number(r.getAttribute('height'))),
+            values: [...chart.querySelectorAll('text.value')].map((t) => t.textContent),
+            label: chart.getAttribute('aria-label'),
+            csv: toCsv([['name', 'note'], ['=HYPERLINK("x")', 'a,b'], ['-5', 'say "hi"']]),
+        };
+    }""")
+    assert result["heights"] == [104, 52, 0, 208]
+    assert result["values"] == ["$100.00", "$50.00", "$0.00", "$200.00"]
+    assert result["label"] == ("Balance by aging bucket. 0-30 days: $100.00; 31-60 days: $50.00; "
+                               "61-90 days: $0.00; 90+ days: $200.00")
+    assert result["csv"] == 'name,note\r\n"\'=HYPERLINK(""x"")","a,b"\r\n-5,"say ""hi"""\r\n'
