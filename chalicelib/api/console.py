@@ -13,19 +13,21 @@ In production the same files can be uploaded to S3/CloudFront with a `config.jso
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from chalice import Blueprint, Response
 
 from .. import config
-from ..domain.errors import NotFound
+from ..domain.errors import FollowUpsError, NotFound, ValidationError
 from .routing import RouteSpec, error_response
 
 bp = Blueprint(__name__)
 
 CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
 
+_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
 _JS = "text/javascript; charset=utf-8"
 # Every file the console is made of; anything else under /console/ is 404 (no path is ever
 # built from the request beyond a name in this table).
@@ -68,8 +70,11 @@ def api_base_url(request) -> str:
     if public:
         return public.rstrip("/")
     headers = request.headers
-    scheme = headers.get("x-forwarded-proto") or "http"
-    host = headers.get("host") or "127.0.0.1"
+    forwarded = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+    scheme = forwarded if forwarded in ("http", "https") else "http"
+    host = (headers.get("host") or "127.0.0.1").strip()
+    if not _HOST.match(host):
+        raise ValidationError("the Host header is malformed", fields={"Host": "a host name and optional port"})
     path = (request.context or {}).get("path") or "/console/config.json"
     prefix = path[: path.find("/console")] if "/console" in path else ""
     return f"{scheme}://{host}{prefix}"
@@ -104,9 +109,12 @@ def _file(request, name: str) -> Response:
     content_type = FILES.get(name)
     path = CONSOLE_DIR / name
     if content_type is None or not path.is_file():
-        return error_response(NotFound(f"no console file named {name!r}"))
-    return Response(body=path.read_text(encoding="utf-8"), status_code=200,
-                    headers=_security_headers(request, content_type))
+        return error_response(NotFound("no such console file"))
+    try:
+        headers = _security_headers(request, content_type)
+    except FollowUpsError as e:
+        return error_response(e)
+    return Response(body=path.read_text(encoding="utf-8"), status_code=200, headers=headers)
 
 
 @bp.route("/console", methods=["GET"])
@@ -122,8 +130,11 @@ def console_index() -> Response:
 @bp.route("/console/config.json", methods=["GET"])
 def console_config_file() -> Response:
     request = bp.current_request
-    return Response(body=json.dumps(console_config(request)), status_code=200,
-                    headers=_security_headers(request, "application/json"))
+    try:
+        return Response(body=json.dumps(console_config(request)), status_code=200,
+                        headers=_security_headers(request, "application/json"))
+    except FollowUpsError as e:
+        return error_response(e)
 
 
 @bp.route("/console/{name}", methods=["GET"])
