@@ -1,7 +1,7 @@
 // Follow-ups: the worklist, most overdue first, with bucket chips and counts, balance sliders,
 // an invoice-date range, a status filter and cursor paging. Filters live in the URL.
 
-import { announce, clear, field, h, select } from './dom.js';
+import { clear, field, h, select } from './dom.js';
 import { label } from './format.js';
 
 export const BUCKETS = ['0-30', '31-60', '61-90', '90+'];
@@ -119,9 +119,10 @@ export async function renderWorklist(view, ctx, { params }) {
     h('div', { class: 'filter-grid' }, minField.wrap, maxField.wrap, fromField.wrap, toField.wrap, statusField.wrap,
       h('div', { class: 'field field-button' }, clearButton)));
   const filters = h('section', { class: 'filters panel', 'aria-label': 'Filters' }, chips, more);
-  const results = h('section', { class: 'results', 'aria-label': 'Follow-ups', 'aria-live': 'polite' });
+  const results = h('section', { class: 'results', 'aria-label': 'Follow-ups' });
+  const shown = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
   const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' });
-  view.append(filters, results, pager);
+  view.append(filters, shown, results, pager);
 
   function apiFilters(withBucket = true) {
     return {
@@ -227,6 +228,8 @@ export async function renderWorklist(view, ctx, { params }) {
     } else {
       results.append(table(data.items));
     }
+    shown.textContent = data.items.length ? `${data.items.length} follow-ups shown, page ${page + 1}.`
+      : 'No follow-ups match.';
     cursors[page + 1] = data.next_cursor;
     renderPager(Boolean(data.next_cursor));
   }
@@ -278,10 +281,7 @@ export async function renderWorklist(view, ctx, { params }) {
     const previous = h('button', { type: 'button', class: 'secondary', disabled: page === 0 }, 'Previous page');
     const next = h('button', { type: 'button', class: 'secondary', disabled: !hasNext }, 'Next page');
     previous.addEventListener('click', () => { page -= 1; load(); });
-    next.addEventListener('click', () => {
-      page += 1;
-      load().then(() => announce(`Page ${page + 1}`));
-    });
+    next.addEventListener('click', () => { page += 1; load(); });
     pager.append(previous, h('span', { class: 'page-number' }, `Page ${page + 1}`), next);
   }
 
