@@ -9,6 +9,10 @@ const STATUSES = [['', 'Any status'], ['open', 'Open'], ['promised', 'Promised']
 // Balance slider stops, in the currency's major units; the last stop of "Maximum" means no limit.
 const STOPS = [0, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000];
 const PAGE_SIZE = 25;
+// A chip's count is the number of rows that chip would show under the other filters, counted with
+// the worklist query itself. GET /reports/aging is not used for it: that report puts each open
+// invoice in the bucket of its own age (a patient can count in two buckets), while the worklist
+// buckets a patient by the oldest open invoice.
 const COUNT_PAGES = 5; // a chip counts at most 500 rows, then says "500+"
 
 function stopIndex(cents, unit, fallback) {
