@@ -2,9 +2,9 @@
 
 from chalice import Chalice
 
-from chalicelib.api import admin, clinic, followups, patients, system, writeoffs
+from chalicelib.api import admin, clinic, console, followups, patients, system, writeoffs
 
 app = Chalice(app_name="followups")
 
-for blueprint in (system.bp, clinic.bp, patients.bp, followups.bp, writeoffs.bp, admin.bp):
+for blueprint in (system.bp, clinic.bp, patients.bp, followups.bp, writeoffs.bp, admin.bp, console.bp):
     app.register_blueprint(blueprint)

@@ -1,0 +1,214 @@
+// The console's entry point: configuration, sign-in, the page frame, and the hash router.
+
+import { Api } from './api.js';
+import { Session } from './auth.js';
+import { renderDashboard } from './dashboard.js';
+import { announce, clear, field, h, setLiveRegion } from './dom.js';
+import { Formatter, label } from './format.js';
+import { renderPatient } from './patient.js';
+import { renderReports } from './reports.js';
+import { renderTeam } from './team.js';
+import { renderWorklist } from './worklist.js';
+
+const main = document.getElementById('main');
+const topbar = document.getElementById('topbar');
+let ctx = null;
+
+const PAGES = [
+  { hash: '#/follow-ups', title: 'Follow-ups', render: renderWorklist, visible: () => true },
+  { hash: '#/dashboard', title: 'Dashboard', render: renderDashboard, visible: () => true },
+  { hash: '#/reports', title: 'Reports', render: renderReports, visible: () => true },
+  { hash: '#/team', title: 'Team', render: renderTeam, visible: (c) => c.isOwnerOrAdmin },
+];
+
+async function loadConfig() {
+  const response = await fetch('config.json', { cache: 'no-store' });
+  if (!response.ok) throw new Error(`config.json answered ${response.status}`);
+  return response.json();
+}
+
+function showProblem(message) {
+  clear(main).append(h('div', { class: 'panel problem', role: 'alert' }, h('h1', {}, 'The console cannot start'),
+    h('p', {}, message)));
+}
+
+function renderSignIn(session, reason) {
+  topbar.hidden = true;
+  document.title = 'Sign in · Clinic Follow-ups';
+  const email = field('Email', h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true }));
+  const password = field('Password', h('input', {
+    type: 'password', name: 'password', autocomplete: 'current-password', required: true,
+  }));
+  const error = h('p', { class: 'form-error', role: 'alert', hidden: !reason }, reason || '');
+  const button = h('button', { type: 'submit', class: 'primary wide' }, 'Sign in');
+  const form = h('form', { class: 'signin panel', novalidate: true }, h('h1', {}, 'Sign in'),
+    h('p', { class: 'muted' }, 'Clinic Follow-ups: billing staff console'),
+    email.wrap, password.wrap, error, button);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    if (!email.control.value.trim() || !password.control.value) {
+      error.textContent = 'Enter your email and password.';
+      error.hidden = false;
+      return;
+    }
+    button.disabled = true;
+    button.textContent = 'Signing in…';
+    try {
+      await session.signIn(email.control.value, password.control.value);
+    } catch (e) {
+      error.textContent = e.message;
+      error.hidden = false;
+      button.disabled = false;
+      button.textContent = 'Sign in';
+      password.control.select();
+      return;
+    }
+    try {
+      await enter(session);
+    } catch (e) {
+      session.end(`Signed in, but the console could not load your clinic: ${e.message}`);
+    }
+  });
+  clear(main).append(h('div', { class: 'signin-wrap' }, form));
+  email.control.focus();
+}
+
+function personName(context, sub) {
+  if (!sub) return '';
+  if (sub === 'system') return 'System';
+  if (sub === context.me.sub) return 'You';
+  const member = context.staffBySub && context.staffBySub.get(sub);
+  return member ? member.name : `Staff ${sub.slice(0, 8)}`;
+}
+
+async function enter(session) {
+  const api = new Api(session.config.api_url, session);
+  const [me, clinic] = await Promise.all([api.get('/me'), api.get('/clinic'), api.loadRoutes()]);
+  const roles = new Set(me.roles || []);
+  ctx = {
+    api,
+    session,
+    me,
+    clinic,
+    fmt: new Formatter(clinic, navigator.language),
+    isOwner: roles.has('Owner'),
+    isOwnerOrAdmin: roles.has('Owner') || roles.has('Admin'),
+    permissions: new Set(me.permissions || []),
+    staffBySub: null,
+    go: (hash) => { window.location.hash = hash; },
+  };
+  ctx.person = (sub) => personName(ctx, sub);
+  ctx.staff = async ({ fresh = false } = {}) => {
+    // Owners and Admins may list the staff; everyone else knows only themselves.
+    if (ctx.staffBySub && !fresh) return ctx.staffBySub;
+    let items = [{ sub: me.sub, email: me.email, name: me.email, role: (me.roles || [])[0] }];
+    if (ctx.isOwnerOrAdmin && api.has('GET /staff')) {
+      try {
+        items = (await api.get('/staff')).items;
+      } catch {
+        /* keep the caller only */
+      }
+    }
+    ctx.staffBySub = new Map(items.map((m) => [m.sub, m]));
+    return ctx.staffBySub;
+  };
+  if (ctx.isOwnerOrAdmin) await ctx.staff();
+  renderFrame();
+  route();
+}
+
+function renderFrame() {
+  topbar.hidden = false;
+  document.getElementById('clinic-name').textContent = ctx.clinic.name;
+  const nav = clear(document.getElementById('nav'));
+  for (const page of PAGES) {
+    if (page.visible(ctx)) nav.append(h('a', { href: page.hash }, page.title));
+  }
+  const role = (ctx.me.roles || []).map(label).join(', ');
+  clear(document.getElementById('user')).append(
+    h('span', { class: 'who' }, h('span', { class: 'email' }, ctx.me.email), h('span', { class: 'role' }, role)),
+    h('button', {
+      type: 'button',
+      class: 'secondary small',
+      onclick: () => {
+        window.history.replaceState(null, '', '#/follow-ups');
+        ctx.session.signOut();
+      },
+    }, 'Sign out'),
+  );
+}
+
+function parseHash() {
+  const hash = window.location.hash || '#/follow-ups';
+  const [path, query = ''] = hash.split('?');
+  return { path, params: new URLSearchParams(query) };
+}
+
+async function route() {
+  if (!ctx) return;
+  const { path, params } = parseHash();
+  let page = PAGES.find((p) => p.hash === path);
+  let args = {};
+  const patient = /^#\/patients\/([^/]+)$/.exec(path);
+  if (patient) {
+    page = { title: 'Patient', render: renderPatient };
+    args = { patientId: decodeURIComponent(patient[1]) };
+  }
+  for (const link of document.querySelectorAll('#nav a')) {
+    if (link.getAttribute('href') === (page && page.hash)) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+  const view = h('div', { class: 'view' });
+  clear(main).append(view);
+  if (!page || (page.visible && !page.visible(ctx))) {
+    view.append(h('h1', { tabindex: '-1' }, 'Not found'), h('p', {}, 'There is no such page. ',
+      h('a', { href: '#/follow-ups' }, 'Back to the follow-ups')));
+    return;
+  }
+  document.title = `${page.title} · Clinic Follow-ups`;
+  try {
+    await page.render(view, ctx, { params, ...args });
+  } catch (error) {
+    if (error.code === 'signed_out' || error.code === 'unauthorized') return;
+    view.append(h('p', { class: 'form-error', role: 'alert' }, error.message || String(error)));
+  }
+  const heading = view.querySelector('h1');
+  if (heading && window.location.hash) {
+    heading.setAttribute('tabindex', '-1');
+    heading.focus({ preventScroll: false });
+  }
+}
+
+async function boot() {
+  setLiveRegion(document.getElementById('toasts'));
+  document.getElementById('skip-link').addEventListener('click', (event) => {
+    event.preventDefault();
+    main.focus();
+  });
+  let config;
+  try {
+    config = await loadConfig();
+  } catch (error) {
+    showProblem(`Its configuration (config.json) could not be loaded: ${error.message}`);
+    return;
+  }
+  const session = new Session(config);
+  session.onEnd = (reason) => {
+    ctx = null;
+    if (reason) announce(reason, 'error');
+    renderSignIn(session, reason);
+  };
+  window.addEventListener('hashchange', route);
+  if (!session.signedIn) {
+    renderSignIn(session);
+    return;
+  }
+  try {
+    await enter(session);
+  } catch (error) {
+    if (session.signedIn) session.end(error.message);
+  }
+}
+
+boot();

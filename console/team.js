@@ -1,0 +1,196 @@
+// Team (Owners and Admins): the staff, write-off delegations (Owners grant and revoke them) and
+// the audit trail.
+
+import { announce, clear, field, formDialog, h, select } from './dom.js';
+import { FormError, label } from './format.js';
+
+const ACTIONS = ['invoice.created', 'payment.recorded', 'attempt.logged', 'callback.scheduled', 'callback.updated',
+  'plan.created', 'plan.invoiced', 'promise.broken', 'writeoff.recorded', 'delegation.granted', 'delegation.revoked',
+  'clinic.updated', 'staff.created'];
+
+export async function renderTeam(view, ctx) {
+  view.append(h('div', { class: 'view-head' }, h('h1', {}, 'Team')));
+  const staff = h('section', { class: 'panel', 'aria-label': 'Staff' }, h('h2', {}, 'Staff'));
+  const delegations = h('section', { class: 'panel', 'aria-label': 'Write-off delegations' }, h('h2', {}, 'Write-off delegations'));
+  const audit = h('section', { class: 'panel', 'aria-label': 'Audit trail' }, h('h2', {}, 'Audit trail'));
+  view.append(h('div', { class: 'columns' }, staff, delegations), audit);
+  await Promise.all([renderStaff(staff, ctx), renderDelegations(delegations, ctx), renderAudit(audit, ctx)]);
+}
+
+async function renderStaff(section, ctx) {
+  const { api } = ctx;
+  const list = h('div');
+  section.append(list);
+  async function load() {
+    const members = [...(await ctx.staff({ fresh: true })).values()];
+    clear(list).append(h('ul', { class: 'people' }, members.map((m) => h('li', {},
+      h('span', { class: 'name' }, m.name), ' ', h('span', { class: 'muted' }, m.email), ' ',
+      h('span', { class: 'badge' }, label(m.role))))));
+  }
+  if (api.has('POST /staff')) {
+    const add = h('button', { type: 'button', class: 'secondary' }, 'Add staff member');
+    add.addEventListener('click', async () => {
+      const roles = ctx.isOwner ? ['BillingStaff', 'Admin', 'Owner'] : ['BillingStaff', 'Admin'];
+      const created = await formDialog({
+        title: 'Add staff member',
+        submitLabel: 'Add staff member',
+        build(form) {
+          const name = field('Name', h('input', { type: 'text', maxlength: '200', autocomplete: 'off' }));
+          const email = field('Email', h('input', { type: 'email', autocomplete: 'off' }));
+          const role = field('Role', select(roles.map((r) => [r, r === 'BillingStaff' ? 'Billing staff' : r])));
+          form.append(name.wrap, email.wrap, role.wrap);
+          this.controls = { name, email, role };
+          return { name, email, role };
+        },
+        submit() {
+          const { name, email, role } = this.controls;
+          if (!name.control.value.trim()) throw new FormError('Enter a name.', { name: 'Required.' });
+          return api.post('/staff', { name: name.control.value.trim(), email: email.control.value.trim(), role: role.control.value });
+        },
+      });
+      if (created) {
+        announce(`${created.name} added.`);
+        await load();
+      }
+    });
+    section.append(h('div', { class: 'actions' }, add));
+  }
+  await load();
+}
+
+async function renderDelegations(section, ctx) {
+  const { api, fmt } = ctx;
+  if (!api.has('GET /delegations')) {
+    section.append(h('p', { class: 'muted' }, 'Not available on this server yet (needs GET /delegations).'));
+    return;
+  }
+  section.append(h('p', { class: 'muted' }, 'A delegate may write off balances like an Owner until the delegation expires or is revoked.'));
+  const list = h('div');
+  section.append(list);
+  async function load() {
+    let items;
+    try {
+      items = (await api.get('/delegations')).items;
+    } catch (error) {
+      clear(list).append(h('p', { class: 'form-error', role: 'alert' }, error.message));
+      return;
+    }
+    clear(list);
+    if (!items.length) {
+      list.append(h('p', { class: 'empty' }, 'No active delegations.'));
+      return;
+    }
+    const canRevoke = ctx.isOwner && api.has('DELETE /delegations/{delegation_id}');
+    list.append(h('ul', { class: 'people' }, items.map((d) => {
+      const who = ctx.person(d.grantee_sub);
+      const revoke = canRevoke ? h('button', { type: 'button', class: 'secondary small', 'aria-label': `Revoke ${who}'s delegation` }, 'Revoke') : null;
+      if (revoke) {
+        revoke.addEventListener('click', async () => {
+          revoke.disabled = true;
+          try {
+            await api.delete(`/delegations/${encodeURIComponent(d.delegation_id)}`);
+            announce(`${who} can no longer write off.`);
+            await load();
+          } catch (error) {
+            announce(error.message, 'error');
+            revoke.disabled = false;
+          }
+        });
+      }
+      return h('li', {}, h('span', { class: 'name' }, who), ' ',
+        h('span', { class: 'muted' }, `${label(d.permission)} until ${fmt.instant(d.expires_at)}`), ' ', revoke);
+    })));
+  }
+  if (ctx.isOwner && api.has('POST /delegations')) {
+    const grant = h('button', { type: 'button', class: 'secondary' }, 'Delegate write-off');
+    grant.addEventListener('click', async () => {
+      const candidates = [...(await ctx.staff()).values()].filter((m) => m.role !== 'Owner');
+      const created = await formDialog({
+        title: 'Delegate write-off',
+        submitLabel: 'Delegate',
+        build(form) {
+          const grantee = field('Staff member', select(candidates.map((m) => [m.sub, `${m.name} (${m.email})`])));
+          const days = field('Days', h('input', { type: 'number', min: '1', max: '90', step: '1', value: '7' }),
+            { hint: '1 to 90 days from now.' });
+          form.append(grantee.wrap, days.wrap);
+          this.controls = { grantee, days };
+          return { grantee_sub: grantee, expires_at: days };
+        },
+        submit() {
+          const { grantee, days } = this.controls;
+          const n = Number(days.control.value);
+          if (!Number.isInteger(n) || n < 1 || n > 90) throw new FormError('Choose 1 to 90 days.', { expires_at: '1 to 90 days.' });
+          if (!grantee.control.value) throw new FormError('Choose a staff member.', { grantee_sub: 'Required.' });
+          const expires = new Date(Date.now() + n * 86400000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+          return api.post('/delegations', { grantee_sub: grantee.control.value, permission: 'write_off', expires_at: expires });
+        },
+      });
+      if (created) {
+        announce(`${ctx.person(created.grantee_sub)} may write off until ${fmt.instant(created.expires_at)}.`);
+        await load();
+      }
+    });
+    section.append(h('div', { class: 'actions' }, grant));
+  }
+  await load();
+}
+
+async function renderAudit(section, ctx) {
+  const { api, fmt } = ctx;
+  if (!api.has('GET /audit')) {
+    section.append(h('p', { class: 'muted' }, 'Not available on this server yet (needs GET /audit).'));
+    return;
+  }
+  const action = field('Action', select([['', 'Every action'], ...ACTIONS.map((a) => [a, a])]));
+  const body = h('tbody');
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
+  const status = h('p', { class: 'muted', 'aria-live': 'polite' });
+  section.append(h('div', { class: 'inline-form' }, action.wrap),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'cards-on-phone audit' },
+      h('caption', { class: 'visually-hidden' }, 'Audit trail, newest first'),
+      h('thead', {}, h('tr', {}, ['When', 'Who', 'Action', 'Patient', 'Details'].map((n) => h('th', { scope: 'col' }, n)))),
+      body)), status, more);
+  let cursor = null;
+  let token = 0;
+  async function load(reset) {
+    token += 1;
+    const mine = token;
+    if (reset) {
+      cursor = null;
+      clear(body);
+    }
+    let page;
+    try {
+      page = await api.get('/audit', { action: action.control.value, limit: 25, cursor });
+    } catch (error) {
+      if (mine === token) status.textContent = error.message;
+      return;
+    }
+    if (mine !== token) return; // a newer filter or page was asked for meanwhile
+    for (const item of page.items) {
+      body.append(h('tr', {},
+        h('td', { 'data-label': 'When' }, fmt.instant(item.at)),
+        h('td', { 'data-label': 'Who' }, ctx.person(item.actor)),
+        h('td', { 'data-label': 'Action' }, item.action),
+        h('td', { 'data-label': 'Patient' }, item.patient_id
+          ? h('a', { href: `#/patients/${encodeURIComponent(item.patient_id)}`, class: 'id' }, item.patient_id) : ''),
+        h('td', { 'data-label': 'Details' }, details(item.details, fmt))));
+    }
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    status.textContent = body.children.length ? '' : 'No audit records match.';
+  }
+  action.control.addEventListener('change', () => load(true));
+  more.addEventListener('click', () => load(false));
+  await load(true);
+}
+
+/** Audit details as "name: value" lines; amounts in the clinic's currency, the rest as text. */
+function details(values, fmt) {
+  const entries = Object.entries(values || {});
+  if (!entries.length) return '';
+  return h('ul', { class: 'details' }, entries.map(([name, value]) => h('li', {},
+    h('span', { class: 'muted' }, `${name.replace(/_cents$/, '')}: `),
+    name.endsWith('_cents') && Number.isInteger(value) ? fmt.money(value)
+      : h('code', {}, typeof value === 'string' ? value : JSON.stringify(value)))));
+}

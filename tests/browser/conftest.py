@@ -1,0 +1,226 @@
+"""Browser tests: Playwright drives Debian's Chromium (`/usr/bin/chromium`) against the real local
+stack (`python -m chalicelib.devstack` on free ports) and signs in as the demo users.
+
+Without Chromium (or Playwright) every browser test is skipped and the run says so loudly in the
+terminal summary. A test marked `needs_routes(...)` is skipped, naming the missing routes, while
+the running stack's `/openapi.json` lacks one of them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.e2e.conftest import LocalStack
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DEMO_PASSWORD = "Demo-Password-2026"
+OWNER, ADMIN, BILLING = "owner@demo.clinic", "admin@demo.clinic", "billing@demo.clinic"
+
+_waiting_for_routes: dict[str, int] = {}
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = browser_missing()
+    if reason is None:
+        return
+    skip = pytest.mark.skip(reason=f"BROWSER TESTS SKIPPED: {reason}")
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter):
+    collected = [r for rs in terminalreporter.stats.values() for r in rs
+                 if getattr(r, "nodeid", "").startswith("tests/browser/")]
+    if not collected:
+        return
+    reason = browser_missing()
+    if reason is not None:
+        terminalreporter.write_sep("!", f"BROWSER TESTS SKIPPED: {reason}", red=True, bold=True)
+    if _waiting_for_routes:
+        waiting = sum(1 for r in terminalreporter.stats.get("skipped", []) if "needs routes missing" in str(r.longrepr))
+        terminalreporter.write_sep("-", f"{waiting} browser tests wait for routes this stack's /openapi.json lacks: "
+                                        f"{', '.join(sorted(_waiting_for_routes))}", yellow=True)
+
+
+def route_key(spec: str) -> str:
+    """'POST /follow-ups/{patient_id}/attempts' -> 'POST /follow-ups/{}/attempts' (as the console compares them)."""
+    method, path = spec.split(maxsplit=1)
+    return f"{method.upper()} {re.sub(r'{[^}]*}', '{}', path.strip())}"
+
+
+# ----- the stack ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    local = LocalStack(tmp_path_factory.mktemp("browser-stack"))
+    info = local.start()
+    assert "console_url" in info, "the stack file names no console_url"
+    yield info
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_routes(stack) -> set[str]:
+    doc = requests.get(f"{stack['api_url']}/openapi.json", timeout=10).json()
+    return {route_key(f"{method} {path}") for path, ops in doc["paths"].items() for method in ops}
+
+
+@pytest.fixture(autouse=True)
+def _needs_routes(request):
+    marker = request.node.get_closest_marker("needs_routes")
+    if marker is None:
+        return
+    present = request.getfixturevalue("stack_routes")
+    missing = [spec for spec in marker.args if route_key(spec) not in present]
+    if missing:
+        for spec in missing:
+            _waiting_for_routes[spec] = _waiting_for_routes.get(spec, 0) + 1
+        pytest.skip(f"needs routes missing from the stack's /openapi.json: {', '.join(missing)}")
+
+
+# ----- API access for setting up data ---------------------------------------------------------------
+class StackApi:
+    """One signed-in user talking to the stack over HTTP (for arranging and checking data)."""
+
+    def __init__(self, info: dict, email: str, password: str = DEMO_PASSWORD):
+        self.base = info["api_url"]
+        r = requests.post(info["aws_endpoint_url"], timeout=10, json={
+            "AuthFlow": "USER_PASSWORD_AUTH", "ClientId": info["user_pool_client_id"],
+            "AuthParameters": {"USERNAME": email, "PASSWORD": password}},
+            headers={"Content-Type": "application/x-amz-json-1.1",
+                     "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth"})
+        r.raise_for_status()
+        self.headers = {"Authorization": f"Bearer {r.json()['AuthenticationResult']['IdToken']}"}
+
+    def request(self, method: str, path: str, body=None, headers=None, expect: int | None = None):
+        r = requests.request(method, self.base + path, json=body, headers={**self.headers, **(headers or {})},
+                             timeout=10)
+        if expect is not None:
+            assert r.status_code == expect, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json() if r.content and r.headers.get("content-type", "").startswith("application/json") else r
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body if body is not None else {}, **kw)
+
+    def today(self):
+        from datetime import UTC, datetime
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(UTC).astimezone(ZoneInfo(self.get("/clinic")["timezone"])).date()
+
+    def owing_patient(self, name: str, *bills: tuple[int, int]) -> str:
+        """A patient with invoices of (days ago, cents); returns the patient id."""
+        from datetime import timedelta
+
+        patient = self.post("/patients", {"name": name}, expect=201)
+        today = self.today()
+        for days_ago, cents in bills:
+            self.post("/invoices", {"patient_id": patient["patient_id"], "amount_cents": cents,
+                                    "invoice_date": (today - timedelta(days=days_ago)).isoformat()}, expect=201)
+        return patient["patient_id"]
+
+
+@pytest.fixture(scope="session")
+def billing_api(stack) -> StackApi:
+    return StackApi(stack, BILLING)
+
+
+@pytest.fixture(scope="session")
+def owner_api(stack) -> StackApi:
+    return StackApi(stack, OWNER)
+
+
+# ----- the browser ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+class Console:
+    """A page on the console, plus the origins it has talked to."""
+
+    def __init__(self, page, info: dict):
+        self.page, self.info = page, info
+        self.requested: list[str] = []
+        page.on("request", lambda r: self.requested.append(r.url))
+        self.errors: list[str] = []
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self, hash_: str = "") -> None:
+        self.page.goto(self.info["console_url"] + hash_)
+
+    def sign_in(self, email: str, password: str = DEMO_PASSWORD, hash_: str = "") -> None:
+        from playwright.sync_api import expect
+
+        self.open(hash_)
+        self.page.get_by_label("Email").fill(email)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Sign in").click()
+        expect(self.page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    def go(self, hash_: str) -> None:
+        self.page.evaluate("h => { window.location.hash = h; }", hash_)
+
+    def dialog(self):
+        return self.page.get_by_role("dialog")
+
+
+def new_console(browser, stack, **context_options) -> tuple[Console, object]:
+    options = {"locale": "en-US", "viewport": {"width": 1280, "height": 900}, **context_options}
+    context = browser.new_context(**options)
+    context.set_default_timeout(10_000)
+    return Console(context.new_page(), stack), context
+
+
+def origins_of(urls: list[str]) -> set[str]:
+    return {f"{p.scheme}://{p.netloc}" for p in map(urlsplit, urls) if p.scheme not in ("data", "blob", "about")}
+
+
+def check_page(c: Console, stack: dict) -> None:
+    """After every test: no uncaught error, and nothing fetched from anywhere but the API and Cognito."""
+    assert not c.errors, f"uncaught errors in the page: {c.errors}"
+    allowed = origins_of([stack["api_url"], stack["aws_endpoint_url"]])
+    assert origins_of(c.requested) <= allowed, f"requests outside the API and Cognito: {c.requested}"
+
+
+@pytest.fixture
+def console(browser, stack):
+    c, context = new_console(browser, stack)
+    yield c
+    context.close()
+    check_page(c, stack)
+
+
+@pytest.fixture
+def phone(browser, stack):
+    c, context = new_console(browser, stack, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    yield c
+    context.close()
+    check_page(c, stack)
