@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -83,6 +84,18 @@ def import_profile(cwd: Path, path: list[Path]) -> list[Row]:
     return rows
 
 
+def cpu_ms(cwd: Path, path: list[Path], code: str = "import app") -> float:
+    """CPU time (user + system) of a whole `python -S -c CODE`: steadier than wall time on a busy machine."""
+    env = {**LAMBDA_ENV, "PYTHONPATH": ":".join(str(p) for p in path)}
+    process = subprocess.Popen([sys.executable, "-S", "-c", code], cwd=cwd, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{code!r} failed in {cwd}")
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
 def app_ms(rows: list[Row]) -> float:
     return next(c for name, _, c in reversed(rows) if name == "app") / 1000
 
@@ -125,7 +138,11 @@ def measure(runs: int) -> dict:
             import_profile(cwd, path)  # warm the file cache
         times: dict[str, list[float]] = {k: [] for k in setups}
         profiles: dict[str, list[list[Row]]] = {k: [] for k in setups}
+        cpu: dict[str, list[float]] = {"app": [], "bare": [], "interpreter": []}
         for i in range(runs):
+            cpu["app"].append(cpu_ms(*setups["app"]))
+            cpu["bare"].append(cpu_ms(*setups["bare"]))
+            cpu["interpreter"].append(cpu_ms(t["bare"], [t["runtime"]], "pass"))
             for name, (cwd, path) in setups.items():
                 if name == "app_without_pyc" and i % 3:
                     continue  # slow and only for scale: every third round
@@ -133,6 +150,8 @@ def measure(runs: int) -> dict:
                 times[name].append(app_ms(rows))
                 profiles[name].append(rows)
     medians = {k: statistics.median(v) for k, v in times.items()}
+    interpreter = statistics.median(cpu["interpreter"])
+    cpu_medians = {k: statistics.median(cpu[k]) - interpreter for k in ("app", "bare")}
 
     def median_profile(name: str) -> list[Row]:
         ordered = sorted(range(len(times[name])), key=lambda i: times[name][i])
@@ -148,6 +167,8 @@ def measure(runs: int) -> dict:
         "ratio": round(medians["app"] / medians["bare"], 2),
         "ratio_without_pyc": round(medians["app_without_pyc"] / medians["bare"], 2),
         "goal": GOAL,
+        "cpu_import_ms": {k: round(v, 1) for k, v in cpu_medians.items()},
+        "cpu_ratio": round(cpu_medians["app"] / cpu_medians["bare"], 2),
         "extra_over_bare_ms": [(k, round(v, 1)) for k, v in extra[:12]],
         "app_self_ms": {k: round(ours.get(k, 0.0), 1) for k in WATCHED if k in loaded},
         "not_imported_at_start": [k for k in WATCHED if k not in loaded],
@@ -169,6 +190,9 @@ def main() -> int:
     print(f"  followups app               : {m['app']:7.1f} ms   ratio {r['ratio']:.2f}x (goal <= {GOAL}x)")
     print(f"  followups, no precompiled   : {m['app_without_pyc']:7.1f} ms   ratio {r['ratio_without_pyc']:.2f}x "
           "(as `chalice package` alone ships it)")
+    c = r["cpu_import_ms"]
+    print(f"  CPU time of the import (process CPU minus an empty interpreter's): followups {c['app']:.1f} ms, "
+          f"bare {c['bare']:.1f} ms, ratio {r['cpu_ratio']:.2f}x")
     print("  extra self time over the bare app, by top-level package (median runs):")
     for name, ms in r["extra_over_bare_ms"]:
         print(f"    {name:26s} {ms:+7.1f} ms")
