@@ -8,7 +8,7 @@ BUILD := build
 STAGE ?= prod
 STACK ?= followups-$(STAGE)
 
-.PHONY: run test lint install clean package deploy
+.PHONY: run test lint install clean package deploy stack-env
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ deploy: package
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
 		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS),)
 	aws cloudformation describe-stacks --stack-name $(STACK) --query 'Stacks[0].Outputs' --output table
+
+## The exports that point the CLI at a deployed stack: eval "$$(make -s stack-env STACK=followups-prod)"
+stack-env: $(STAMP)
+	@$(BIN)/python -m deploy.stack_env --stack $(STACK)
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .hypothesis $(BUILD)
