@@ -4,8 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BUILD := build
+STAGE ?= prod
+STACK ?= followups-$(STAGE)
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install clean package deploy stack-env
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,10 +22,36 @@ install: $(STAMP)
 run: $(STAMP)
 	@exec $(BIN)/python -m chalicelib.devstack
 
-## The whole test suite.
-test: $(STAMP)
-	$(BIN)/ruff check .
+## The whole test suite, after the linters (which check the packaged AWS template too).
+test: lint
 	$(BIN)/python -m pytest
 
+## ruff on the code; cfn-lint on the packaged template (built first).
+lint: package
+	$(BIN)/ruff check .
+	$(BIN)/cfn-lint $(BUILD)/sam.json
+
+## build/sam.json (SAM template: chalice's functions and API merged with deploy/resources.json)
+## and build/deployment.zip. Downloads Linux wheels from PyPI the first time (cached in
+## .chalice/deployments/), about 10 s after that.
+package: $(STAMP)
+	$(BIN)/python -m deploy.package --stage $(STAGE) $(BUILD)
+
+## Deploy to AWS (needs AWS CLI v2 and credentials; see README "Deploy to AWS"):
+##   make deploy DEPLOY_BUCKET=my-artifacts-bucket [STACK=followups-prod] [STAGE=prod]
+deploy: package
+	@test -n "$(DEPLOY_BUCKET)" || { echo "set DEPLOY_BUCKET=<an S3 bucket for the code zip>"; exit 2; }
+	@test $$(printf %s "$(STACK)" | wc -c) -le 40 || { echo "STACK must be at most 40 characters"; exit 2; }
+	aws cloudformation package --template-file $(BUILD)/sam.json --s3-bucket $(DEPLOY_BUCKET) \
+		--s3-prefix $(STACK) --output-template-file $(BUILD)/packaged.json --use-json
+	aws cloudformation deploy --template-file $(BUILD)/packaged.json --stack-name $(STACK) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+		$(if $(PARAMETERS),--parameter-overrides $(PARAMETERS),)
+	aws cloudformation describe-stacks --stack-name $(STACK) --query 'Stacks[0].Outputs' --output table
+
+## The exports that point the CLI at a deployed stack: eval "$$(make -s stack-env STACK=followups-prod)"
+stack-env: $(STAMP)
+	@$(BIN)/python -m deploy.stack_env --stack $(STACK)
+
 clean:
-	rm -rf $(VENV) .local .pytest_cache .hypothesis
+	rm -rf $(VENV) .local .pytest_cache .hypothesis $(BUILD)

@@ -4,6 +4,9 @@ API Gateway's Cognito authorizer (production) does not pin the app client, and `
 does not verify tokens at all, so every request is verified here: RS256 signature against the
 pool's JWKS (cached; fetched again when a token names an unknown `kid`), `iss`, `aud`,
 `token_use` = id and `exp`.
+
+PyJWT (with `cryptography`) and `requests` are imported on the first token to verify, not at
+start-up: /health and /openapi.json never need them (see BENCHMARKS.md, cold start).
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-
-import jwt
-import requests
+from typing import TYPE_CHECKING
 
 from .. import config
 from ..domain.errors import Forbidden, Unauthorized
 from ..domain.ids import is_clinic_id
+
+if TYPE_CHECKING:
+    import jwt
 
 OWNER, ADMIN, BILLING = "Owner", "Admin", "BillingStaff"
 ROLES = (OWNER, ADMIN, BILLING)
@@ -77,6 +81,9 @@ class JwksCache:
     @staticmethod
     def _fetch(url: str) -> dict[str, jwt.PyJWK]:
         # requests, not urllib: moto intercepts requests in tests, and it pools connections.
+        import jwt
+        import requests
+
         try:
             response = requests.get(url, timeout=5)
             response.raise_for_status()
@@ -102,6 +109,8 @@ def _bearer(header: str | None) -> str:
 
 def verify_id_token(token: str) -> dict:
     """The claims of a valid ID token of this pool and app client, or Unauthorized."""
+    import jwt
+
     s = config.settings()
     try:
         header = jwt.get_unverified_header(token)

@@ -11,6 +11,9 @@ from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 
 from ..domain.money import MAX_CENTS, MIN_CENTS
 
+# `defer_build`: a schema's validator is built the first time it is used, not when its module is
+# imported, so a cold start builds only the schemas of the route it serves (BENCHMARKS.md).
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
 _WALL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
@@ -19,19 +22,19 @@ _WALL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
 class Body(_BaseModel):
     """A request body: unknown fields are refused, types are strict (no 100.0 for 100)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False, defer_build=True)
 
 
 class Query(_BaseModel):
     """Query parameters arrive as strings; still no unknown names."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Out(_BaseModel):
     """A response schema (documentation and tests; services return plain dicts)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 def _to_date(value) -> date:

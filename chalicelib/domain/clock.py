@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 RUN_AT = time(3, 0)
@@ -15,7 +16,7 @@ def zone(name: str) -> ZoneInfo:
 def is_valid_timezone(name: str) -> bool:
     if not isinstance(name, str) or not name or name != name.strip():
         return False
-    if name in _VALID_ZONES:
+    if name in _valid_zones():
         return True
     try:
         ZoneInfo(name)
@@ -24,7 +25,10 @@ def is_valid_timezone(name: str) -> bool:
     return "/" in name or name == "UTC"
 
 
-_VALID_ZONES = available_timezones()
+@lru_cache(maxsize=1)
+def _valid_zones() -> frozenset[str]:
+    """Read on first use, not at import: walking the zone database takes 5-60 ms of a cold start."""
+    return frozenset(available_timezones())
 
 
 def local_date(now: datetime, tz: str) -> date:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import boto3
 from botocore.exceptions import ClientError
 
 from .. import config
@@ -13,6 +12,8 @@ from ..domain.errors import Conflict, ValidationError
 
 @lru_cache(maxsize=1)
 def client():
+    import boto3  # only POST /staff and the CLI talk to Cognito: keep boto3 off the cold start
+
     return boto3.client("cognito-idp", region_name=config.region())
 
 

@@ -1,0 +1,588 @@
+"""Cost model: DynamoDB request units, Lambda time and dollars per million calls, route by route.
+
+Usage: .venv/bin/python -m bench.cost_model [--runs 15] [--json] [--markdown]
+
+Each scenario runs the real app (chalice.test.Client, in-process moto, real Cognito tokens) on a
+fresh, typical state, and records every AWS call the request makes:
+  * DynamoDB read/write request units. Every DynamoDB call is sent with
+    ReturnConsumedCapacity=INDEXES and what moto reports is kept ("moto CU"), but moto reports a
+    flat 0.5/1.0 for GetItem/Query and nothing for TransactWriteItems. So the units used for
+    cost are computed from the items actually read and written, by DynamoDB's published rules:
+    reads 1 RRU per 4 KB (strongly consistent; half for eventually consistent), a Query sums
+    its items before rounding; writes 1 WRU per KB of the larger of old and new item, doubled
+    in a transaction; every GSI an item enters, moves in or leaves costs its own write
+    (1 WRU per KB); a ConditionCheck in a transaction is counted like a transactional write of
+    the checked item (2 WRU per KB, an assumption: AWS does not document it separately).
+  * Lambda time. Measured locally per request (an estimate, not a Lambda measurement): the
+    app's own CPU time (process time minus moto's) scaled to the vCPU share of the function's
+    memory (1,769 MB = 1 vCPU), plus a typical in-region latency per AWS call (LATENCY_MS).
+  * The IAM actions each call needs (a test checks them against the template's roles).
+
+Adding a route later is one line in SCENARIOS: `Scenario("GET /x", lambda s, i: s.billing.get(...))`
+with an optional `setup` that builds the state the request needs (not measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import secrets
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# The same settings as the tests, before anything reads them (PynamoDB reads table names at import).
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    "FOLLOWUPS_TABLE": "followups-bench", "FOLLOWUPS_AUDIT_TABLE": "followups-audit-bench",
+    "FOLLOWUPS_GATEWAY_AUTHORIZER": "off", "POWERTOOLS_LOG_LEVEL": "WARNING", "FOLLOWUPS_LOG_LEVEL": "WARNING",
+})
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_COGNITO_IDP", "AWS_PROFILE"):
+    os.environ.pop(_name, None)
+
+# us-east-1 on-demand list prices in USD as known in 2024-11 (DynamoDB's on-demand throughput price
+# was halved on 2024-11-01). Not checked live: re-check on the AWS pricing pages before relying on them.
+PRICES = {
+    "date": "2024-11 (us-east-1 list prices; re-check before use)",
+    "api_gateway_rest_per_million": 3.50,     # REST API, first 333 million requests a month
+    "lambda_requests_per_million": 0.20,
+    "lambda_gb_second_x86": 0.0000166667,
+    "dynamodb_wru_per_million": 0.625,        # on-demand write request units, Standard table class
+    "dynamodb_rru_per_million": 0.125,        # on-demand read request units
+    "logs_ingest_per_gb": 0.50,               # CloudWatch Logs, standard ingestion
+}
+MEMORY_MB = {"api_handler": 1024, "auto_invoicing": 512}  # .chalice/config.json
+FULL_VCPU_MB = 1769
+PLATFORM_LOG_BYTES = 300  # Lambda's own START/END/REPORT lines per invocation (approximate)
+# Typical same-region latency of one call from Lambda, warm connection (assumptions, milliseconds).
+LATENCY_MS = {"GetItem": 4, "Query": 6, "BatchGetItem": 6, "PutItem": 6, "TransactWriteItems": 12,
+              "AdminCreateUser": 120, "AdminAddUserToGroup": 60, "AdminDeleteUser": 60, "AdminSetUserPassword": 60}
+DEFAULT_LATENCY_MS = 10
+
+READS = {"GetItem", "Query", "BatchGetItem", "Scan", "TransactGetItems"}
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+TRANSACT_ACTION = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem",
+                   "ConditionCheck": "dynamodb:ConditionCheckItem"}
+
+
+# ----- DynamoDB item sizes and request units -------------------------------------------------------
+def value_size(value: dict) -> int:
+    """Bytes of one attribute value in DynamoDB's accounting (names are counted by the caller)."""
+    (kind, v), = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "N":
+        digits = v.lstrip("-").replace(".", "").strip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind == "B":
+        return len(v)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(value_size(e) + 1 for e in v)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + value_size(e) + 1 for k, e in v.items())
+    if kind in ("SS", "NS", "BS"):
+        return sum(value_size({kind[0]: e}) for e in v)
+    raise ValueError(kind)
+
+
+def item_size(item: dict | None) -> int:
+    return sum(len(k.encode()) + value_size(v) for k, v in (item or {}).items())
+
+
+def read_units(total_bytes: int, consistent: bool) -> float:
+    return max(1, math.ceil(total_bytes / 4096)) * (1.0 if consistent else 0.5)
+
+
+def write_units(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
+
+
+@dataclass
+class Call:
+    service: str
+    operation: str
+    params: dict
+    response: dict
+    old_items: dict  # position -> item before the write (for writes)
+    seconds: float
+    cpu_seconds: float
+
+    def table(self, params: dict | None = None) -> str:
+        return (params or self.params).get("TableName", "")
+
+
+@dataclass
+class Usage:
+    rru: float = 0.0
+    wru: float = 0.0
+    moto_cu: float = 0.0
+    ops: list[str] = field(default_factory=list)
+    iam: set[tuple[str, str]] = field(default_factory=set)  # (action, resource: table[/index/x] or pool)
+
+
+class Recorder:
+    """Wraps botocore's one entry point for every API call of every client (PynamoDB's and boto3's)."""
+
+    def __init__(self, indexes: dict[str, dict[str, tuple[str, str]]]):
+        self.indexes = indexes  # table name -> index name -> (hash attr, range attr)
+        self.calls: list[Call] = []
+        self.active = False
+        self.overhead = [0.0, 0.0]  # wall, cpu seconds the recorder itself spent (reading old items)
+        self._original = None
+
+    def install(self) -> None:
+        import botocore.client
+
+        original = self._original = botocore.client.BaseClient._make_api_call
+        recorder = self
+
+        def make_api_call(client, operation, params):
+            service = client.meta.service_model.service_name
+            if not recorder.active:
+                return original(client, operation, params)
+            if service == "dynamodb" and (operation in READS or operation in WRITES):
+                params = {**params, "ReturnConsumedCapacity": "INDEXES"}
+            wall, cpu = time.perf_counter(), time.process_time()
+            old = recorder._old_items(client, original, operation, params) if service == "dynamodb" else {}
+            recorder.overhead[0] += time.perf_counter() - wall
+            recorder.overhead[1] += time.process_time() - cpu
+            wall, cpu = time.perf_counter(), time.process_time()
+            response = original(client, operation, params)
+            recorder.calls.append(Call(service, operation, params, response, old, time.perf_counter() - wall,
+                                       time.process_time() - cpu))
+            return response
+
+        botocore.client.BaseClient._make_api_call = make_api_call
+
+    @staticmethod
+    def _old_items(client, original, operation, params) -> dict:
+        """The items a write replaces (not recorded): their size decides the write units."""
+        targets = []
+        if operation == "PutItem":
+            targets.append((0, params["TableName"], {k: params["Item"][k] for k in ("pk", "sk")}))
+        elif operation in ("UpdateItem", "DeleteItem"):
+            targets.append((0, params["TableName"], params["Key"]))
+        elif operation == "TransactWriteItems":
+            for i, entry in enumerate(params["TransactItems"]):
+                (kind, body), = entry.items()
+                key = {k: body["Item"][k] for k in ("pk", "sk")} if kind == "Put" else body["Key"]
+                targets.append((i, body["TableName"], key))
+        old = {}
+        for i, table, key in targets:
+            found = original(client, "GetItem", {"TableName": table, "Key": key, "ConsistentRead": True})
+            old[i] = found.get("Item")
+        return old
+
+    def usage(self, calls: list[Call]) -> Usage:
+        u = Usage()
+        for c in calls:
+            u.ops.append(c.operation)
+            if c.service != "dynamodb":
+                u.iam.add((f"{c.service}:{c.operation}", "UserPool"))
+                continue
+            reported = c.response.get("ConsumedCapacity")
+            for cc in reported if isinstance(reported, list) else [reported] if reported else []:
+                u.moto_cu += float(cc.get("CapacityUnits", 0))
+            if c.operation == "GetItem":
+                u.rru += read_units(item_size(c.response.get("Item")), bool(c.params.get("ConsistentRead")))
+                u.iam.add(("dynamodb:GetItem", c.table()))
+            elif c.operation == "Query":
+                total = sum(item_size(i) for i in c.response.get("Items", []))
+                u.rru += read_units(total, bool(c.params.get("ConsistentRead")))
+                index = c.params.get("IndexName")
+                u.iam.add(("dynamodb:Query", f"{c.table()}/index/{index}" if index else c.table()))
+            elif c.operation == "BatchGetItem":
+                for table, items in c.response.get("Responses", {}).items():
+                    consistent = bool(c.params["RequestItems"][table].get("ConsistentRead"))
+                    u.rru += sum(read_units(item_size(i), consistent) for i in items)
+                    u.iam.add(("dynamodb:BatchGetItem", table))
+            elif c.operation == "PutItem":
+                u.wru += self._write(c.table(), c.params["Item"], c.old_items.get(0), transactional=False)
+                u.iam.add(("dynamodb:PutItem", c.table()))
+            elif c.operation == "TransactWriteItems":
+                for i, entry in enumerate(c.params["TransactItems"]):
+                    (kind, body), = entry.items()
+                    old = c.old_items.get(i)
+                    new = body.get("Item") if kind == "Put" else (None if kind == "Delete" else old)
+                    u.wru += self._write(body["TableName"], new, old, transactional=True,
+                                         index_changes=kind in ("Put", "Delete", "Update"))
+                    u.iam.add((TRANSACT_ACTION[kind], body["TableName"]))
+            else:
+                raise NotImplementedError(f"add the capacity rule for {c.operation}")
+        return u
+
+    def _write(self, table: str, new: dict | None, old: dict | None, *, transactional: bool,
+               index_changes: bool = True) -> float:
+        units = write_units(max(item_size(new), item_size(old))) * (2 if transactional else 1)
+        if not index_changes:
+            return units
+        for hash_attr, range_attr in self.indexes.get(table, {}).values():
+            new_key = (new or {}).get(hash_attr), (new or {}).get(range_attr)
+            old_key = (old or {}).get(hash_attr), (old or {}).get(range_attr)
+            if all(new_key):
+                units += write_units(item_size(new))  # the index entry is written (or rewritten)
+            if all(old_key) and old_key != new_key:
+                units += write_units(item_size(old))  # the old entry is deleted from the index
+        return units
+
+
+# ----- scenarios ---------------------------------------------------------------------------------------
+@dataclass
+class State:
+    """What a scenario's request sees: the clinic world, the HTTP client and its own prepared data."""
+
+    world: object
+    http: object
+    app: object
+    data: dict = field(default_factory=dict)
+
+    @property
+    def billing(self):
+        return self.world.billing
+
+    @property
+    def owner(self):
+        return self.world.owner
+
+    @property
+    def admin(self):
+        return self.world.admin
+
+    @property
+    def anonymous(self):
+        from tests.support import Api
+
+        return Api(self.http, None)
+
+
+@dataclass
+class Scenario:
+    name: str
+    call: Callable[[State, int], object]  # (state, run number) -> the response
+    setup: Callable[[State, int], dict] | None = None  # prepares state.data for one run; not measured
+    function: str = "api_handler"
+    state: str = ""  # the data the request meets, for the report
+
+
+def _today(state: State) -> str:
+    from chalicelib.domain.clock import local_date
+
+    return local_date(datetime.now(UTC), state.world.timezone).isoformat()
+
+
+def _patient_with_history(s: State, i: int) -> dict:
+    """A patient with two invoices and a part payment: what a typical account looks like."""
+    pid = s.world.patient()
+    first = s.world.invoice(pid, 12_000, _today(s))
+    s.world.invoice(pid, 8_000, _today(s))
+    payment = s.world.pay(pid, 5_000).body
+    return {"pid": pid, "invoice_id": first["invoice_id"], "payment_id": payment["payment_id"]}
+
+
+def _payment_body(s: State) -> dict:
+    return {"patient_id": s.data["pid"], "amount_cents": 2_500, "method": "card"}
+
+
+def _replayed_payment(s: State, i: int) -> dict:
+    data = _patient_with_history(s, i)
+    key = f"replay-{secrets.token_hex(6)}"
+    s.data.update(data)
+    first = s.billing.post("/payments", _payment_body(s), headers={"Idempotency-Key": key})
+    assert first.status == 201, first
+    return {**data, "key": key}
+
+
+HISTORY = "patient with 2 invoices and 1 payment"
+SCENARIOS: list[Scenario] = [
+    Scenario("GET /health", lambda s, i: s.anonymous.get("/health"), state="-"),
+    Scenario("GET /openapi.json", lambda s, i: s.anonymous.get("/openapi.json"), state="-"),
+    Scenario("GET /me", lambda s, i: s.billing.get("/me"), state="BillingStaff, no delegation"),
+    Scenario("GET /clinic", lambda s, i: s.billing.get("/clinic"), state="-"),
+    Scenario("PATCH /clinic", lambda s, i: s.owner.patch("/clinic", {"name": f"Clinic {i}"}), state="rename"),
+    Scenario("GET /staff", lambda s, i: s.admin.get("/staff"), state="4 staff"),
+    Scenario("POST /staff", lambda s, i: s.owner.post("/staff", {"email": f"new-{secrets.token_hex(5)}@example.test",
+                                                                 "name": "New Person", "role": "BillingStaff"}),
+             state="invite by email"),
+    Scenario("POST /patients", lambda s, i: s.billing.post("/patients", {"name": "Pat Example", "phone": "555-0100"}),
+             state="-"),
+    Scenario("GET /patients/{patient_id}", lambda s, i: s.billing.get(f"/patients/{s.data['pid']}"),
+             setup=_patient_with_history, state=HISTORY),
+    Scenario("GET /patients/{patient_id}/ledger", lambda s, i: s.billing.get(f"/patients/{s.data['pid']}/ledger"),
+             setup=_patient_with_history, state=HISTORY + " (3 entries)"),
+    Scenario("POST /invoices", lambda s, i: s.billing.post("/invoices", {
+        "patient_id": s.data["pid"], "amount_cents": 4_200, "invoice_date": _today(s)}),
+             setup=_patient_with_history, state=HISTORY),
+    Scenario("GET /invoices/{invoice_id}", lambda s, i: s.billing.get(f"/invoices/{s.data['invoice_id']}"),
+             setup=_patient_with_history, state=HISTORY),
+    Scenario("POST /payments", lambda s, i: s.billing.post("/payments", _payment_body(s), headers={
+        "Idempotency-Key": secrets.token_hex(8)}), setup=_patient_with_history, state=HISTORY),
+    Scenario("POST /payments (replayed key)", lambda s, i: s.billing.post("/payments", _payment_body(s), headers={
+        "Idempotency-Key": s.data["key"]}), setup=_replayed_payment, state="the same key and body again"),
+    Scenario("GET /payments/{payment_id}", lambda s, i: s.billing.get(f"/payments/{s.data['payment_id']}"),
+             setup=_patient_with_history, state=HISTORY),
+]
+
+
+def scheduled_scenarios(app) -> list[Scenario]:
+    """The 15-minute tick, when app.py has the scheduled `auto_invoicing` function. Each run starts
+    from an empty stack (so the tick meets only the clinic it is about), which is why these go last."""
+    from chalice.app import ScheduledEventConfig
+
+    from chalicelib.api.routing import ROUTES
+
+    if "auto_invoicing" not in {s.name for s in app.event_sources if isinstance(s, ScheduledEventConfig)}:
+        return []
+    found = [Scenario("scheduled run: tick, nothing due", lambda s, i: _tick(s, s.data["at"]),
+                      setup=_stack_with_clinic_up_to_date, function="auto_invoicing",
+                      state="1 clinic, already run today")]
+    if any(r.path == "/follow-ups/{patient_id}/payment-plan" for r in ROUTES):
+        found.append(Scenario("scheduled run: 1 clinic due, 1 installment", lambda s, i: _tick(s, s.data["at"]),
+                              setup=_stack_with_installment_due, function="auto_invoicing",
+                              state="1 clinic at 03:00, 1 plan installment due"))
+    return found
+
+
+def _tick(s: State, at: datetime):
+    """Invoke the function exactly as EventBridge would, with `time` = at."""
+    from chalice.test import Client
+
+    with Client(s.app, stage_name="local") as client:
+        event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
+                                                resources=[], region="us-east-1")
+        event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return client.lambda_.invoke("auto_invoicing", event)
+
+
+def _fresh_stack(s: State) -> None:
+    import requests
+
+    from chalicelib import config
+    from chalicelib.api.auth import JWKS
+    from chalicelib.store import bootstrap
+    from tests.support import make_clinic
+
+    requests.post("http://motoapi.amazonaws.com/moto-api/reset", timeout=10)  # moto's own reset, in-process
+    bootstrap.create_tables()
+    pool_id, client_id = bootstrap.create_user_pool()
+    os.environ["FOLLOWUPS_USER_POOL_ID"], os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = pool_id, client_id
+    config.settings.cache_clear()
+    JWKS.clear()
+    s.world = make_clinic(s.http)
+
+
+def _stack_with_clinic_up_to_date(s: State, i: int) -> dict:
+    _fresh_stack(s)
+    now = datetime.now(UTC).replace(microsecond=0)
+    _tick(s, now)
+    return {"at": now + timedelta(minutes=1)}
+
+
+def _stack_with_installment_due(s: State, i: int) -> dict:
+    """A plan whose first installment falls due tomorrow; the tick comes just after 03:00 tomorrow."""
+    from chalicelib.domain.clock import local_date, run_instant
+
+    _fresh_stack(s)
+    now = datetime.now(UTC).replace(microsecond=0)
+    pid = s.world.patient()
+    today = local_date(now, s.world.timezone)
+    s.world.invoice(pid, 30_000, today.isoformat())
+    tomorrow = today + timedelta(days=1)
+    plan = s.billing.post(f"/follow-ups/{pid}/payment-plan", {
+        "installment_cents": 10_000, "frequency": "monthly", "start_date": tomorrow.isoformat()})
+    assert plan.status == 201, plan
+    _tick(s, now)  # today's run, if 03:00 has passed: the measured tick then runs tomorrow only
+    return {"at": run_instant(tomorrow, s.world.timezone) + timedelta(minutes=1), "pid": pid}
+
+
+# ----- running -----------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    scenario: Scenario
+    usage: Usage
+    local_ms: float
+    app_cpu_ms: float
+    aws_calls_ms: float
+    log_bytes: int
+
+    @property
+    def lambda_ms(self) -> float:
+        """Estimated Lambda duration: CPU scaled to the memory's vCPU share, plus AWS call latency."""
+        share = min(1.0, MEMORY_MB[self.scenario.function] / FULL_VCPU_MB)
+        return self.app_cpu_ms / share + self.aws_calls_ms
+
+    def cost_per_million(self) -> dict[str, float]:
+        gb = MEMORY_MB[self.scenario.function] / 1024
+        billed_s = math.ceil(self.lambda_ms) / 1000
+        parts = {
+            "api_gateway": PRICES["api_gateway_rest_per_million"] if self.scenario.function == "api_handler" else 0.0,
+            "lambda": PRICES["lambda_requests_per_million"] + gb * billed_s * PRICES["lambda_gb_second_x86"] * 1e6,
+            "dynamodb": (self.usage.rru * PRICES["dynamodb_rru_per_million"]
+                         + self.usage.wru * PRICES["dynamodb_wru_per_million"]),
+            "logs": (self.log_bytes + PLATFORM_LOG_BYTES) * 1e6 / 1e9 * PRICES["logs_ingest_per_gb"],
+        }
+        parts["total"] = sum(parts.values())
+        return parts
+
+
+def _table_indexes() -> dict[str, dict[str, tuple[str, str]]]:
+    from chalicelib.store.models import ALL_TABLES
+
+    out = {}
+    for model in ALL_TABLES:
+        out[model.Meta.table_name] = {
+            i["index_name"]: tuple(k["AttributeName"] for k in i["key_schema"])
+            for i in model._get_schema()["global_secondary_indexes"]}
+    return out
+
+
+class _LogCounter:
+    """Counts the bytes the app logs during a call (what CloudWatch Logs would ingest)."""
+
+    def __init__(self):
+        self.bytes = 0
+
+    def write(self, text: str) -> int:
+        self.bytes += len(text.encode())
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def run(runs: int = 15, only: str | None = None, prepare_app: Callable | None = None) -> list[Result]:
+    """Measure every scenario; `prepare_app(app)` may add to the app first (tests add a stub tick)."""
+    from moto import mock_aws
+
+    with mock_aws():
+        from chalice.test import Client
+
+        from chalicelib import config
+        from chalicelib.api.auth import JWKS
+        from chalicelib.store import bootstrap
+
+        bootstrap.create_tables()
+        pool_id, client_id = bootstrap.create_user_pool()
+        os.environ["FOLLOWUPS_USER_POOL_ID"], os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = pool_id, client_id
+        config.settings.cache_clear()
+        JWKS.clear()
+        from app import app
+        from tests.support import make_clinic
+
+        if prepare_app is not None:
+            prepare_app(app)
+
+        recorder = Recorder(_table_indexes())
+        recorder.install()
+        results = []
+        scenarios = SCENARIOS + scheduled_scenarios(app)
+        with Client(app, stage_name="local") as client:
+            for scenario in scenarios:
+                if only and only not in scenario.name:
+                    continue
+                state = State(make_clinic(client.http), client.http, app)
+                results.append(_measure(scenario, state, recorder, runs))
+        return results
+
+
+def _measure(scenario: Scenario, state: State, recorder: Recorder, runs: int) -> Result:
+    import logging
+
+    from chalicelib.logs import logger
+
+    local, cpu, aws, usages, logs = [], [], [], [], []
+    for i in range(-1, runs):  # run -1 warms caches (JWKS, pydantic schemas) and is not counted
+        state.data = scenario.setup(state, i) if scenario.setup else {}
+        counter = _LogCounter()
+        handlers = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+        saved = [(h, h.stream) for h in handlers]
+        for h in handlers:
+            h.setStream(counter)
+        recorder.calls = []
+        recorder.overhead = [0.0, 0.0]
+        recorder.active = True
+        wall, process = time.perf_counter(), time.process_time()
+        try:
+            response = scenario.call(state, i)
+        finally:
+            recorder.active = False
+            for h, stream in saved:
+                h.setStream(stream)
+        elapsed = time.perf_counter() - wall - recorder.overhead[0]
+        elapsed_cpu = time.process_time() - process - recorder.overhead[1]
+        status = getattr(response, "status", None) or getattr(response, "status_code", 200)
+        assert 200 <= int(status) < 300 or getattr(response, "payload", None) is not None, (scenario.name, response)
+        if i < 0:
+            continue
+        calls = recorder.calls
+        moto_cpu = sum(c.cpu_seconds for c in calls)
+        local.append(elapsed * 1000)
+        cpu.append(max(0.0, elapsed_cpu - moto_cpu) * 1000)
+        aws.append(sum(LATENCY_MS.get(c.operation, DEFAULT_LATENCY_MS) for c in calls))
+        usages.append(recorder.usage(calls))
+        logs.append(counter.bytes)
+    usage = usages[len(usages) // 2]  # the state is rebuilt each run: every run has the same units
+    return Result(scenario, usage, statistics.median(local), statistics.median(cpu), statistics.median(aws),
+                  int(statistics.median(logs)))
+
+
+# ----- report ------------------------------------------------------------------------------------------
+def _ops(usage: Usage) -> str:
+    counts: dict[str, int] = {}
+    for op in usage.ops:
+        counts[op] = counts.get(op, 0) + 1
+    short = {"TransactWriteItems": "TxWrite", "GetItem": "Get", "Query": "Query", "PutItem": "Put"}
+    return ", ".join(f"{n}x {short.get(op, op)}" for op, n in counts.items()) or "-"
+
+
+def markdown(results: list[Result]) -> str:
+    lines = [
+        "| Call | State | AWS calls | RRU | WRU | moto CU | Local ms (moto) | App CPU ms | Est. Lambda ms | "
+        "$ DynamoDB /1M | $ Lambda /1M | $ total /1M |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        c = r.cost_per_million()
+        lines.append(
+            f"| {r.scenario.name} | {r.scenario.state} | {_ops(r.usage)} | {r.usage.rru:g} | {r.usage.wru:g} | "
+            f"{r.usage.moto_cu:g} | {r.local_ms:.1f} | {r.app_cpu_ms:.1f} | {r.lambda_ms:.0f} | "
+            f"{c['dynamodb']:.2f} | {c['lambda']:.2f} | {c['total']:.2f} |")
+    return "\n".join(lines)
+
+
+def as_json(results: list[Result]) -> list[dict]:
+    return [{"name": r.scenario.name, "function": r.scenario.function, "state": r.scenario.state,
+             "ops": r.usage.ops, "rru": r.usage.rru, "wru": r.usage.wru, "moto_cu": r.usage.moto_cu,
+             "iam": sorted(r.usage.iam), "local_ms": round(r.local_ms, 2), "app_cpu_ms": round(r.app_cpu_ms, 2),
+             "lambda_ms_estimate": round(r.lambda_ms, 1), "log_bytes": r.log_bytes,
+             "cost_per_million": {k: round(v, 4) for k, v in r.cost_per_million().items()}} for r in results]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--only", help="run the scenarios whose name contains this")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results = run(args.runs, args.only)
+    if args.json:
+        print(json.dumps({"prices": PRICES, "memory_mb": MEMORY_MB, "latency_ms": LATENCY_MS,
+                          "results": as_json(results)}, indent=2))
+    else:
+        print(markdown(results))
+        print(f"\nprices: {PRICES['date']}; Lambda memory {MEMORY_MB}; runs per call: {args.runs}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
