@@ -304,6 +304,30 @@ def _replayed_payment(s: State, i: int) -> dict:
     return {**data, "key": key}
 
 
+def _soon(hours: int = 2) -> str:
+    return (datetime.now(UTC) + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _with_callback(s: State, i: int) -> dict:
+    data = _patient_with_history(s, i)
+    r = s.billing.post(f"/follow-ups/{data['pid']}/callbacks", {"due_at": _soon()})
+    return {**data, "callback_id": r.body["callback_id"]}
+
+
+FEED_HOST = {"Host": "api.followups.test"}
+
+
+def _with_feed(s: State, i: int) -> dict:
+    url = s.billing.post("/calendar/feed", headers=FEED_HOST).body["url"]
+    return {"feed_path": "/calendar/feed/" + url.rsplit("/", 1)[1]}
+
+
+def _with_grant(s: State, i: int) -> dict:
+    r = s.owner.post("/delegations", {"grantee_sub": s.world.sub("billing"), "permission": "write_off",
+                                      "expires_at": _soon(24 * 7)})
+    return {"delegation_id": r.body["delegation_id"]}
+
+
 HISTORY = "patient with 2 invoices and 1 payment"
 SCENARIOS: list[Scenario] = [
     Scenario("GET /health", lambda s, i: s.anonymous.get("/health"), state="-"),
@@ -332,6 +356,36 @@ SCENARIOS: list[Scenario] = [
         "Idempotency-Key": s.data["key"]}), setup=_replayed_payment, state="the same key and body again"),
     Scenario("GET /payments/{payment_id}", lambda s, i: s.billing.get(f"/payments/{s.data['payment_id']}"),
              setup=_patient_with_history, state=HISTORY),
+    Scenario("GET /follow-ups", lambda s, i: s.billing.get("/follow-ups"), setup=_patient_with_history,
+             state="first page, 1 patient owing"),
+    Scenario("GET /follow-ups/{patient_id}", lambda s, i: s.billing.get(f"/follow-ups/{s.data['pid']}"),
+             setup=_patient_with_history, state=HISTORY),
+    Scenario("POST /follow-ups/{patient_id}/attempts", lambda s, i: s.billing.post(
+        f"/follow-ups/{s.data['pid']}/attempts", {"channel": "phone", "outcome": "no_answer"}),
+             setup=_patient_with_history, state=HISTORY),
+    Scenario("POST /follow-ups/{patient_id}/callbacks", lambda s, i: s.billing.post(
+        f"/follow-ups/{s.data['pid']}/callbacks", {"due_at": _soon()}), setup=_patient_with_history, state=HISTORY),
+    Scenario("PATCH /callbacks/{callback_id}", lambda s, i: s.billing.patch(
+        f"/callbacks/{s.data['callback_id']}", {"status": "done"}), setup=_with_callback, state="1 callback"),
+    Scenario("GET /tasks", lambda s, i: s.billing.get("/tasks"), setup=_with_callback, state="1 callback"),
+    Scenario("GET /calendar.ics", lambda s, i: s.billing.get("/calendar.ics"), setup=_with_callback,
+             state="1 callback"),
+    Scenario("POST /calendar/feed", lambda s, i: s.billing.post("/calendar/feed", headers=FEED_HOST), state="-"),
+    Scenario("DELETE /calendar/feed", lambda s, i: s.billing.delete("/calendar/feed"), setup=_with_feed,
+             state="a feed"),
+    Scenario("GET /calendar/feed/{token}", lambda s, i: s.anonymous.get(s.data["feed_path"]), setup=_with_feed,
+             state="a feed, no callbacks"),
+    Scenario("POST /follow-ups/{patient_id}/write-off", lambda s, i: s.owner.post(
+        f"/follow-ups/{s.data['pid']}/write-off", {"reason": "Uncollectable after review"}),
+             setup=_patient_with_history, state=HISTORY),
+    Scenario("POST /delegations", lambda s, i: s.owner.post("/delegations", {
+        "grantee_sub": s.world.sub("billing"), "permission": "write_off",
+        "expires_at": _soon(24 * 7)}), state="-"),
+    Scenario("GET /delegations", lambda s, i: s.admin.get("/delegations"), setup=_with_grant, state="1 grant"),
+    Scenario("DELETE /delegations/{delegation_id}", lambda s, i: s.owner.delete(
+        f"/delegations/{s.data['delegation_id']}"), setup=_with_grant, state="1 grant"),
+    Scenario("GET /audit", lambda s, i: s.admin.get("/audit"), setup=_patient_with_history,
+             state="first page of the clinic's trail"),
 ]
 
 
