@@ -46,6 +46,10 @@ def start_embedded_aws(port: int, host: str = "127.0.0.1"):
     import logging
 
     from moto.server import DomainDispatcherApplication, create_backend_app
+
+    from . import moto_speedup
+
+    moto_speedup.install()
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
