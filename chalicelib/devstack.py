@@ -43,10 +43,10 @@ class SerializedApp:
 
 def start_embedded_aws(port: int, host: str = "127.0.0.1"):
     """moto in server mode in a thread of this process; returns (server, endpoint url)."""
+    import logging
+
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
-
-    import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
     app = SerializedApp(DomainDispatcherApplication(create_backend_app))
