@@ -233,38 +233,57 @@ def _advance_alone(advance: _Advance) -> None:
     raise ConcurrentUpdate(f"clinic {record.clinic_id} kept changing while its run date moved")
 
 
-def run_clinic(record: ClinicRecord, now: datetime, result: RunResult) -> None:
+def run_clinic(record: ClinicRecord, now: datetime, result: RunResult,
+               should_stop: Callable[[], bool] | None = None) -> None:
     """Run one clinic for the latest local date whose 03:00 has come (catching up any missed
-    dates at once), then move it to the next date. On any failure the clinic is not moved, so
-    the next tick runs it again; everything done already is found done."""
+    dates at once), then move it to the next date.
+
+    A patient whose work fails is logged and skipped, and the clinic is then not moved on, so the
+    next tick runs it again (what was done is found done; one bad patient never holds up the
+    others). Out of time, it stops between patients, also without moving the clinic on."""
     clinic_id = record.clinic_id
     run_date = clock.latest_run_date(now, record.timezone)
     if record.next_run_date and run_date < date.fromisoformat(record.next_run_date):
         return  # a stale index entry: that date has run
     advance = _Advance(record, run_date + timedelta(days=1))
     invoices = promises = 0
+    failed = stopped = False
+    work = []
     try:
         work = _due_work(clinic_id, run_date)
-        for n, (kind, patient_id, plan_id) in enumerate(work):
-            ride = advance if n == len(work) - 1 else None
+    except Exception:
+        logger.exception("auto-invoicing could not read the clinic's due work", extra={"clinic_id": clinic_id})
+        failed = True
+    for n, (kind, patient_id, plan_id) in enumerate(work):
+        if should_stop is not None and should_stop():
+            stopped = result.stopped_early = True
+            break
+        ride = advance if n == len(work) - 1 and not failed else None
+        try:
             if kind == "plan":
                 invoices += len(invoice_plan(clinic_id, patient_id, plan_id, run_date, now, SYSTEM, ride))
             elif break_promise(clinic_id, patient_id, run_date, now, ride):
                 promises += 1
-        if not advance.done:
+        except Exception:
+            logger.exception("auto-invoicing failed for a patient; the next tick tries again",
+                             extra={"clinic_id": clinic_id, "patient_id": patient_id, "plan_id": plan_id,
+                                    "run_date": run_date.isoformat()})
+            failed = True
+    if not (failed or stopped or advance.done):
+        try:
             _advance_alone(advance)
-    except Exception:
-        logger.exception("auto-invoicing clinic failed; the next tick runs it again",
-                         extra={"clinic_id": clinic_id, "run_date": run_date.isoformat()})
-        result.clinics_failed.append(clinic_id)
-        result.invoices_created += invoices
-        result.promises_broken += promises
-        return
-    logger.info("auto-invoicing clinic run", extra={"clinic_id": clinic_id, "run_date": run_date.isoformat(),
-                                                   "invoices_created": invoices, "promises_broken": promises})
-    result.clinics_run.append(clinic_id)
+        except Exception:
+            logger.exception("auto-invoicing could not move the clinic on", extra={"clinic_id": clinic_id})
+            failed = True
     result.invoices_created += invoices
     result.promises_broken += promises
+    if failed:
+        result.clinics_failed.append(clinic_id)
+    elif not stopped:
+        result.clinics_run.append(clinic_id)
+        logger.info("auto-invoicing clinic run", extra={
+            "clinic_id": clinic_id, "run_date": run_date.isoformat(), "invoices_created": invoices,
+            "promises_broken": promises})
 
 
 def run_scheduled(now: datetime, should_stop: Callable[[], bool] | None = None) -> RunResult:
@@ -276,5 +295,5 @@ def run_scheduled(now: datetime, should_stop: Callable[[], bool] | None = None) 
         if should_stop is not None and should_stop():
             result.stopped_early = True
             break
-        run_clinic(record, now, result)
+        run_clinic(record, now, result, should_stop)
     return result

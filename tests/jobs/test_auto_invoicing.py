@@ -224,20 +224,41 @@ def test_a_run_killed_midway_is_finished_by_the_retry_of_the_same_event_without_
     assert worlds[0].next_run_date() == date(2026, 10, 7)
 
 
-def test_a_failing_clinic_is_not_moved_on_so_the_next_tick_runs_it_again(tick, monkeypatch):
-    created = instant("2026-10-12T12:00Z")
+def test_a_patient_whose_invoicing_fails_holds_up_no_one_else_and_the_next_tick_retries_it(tick, monkeypatch):
+    created = instant("2026-10-12T12:00:00Z")
     world = clinic_with_plan("Asia/Tokyo", created, start=date(2026, 10, 13))
+    other = add_plan(world.clinic_id, "Asia/Tokyo", created, start=date(2026, 10, 13))
     from chalicelib.services import invoicing
 
     real = invoicing.invoice_plan
 
-    def throttled(*args, **kwargs):
-        raise RuntimeError("ProvisionedThroughputExceededException")
+    def throttled_for_one(clinic_id, patient_id, *args, **kwargs):
+        if patient_id == world.patient_id:
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return real(clinic_id, patient_id, *args, **kwargs)
 
-    monkeypatch.setattr(invoicing, "invoice_plan", throttled)
+    monkeypatch.setattr(invoicing, "invoice_plan", throttled_for_one)
     failed = tick("2026-10-12T18:00Z")  # 03:00 on the 13th in Tokyo
-    assert world.clinic_id not in failed["clinics_run"] and world.next_run_date() == date(2026, 10, 12)
+    assert world.clinic_id not in failed["clinics_run"]
+    assert world.plan_invoices() == [] and [r.installment_number for r in other.plan_invoices()] == [1]
+    assert world.next_run_date() == date(2026, 10, 12)  # not moved on: the next tick runs again
     monkeypatch.setattr(invoicing, "invoice_plan", real)
     result = tick("2026-10-12T18:15Z")
     assert world.clinic_id in result["clinics_run"]
     assert [r.invoice_date for r in world.plan_invoices()] == ["2026-10-13"]
+    assert len(other.plan_invoices()) == 1 and world.next_run_date() == date(2026, 10, 14)
+
+
+def test_a_run_out_of_time_stops_between_patients_and_leaves_the_clinic_due(aws):
+    from chalicelib.services import invoicing
+
+    created = instant("2026-10-19T12:00:00Z")
+    world = clinic_with_plan("Europe/Berlin", created, start=date(2026, 10, 20))
+    add_plan(world.clinic_id, "Europe/Berlin", created, start=date(2026, 10, 20))
+    record = next(r for r in invoicing.due_clinics(instant("2026-10-20T01:00:00Z"))
+                  if r.clinic_id == world.clinic_id)
+    checks = iter([False, True])
+    result = invoicing.RunResult()
+    invoicing.run_clinic(record, instant("2026-10-20T01:00:00Z"), result, lambda: next(checks))
+    assert result.stopped_early and world.clinic_id not in result.clinics_run
+    assert result.invoices_created == 1 and world.next_run_date() == date(2026, 10, 19)  # still due
