@@ -6,14 +6,21 @@ import gc
 # (about 7% of the import time, BENCHMARKS.md), then keep what they built out of later collections.
 gc.disable()
 
-from chalice import Chalice  # noqa: E402
+from chalice import Chalice, Rate  # noqa: E402
 
-from chalicelib.api import admin, clinic, console, followups, patients, system, writeoffs  # noqa: E402
+from chalicelib.api import admin, clinic, console, followups, patients, plans, system, writeoffs  # noqa: E402
+from chalicelib.jobs import auto_invoicing as auto_invoicing_job  # noqa: E402
 
 gc.enable()
 gc.freeze()
 
 app = Chalice(app_name="followups")
 
-for blueprint in (system.bp, clinic.bp, patients.bp, followups.bp, writeoffs.bp, admin.bp, console.bp):
+for blueprint in (system.bp, clinic.bp, patients.bp, followups.bp, plans.bp, writeoffs.bp, admin.bp, console.bp):
     app.register_blueprint(blueprint)
+
+
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="auto_invoicing")
+def auto_invoicing(event):
+    """Every 15 minutes (UTC): each clinic's 03:00 local run. "now" is the event's `time`."""
+    return auto_invoicing_job.handle(event)

@@ -109,6 +109,33 @@ def user_create(clinic_id: str, email: str, password: str, role: str, name: str 
     _emit({"sub": member.sub, "email": member.email})
 
 
+@main.group()
+def invoicing() -> None:
+    """Auto-invoicing."""
+
+
+@invoicing.command("run")
+@click.option("--at", "at", required=True,
+              help="the tick's instant, ISO 8601 with an offset, e.g. 2026-03-29T01:00:00Z")
+def invoicing_run(at: str) -> None:
+    """Run the scheduled function exactly as EventBridge would with `time` = AT; prints
+    {"clinics_run":[..],"invoices_created":N,"promises_broken":N}."""
+    import uuid
+
+    from .jobs import auto_invoicing
+
+    try:
+        auto_invoicing.event_time({"time": at})
+    except ValueError as e:
+        raise click.BadParameter(f"{at!r} is not an ISO 8601 instant with an offset", param_hint="--at") from e
+    _configure()
+    from . import config
+
+    event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+             "account": "000000000000", "time": at, "region": config.region(), "resources": [], "detail": {}}
+    _emit(auto_invoicing.handle(event))
+
+
 @main.command("token")
 @click.argument("email")
 @click.option("--password", default="Demo-Password-2026", show_default=True)

@@ -21,7 +21,7 @@ DEMO_PATIENTS = (
 
 
 def seed(password: str, now: datetime | None = None) -> dict:
-    from .services import clinics, invoices, patients, payments, staff
+    from .services import clinics, invoices, patients, payments, plans, staff
 
     now = now or datetime.now(UTC)
     clinic = clinics.create("Demo Family Clinic", "America/New_York", "USD", now)
@@ -40,6 +40,13 @@ def seed(password: str, now: datetime | None = None) -> dict:
         if paid:
             payments.record(clinic.clinic_id, billing, now, idempotency_key=f"demo-{n}",
                             body={"patient_id": patient["patient_id"], "amount_cents": paid, "method": "card"})
+    # One patient on a monthly payment plan whose first installment is invoiced today.
+    patient = patients.create(clinic.clinic_id, billing, now, name="Iris Nakamura", phone="+1-555-0109")
+    invoices.create(clinic.clinic_id, billing, now, patient_id=patient["patient_id"], amount_cents=36_000,
+                    invoice_date=today - timedelta(days=50), description="Minor procedure")
+    plan = plans.create(clinic.clinic_id, billing, now, patient_id=patient["patient_id"], installment_cents=12_000,
+                        frequency="monthly", start_date=today)
+    plans.run(clinic.clinic_id, billing, now, plan["plan_id"])
     return {"clinic_id": clinic.clinic_id, "users": [(u.email, u.role) for u in users]}
 
 

@@ -55,10 +55,39 @@ def local_wall_time_to_utc(wall: datetime, tz: str) -> datetime:
 def run_instant(run_date: date, tz: str) -> datetime:
     """The first instant at or after 03:00 clinic-local time on `run_date`, in UTC.
 
-    Where 03:00 does not exist (Europe/Athens in spring: 03:00 jumps to 04:00) that is the
-    end of the gap, so a 15-minute tick at that instant runs the day.
+    Business rule: where 03:00 falls in a spring-forward gap it does not exist, and the first
+    instant whose local time is at or after 03:00 is the end of the gap, the transition itself:
+    04:00 in Europe/Athens (03:00 jumps to 04:00), 03:45 in Pacific/Chatham (02:45 jumps to
+    03:45). Where 03:00 happens twice (autumn) it is the first occurrence.
     """
-    return local_wall_time_to_utc(datetime.combine(run_date, RUN_AT), tz)
+    wall = datetime.combine(run_date, RUN_AT)
+    z = zone(tz)
+    candidate = wall.replace(tzinfo=z, fold=0).astimezone(UTC)  # a gap time reads with the offset before it
+    if candidate.astimezone(z).replace(tzinfo=None) == wall:
+        return candidate
+    # 03:00 is in a gap: the transition lies between reading it with the offset after the gap
+    # (earlier) and with the offset before it. Find the first second whose wall time is >= 03:00.
+    low = wall.replace(tzinfo=z, fold=1).astimezone(UTC)
+    lo, hi = 0, int((candidate - low).total_seconds())
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if (low + timedelta(seconds=mid)).astimezone(z).replace(tzinfo=None) >= wall:
+            hi = mid
+        else:
+            lo = mid + 1
+    return low + timedelta(seconds=lo)
+
+
+def latest_run_date(now: datetime, tz: str) -> date:
+    """Business rule: the latest clinic-local date whose 03:00 run instant is at or before `now`.
+
+    A run for that date also does the work of any missed earlier dates (it invoices everything
+    due on or before it), which is how auto-invoicing catches up.
+    """
+    day = local_date(now, tz)
+    while run_instant(day, tz) > now:
+        day -= timedelta(days=1)
+    return day
 
 
 def end_of_local_day(day: date, tz: str) -> datetime:

@@ -1,0 +1,66 @@
+"""Payment plans: convert a follow-up's balance, read a plan, invoice its due installments now."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from chalice import Blueprint
+
+from ..services import plans
+from .auth import ALL_STAFF
+from .routing import RequestContext, route
+from .types import Body, Cents, LocalDate, Out
+
+bp = Blueprint(__name__)
+
+
+class PlanIn(Body):
+    installment_cents: Cents
+    frequency: Literal["weekly", "monthly"]
+    start_date: LocalDate
+
+
+class InstallmentOut(Out):
+    number: int
+    due_date: str
+    amount_cents: int
+    status: Literal["scheduled", "invoiced", "paid"]
+    invoice_id: str | None
+    prepaid_cents: int
+
+
+class PlanOut(Out):
+    plan_id: str
+    patient_id: str
+    status: Literal["active", "completed", "cancelled"]
+    total_cents: int
+    installment_cents: int
+    frequency: Literal["weekly", "monthly"]
+    start_date: str
+    installments: list[InstallmentOut]
+    next_due_date: str | None
+
+
+class PlanRunOut(Out):
+    invoices_created: list[str]
+
+
+@route(bp, "/follow-ups/{patient_id}/payment-plan", "POST", roles=ALL_STAFF, body=PlanIn, response=PlanOut,
+       status=201)
+def create_plan(ctx: RequestContext, patient_id: str) -> dict:
+    """Convert the patient's whole balance into a payment plan; open invoices move into it."""
+    b = ctx.body
+    return plans.create(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, patient_id=patient_id,
+                        installment_cents=b.installment_cents, frequency=b.frequency, start_date=b.start_date)
+
+
+@route(bp, "/payment-plans/{plan_id}", "GET", roles=ALL_STAFF, response=PlanOut)
+def get_plan(ctx: RequestContext, plan_id: str) -> dict:
+    """A payment plan of the caller's clinic with its installments."""
+    return plans.get(ctx.caller.clinic_id, plan_id)
+
+
+@route(bp, "/payment-plans/{plan_id}/run", "POST", roles=ALL_STAFF, response=PlanRunOut)
+def run_plan(ctx: RequestContext, plan_id: str) -> dict:
+    """Invoice the plan's installments due today or earlier now, as the nightly run would."""
+    return plans.run(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, plan_id)

@@ -1,0 +1,1 @@
+"""Scheduled functions: thin handlers that read the event and call one service."""

@@ -1,0 +1,108 @@
+"""Factories for the auto-invoicing tests: clinics created at a chosen instant (creation fixes the
+first run date), patients owing, plans, promises, and the scheduled function's events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from chalicelib.domain import clock
+from chalicelib.domain.account import Promise
+from chalicelib.domain.ids import new_child_id
+from chalicelib.services import clinics, invoices, patients, plans
+from chalicelib.store import accounts, keys
+from chalicelib.store.models import AttemptRecord, AuditRecord, InvoiceRecord, Record
+from chalicelib.store.tx import Unit
+
+STAFF = "staff-sub-1"
+
+
+def instant(text: str) -> datetime:
+    """`2026-03-29T01:00Z`-style instants for readable tests."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def cw_event(time: str, events=None) -> dict:
+    """An EventBridge scheduled event with the given `time` (chalice's generator fixes the time)."""
+    if events is not None:
+        event = events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
+                                         resources=["arn:aws:events:us-east-1:000000000000:rule/auto-invoicing"],
+                                         region="us-east-1")
+    else:
+        event = {"version": "0", "id": "e", "detail-type": "Scheduled Event", "source": "aws.events",
+                 "account": "000000000000", "region": "us-east-1", "resources": [], "detail": {}}
+    event["time"] = time
+    return event
+
+
+@dataclass
+class PlanWorld:
+    clinic_id: str
+    timezone: str
+    patient_id: str
+    plan_id: str
+    created_at: datetime
+
+    def plan(self) -> dict:
+        return plans.get(self.clinic_id, self.plan_id)
+
+    def next_run_date(self) -> date:
+        return clinics.get(self.clinic_id).next_run_date
+
+    def invoice(self, invoice_id: str) -> dict:
+        return invoices.get(self.clinic_id, invoice_id)
+
+    def plan_invoices(self) -> list[InvoiceRecord]:
+        return [r for r in Record.query(keys.patient_pk(self.clinic_id, self.patient_id),
+                                        Record.sk.startswith(keys.INVOICE), consistent_read=True)
+                if r.source == "plan"]
+
+    def audits(self, action: str) -> list[AuditRecord]:
+        return list(AuditRecord.by_action.query(keys.audit_action_pk(self.clinic_id, action)))
+
+    def profile(self):
+        return patients.get_record(self.clinic_id, self.patient_id)
+
+
+def new_clinic(tz: str, created_at: datetime, name: str = "Job Clinic") -> str:
+    return clinics.create(name, tz, "USD", created_at).clinic_id
+
+
+def patient_owing(clinic_id: str, tz: str, now: datetime, cents: int, age_days: int = 30) -> str:
+    pid = patients.create(clinic_id, STAFF, now, name="Job Patient")["patient_id"]
+    invoices.create(clinic_id, STAFF, now, patient_id=pid, amount_cents=cents,
+                    invoice_date=clock.local_date(now, tz) - timedelta(days=age_days))
+    return pid
+
+
+def clinic_with_plan(tz: str, created_at: datetime, *, cents: int = 30_000, installment: int = 10_000,
+                     frequency: str = "monthly", start: date | None = None) -> PlanWorld:
+    clinic_id = new_clinic(tz, created_at)
+    return add_plan(clinic_id, tz, created_at, cents=cents, installment=installment, frequency=frequency,
+                    start=start)
+
+
+def add_plan(clinic_id: str, tz: str, now: datetime, *, cents: int = 30_000, installment: int = 10_000,
+             frequency: str = "monthly", start: date | None = None) -> PlanWorld:
+    pid = patient_owing(clinic_id, tz, now, cents)
+    plan = plans.create(clinic_id, STAFF, now, patient_id=pid, installment_cents=installment, frequency=frequency,
+                        start_date=start or clock.local_date(now, tz))
+    return PlanWorld(clinic_id, tz, pid, plan["plan_id"], now)
+
+
+def promise(clinic_id: str, tz: str, patient_id: str, cents: int, promised_date: date, now: datetime,
+            channel: str = "sms") -> Promise:
+    """A promise recorded the way logging a `promised_payment` attempt records it."""
+    loaded = accounts.load(clinic_id, patient_id)
+    attempt_id = new_child_id("att", patient_id)
+    made = Promise(promise_id=new_child_id("prom", patient_id), attempt_id=attempt_id, amount_cents=cents,
+                   promised_date=promised_date, made_at=now, made_by=STAFF)
+    loaded.account.record_promise(made, clock.local_date(now, tz))
+    unit = Unit(now)
+    accounts.stage_account(unit, loaded)
+    unit.create(AttemptRecord(keys.patient_pk(clinic_id, patient_id), keys.ATTEMPT + attempt_id,
+                              attempt_id=attempt_id, patient_id=patient_id, at=clock.iso_z(now), by=STAFF,
+                              channel=channel, outcome="promised_payment", promised_amount_cents=cents,
+                              promised_date=promised_date.isoformat(), promise_id=made.promise_id))
+    unit.commit()
+    return made
