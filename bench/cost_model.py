@@ -219,6 +219,11 @@ class Recorder:
                     u.wru += self._write(body["TableName"], new, old, transactional=True,
                                          index_changes=kind in ("Put", "Delete", "Update"))
                     u.iam.add((TRANSACT_ACTION[kind], body["TableName"]))
+            elif c.operation == "TransactGetItems":
+                # A transactional read costs two read units per 4 KB item; IAM checks GetItem per item.
+                for entry, got in zip(c.params["TransactItems"], c.response.get("Responses", []), strict=False):
+                    u.rru += 2 * math.ceil(max(item_size(got.get("Item")), 1) / 4096)
+                    u.iam.add(("dynamodb:GetItem", entry["Get"]["TableName"]))
             else:
                 raise NotImplementedError(f"add the capacity rule for {c.operation}")
         return u
@@ -328,6 +333,17 @@ def _with_grant(s: State, i: int) -> dict:
     return {"delegation_id": r.body["delegation_id"]}
 
 
+def _plan_body(s: State) -> dict:
+    return {"installment_cents": 5_000, "frequency": "monthly", "start_date": _today(s)}
+
+
+def _with_plan(s: State, i: int) -> dict:
+    data = _patient_with_history(s, i)
+    plan = s.billing.post(f"/follow-ups/{data['pid']}/payment-plan", _plan_body(s))
+    assert plan.status == 201, plan
+    return {**data, "plan_id": plan.body["plan_id"]}
+
+
 HISTORY = "patient with 2 invoices and 1 payment"
 SCENARIOS: list[Scenario] = [
     Scenario("GET /health", lambda s, i: s.anonymous.get("/health"), state="-"),
@@ -386,6 +402,14 @@ SCENARIOS: list[Scenario] = [
         f"/delegations/{s.data['delegation_id']}"), setup=_with_grant, state="1 grant"),
     Scenario("GET /audit", lambda s, i: s.admin.get("/audit"), setup=_patient_with_history,
              state="first page of the clinic's trail"),
+    Scenario("POST /follow-ups/{patient_id}/payment-plan", lambda s, i: s.billing.post(
+        f"/follow-ups/{s.data['pid']}/payment-plan", _plan_body(s)), setup=_patient_with_history,
+             state=HISTORY + ", 3 monthly installments"),
+    Scenario("GET /payment-plans/{plan_id}", lambda s, i: s.billing.get(f"/payment-plans/{s.data['plan_id']}"),
+             setup=_with_plan, state="plan of 3 installments"),
+    Scenario("POST /payment-plans/{plan_id}/run", lambda s, i: s.billing.post(
+        f"/payment-plans/{s.data['plan_id']}/run"), setup=_with_plan,
+             state="plan whose first installment is due today"),
 ]
 
 
