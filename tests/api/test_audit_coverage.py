@@ -117,7 +117,22 @@ def _revoke_feed(w):
     return w.billing.delete("/calendar/feed"), None
 
 
+def _convert_to_plan(w):
+    pid = _owed(w)
+    return w.billing.post(f"/follow-ups/{pid}/payment-plan", {"installment_cents": 2_000, "frequency": "weekly",
+                                                              "start_date": _today(w)}), pid
+
+
+def _run_plan(w):
+    pid = _owed(w)
+    plan = w.billing.post(f"/follow-ups/{pid}/payment-plan", {"installment_cents": 2_000, "frequency": "weekly",
+                                                              "start_date": _today(w)}).body
+    return w.billing.post(f"/payment-plans/{plan['plan_id']}/run"), pid  # today's installment is invoiced
+
+
 CASES = [
+    Case("POST", "/follow-ups/{patient_id}/payment-plan", "plan.created", _convert_to_plan, 201),
+    Case("POST", "/payment-plans/{plan_id}/run", "plan.invoiced", _run_plan, 200),
     Case("POST", "/follow-ups/{patient_id}/attempts", "attempt.logged", _log_attempt, 201),
     Case("POST", "/follow-ups/{patient_id}/callbacks", "callback.scheduled", _schedule_callback, 201),
     Case("PATCH", "/callbacks/{callback_id}", "callback.updated", _update_callback, 200),
@@ -154,7 +169,8 @@ def test_each_mutation_writes_one_audit_record_in_the_audit_table(http, case):
     actor_role = {"staff.created": "admin", "patient.created": "billing", "invoice.created": "billing",
                   "payment.recorded": "billing", "attempt.logged": "billing", "callback.scheduled": "billing",
                   "callback.updated": "billing", "calendar.feed_issued": "billing",
-                  "calendar.feed_revoked": "billing"}.get(case.action, "owner")
+                  "calendar.feed_revoked": "billing", "plan.created": "billing",
+                  "plan.invoiced": "billing"}.get(case.action, "owner")
     assert record.actor == world.sub(actor_role)
     assert record.patient_id == patient_id
     assert started <= clock.parse_iso_z(record.at) <= datetime.now(UTC)
