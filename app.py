@@ -2,9 +2,10 @@
 
 from chalice import Chalice
 
-from chalicelib.api import admin, clinic, console, followups, patients, system, writeoffs
+from chalicelib.api import admin, clinic, console, followups, patients, reports, system, writeoffs
 
 app = Chalice(app_name="followups")
 
-for blueprint in (system.bp, clinic.bp, patients.bp, followups.bp, writeoffs.bp, admin.bp, console.bp):
+for blueprint in (system.bp, clinic.bp, patients.bp, followups.bp, writeoffs.bp, admin.bp, reports.bp,
+                  console.bp):
     app.register_blueprint(blueprint)
