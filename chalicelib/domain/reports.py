@@ -51,9 +51,16 @@ def aging_report(invoices: Iterable[OpenInvoice], plan_remainders: Iterable[int]
 
 
 # ----- the reporting range ---------------------------------------------------------------------
+EARLIEST, LATEST = date(1900, 1, 1), date(9998, 12, 31)  # keeps UTC instants and keys in range
+
+
 def check_range(start: date, end: date) -> None:
     """Business rule: a report covers `from`..`to` inclusive, `from` <= `to`, at most 366 days
     apart; `to` may be in the future."""
+    for name, day in (("from", start), ("to", end)):
+        if not EARLIEST <= day <= LATEST:
+            raise ValidationError(f"{name} is out of range",
+                                  fields={name: f"between {EARLIEST.isoformat()} and {LATEST.isoformat()}"})
     if start > end:
         raise ValidationError("from is after to", fields={"to": "must be on or after from"})
     if (end - start).days > MAX_RANGE_DAYS:

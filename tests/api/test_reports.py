@@ -290,6 +290,8 @@ def test_reports_need_a_token(http):
     "from=2026-02-30&to=2026-03-01",
     "from=2026-2-1&to=2026-03-01",
     "from=2026-02-01&to=2026-02-28&clinic_id=x",
+    "from=0001-01-01&to=0001-01-02",  # no UTC instant for the day in every zone
+    "from=9999-12-30&to=9999-12-31",
 ])
 def test_a_bad_range_or_format_is_a_400(feb, query):
     r = feb.world.owner.get(f"/reports/staff-performance?{query}")

@@ -84,6 +84,17 @@ def test_from_after_to_or_more_than_366_days_apart_is_refused(start, end):
     assert "to" in e.value.fields
 
 
+@pytest.mark.parametrize(("start", "end", "field"), [(date(1, 1, 1), date(1, 1, 2), "from"),
+                                                     (date(9999, 12, 30), date(9999, 12, 31), "from"),
+                                                     (date(9998, 12, 31), date(9999, 12, 31), "to")])
+def test_dates_whose_days_cannot_be_instants_are_refused_not_crashed_on(start, end, field):
+    with pytest.raises(ValidationError) as e:
+        check_range(start, end)
+    assert field in e.value.fields
+    clock.end_of_local_day(date(9998, 12, 31), "Pacific/Kiritimati")  # the latest day allowed is fine
+    clock.start_of_local_day(date(1900, 1, 1), "Asia/Kathmandu")
+
+
 # ----- who recovered a payment ---------------------------------------------------------------------
 PAID = utc("2026-03-31T12:00:00")
 
