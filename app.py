@@ -8,7 +8,17 @@ gc.disable()
 
 from chalice import Chalice, Rate  # noqa: E402
 
-from chalicelib.api import admin, clinic, console, followups, patients, plans, system, writeoffs  # noqa: E402
+from chalicelib.api import (  # noqa: E402
+    admin,
+    clinic,
+    console,
+    followups,
+    patients,
+    plans,
+    reports,
+    system,
+    writeoffs,
+)
 from chalicelib.jobs import auto_invoicing as auto_invoicing_job  # noqa: E402
 
 gc.enable()
@@ -16,7 +26,8 @@ gc.freeze()
 
 app = Chalice(app_name="followups")
 
-for blueprint in (system.bp, clinic.bp, patients.bp, followups.bp, plans.bp, writeoffs.bp, admin.bp, console.bp):
+for blueprint in (system.bp, clinic.bp, patients.bp, followups.bp, plans.bp, writeoffs.bp, admin.bp, reports.bp,
+                  console.bp):
     app.register_blueprint(blueprint)
 
 

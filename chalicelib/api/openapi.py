@@ -54,6 +54,8 @@ def document() -> dict:
         elif spec.status != 204:
             ok["content"] = {spec.content_type: {"schema": {"type": "object"} if spec.content_type
                                                  == "application/json" else {"type": "string"}}}
+        for other in spec.also_returns:
+            ok.setdefault("content", {})[other] = {"schema": {"type": "string"}}
         op["responses"][str(spec.status)] = ok
         if spec.roles is not None:
             op["security"] = [{"cognito": []}]

@@ -53,6 +53,7 @@ class RouteSpec:
     content_type: str = "application/json"
     headers: tuple[str, ...] = ()
     permission: str | None = None  # checked against the grant store, before the body is read
+    also_returns: tuple[str, ...] = ()  # other content types of the success response (e.g. text/csv)
 
 
 ROUTES: list[RouteSpec] = []
@@ -121,7 +122,7 @@ def route(bp: Blueprint, path: str, method: str, *, roles: frozenset[str] | None
           body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
           response: type[BaseModel] | None = None, status: int = 200, summary: str = "",
           content_type: str = "application/json", headers: tuple[str, ...] = (),
-          permission: str | None = None) -> Callable:
+          permission: str | None = None, also_returns: tuple[str, ...] = ()) -> Callable:
     """Register `fn(request_context, **path_params)`; `fn` returns a dict, a list or a Response.
 
     `permission` (e.g. "write_off") must be in `caller.permissions` (read from the grant store,
@@ -132,7 +133,7 @@ def route(bp: Blueprint, path: str, method: str, *, roles: frozenset[str] | None
     def decorator(fn: Callable) -> Callable:
         ROUTES.append(RouteSpec(path, method, roles, body, query, response, status,
                                 summary or (fn.__doc__ or "").strip().split("\n")[0], content_type, headers,
-                                permission))
+                                permission, also_returns))
         options: dict[str, Any] = {"methods": [method]}
         if roles is not None:
             authorizer = _gateway_authorizer()

@@ -46,9 +46,14 @@ def resolve_due_at(due_at: datetime, tz: str, now: datetime) -> datetime:
 
 
 def _index(record: CallbackRecord, clinic_id: str) -> None:
-    """Keep the sparse index keys in step with the status and the due time."""
+    """Keep the sparse index keys in step with the status and the due time.
+
+    On the clinic's `CB` timeline a done callback sits at the instant it was done, any other at
+    its due time: the staff-performance report counts callbacks done by `done_at` and overdue
+    ones by `due_at`, and reads both with one Query of the range."""
     record.tl_pk = keys.timeline_pk(clinic_id, "CB")
-    record.tl_sk = keys.timeline_sk(record.due_at, record.callback_id)
+    at = record.done_at if record.status == DONE and record.done_at else record.due_at
+    record.tl_sk = keys.timeline_sk(at, record.callback_id)
     if record.status == SCHEDULED:
         record.as_pk = keys.assignee_pk(clinic_id, record.assignee_sub)
         record.as_sk = f"{record.due_at}#{record.callback_id}"

@@ -14,17 +14,17 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist
 
+from ..domain import reports
 from ..domain.clock import iso_z, local_date, parse_iso_z, short_z
 from ..domain.errors import Conflict, NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_child_id, patient_of
 from ..store import accounts, keys
-from ..store.models import AllocationMap, IdempotencyRecord, PaymentRecord
+from ..store.models import AllocationMap, AttemptRecord, IdempotencyRecord, PaymentRecord, Record
 from ..store.tx import Unit, retrying
 from . import clinics
 
 METHODS = ("cash", "card", "check", "bank_transfer", "other")
 KEY_LIFETIME = timedelta(hours=48)  # the contract promises at least 24 h
-RECOVERY_WINDOW = timedelta(days=30)
 FUTURE_SKEW = timedelta(minutes=5)
 
 
@@ -96,7 +96,7 @@ def _record_new(clinic_id: str, actor: str, now: datetime, key: str, request_has
         received_at=iso_z(received_at), invoice_id=invoice_id, note=body.get("note"),
         allocations=[AllocationMap(invoice_id=a.invoice_id, amount_cents=a.amount_cents) for a in allocations],
         balance_after_cents=account.balance_cents, created_at=iso_z(now), created_by=actor,
-        recovered_by=recovered_by(loaded.profile.last_attempt, received_at),
+        recovered_by=recovered_by(clinic_id, patient_id, loaded.profile.last_attempt, received_at),
         tl_pk=keys.timeline_pk(clinic_id, "PAY"), tl_sk=keys.timeline_sk(iso_z(received_at), payment_id))
     response = {**view(payment), "follow_up_status": account.status}
     unit = Unit(now)
@@ -116,13 +116,24 @@ def _record_new(clinic_id: str, actor: str, now: datetime, key: str, request_has
     return 201, response
 
 
-def recovered_by(last_attempt, received_at: datetime) -> str | None:
-    """Business rule: a payment is recovered by the staff member whose attempt on the patient
-    is the latest before it, if that attempt is at most 30 days older; one payment, one member."""
-    if last_attempt is None or last_attempt.by == "system":
+def recovered_by(clinic_id: str, patient_id: str, last_attempt, received_at: datetime) -> str | None:
+    """The staff member this payment is credited to (`reports.recovering_member`), decided once.
+
+    Usually the patient record's `last_attempt` is the answer. When it is not usable, because
+    the payment is dated before it (a payment recorded late) or it is the scheduled run's
+    (`system`), the patient's attempts are read (one Query of the partition's `5#ATT#` items)
+    to find the latest staff attempt before the payment. Either read happens after the account
+    was loaded, and an attempt logged meanwhile changes the patient's version, so the payment's
+    transaction then fails and this is decided again."""
+    if last_attempt is None:
         return None
     at = parse_iso_z(last_attempt.at)
-    return last_attempt.by if at <= received_at and received_at - at <= RECOVERY_WINDOW else None
+    if last_attempt.by != reports.SYSTEM and at <= received_at:
+        return reports.recovering_member([(at, last_attempt.by)], received_at)
+    history = Record.query(keys.patient_pk(clinic_id, patient_id), Record.sk.startswith(keys.ATTEMPT),
+                           consistent_read=True, attributes_to_get=["pk", "sk", "kind", "at", "by"])
+    return reports.recovering_member(
+        ((parse_iso_z(r.at), r.by) for r in history if isinstance(r, AttemptRecord)), received_at)
 
 
 def get(clinic_id: str, payment_id: str) -> dict:

@@ -73,13 +73,17 @@ def promise_from(m: PromiseMap) -> acc.Promise:
 
 # ----- domain -> records -------------------------------------------------------------------
 def invoice_record(clinic_id: str, i: acc.Invoice) -> InvoiceRecord:
-    return InvoiceRecord(
+    record = InvoiceRecord(
         keys.patient_pk(clinic_id, i.patient_id), keys.INVOICE + i.invoice_id,
         invoice_id=i.invoice_id, patient_id=i.patient_id, amount_cents=i.amount_cents,
         balance_cents=i.balance_cents, invoice_date=i.invoice_date.isoformat(),
         service_date=i.service_date.isoformat() if i.service_date else None, status=i.status,
         source=i.source, description=i.description, external_id=i.external_id, plan_id=i.plan_id,
         installment_number=i.installment_number, created_at=iso_z(i.created_at))
+    if i.is_open:  # sparse: the aging report reads the clinic's open invoices and nothing else
+        record.tl_pk = keys.timeline_pk(clinic_id, keys.OWED)
+        record.tl_sk = keys.owed_invoice_sk(record.invoice_date, i.invoice_id)
+    return record
 
 
 def plan_record(clinic_id: str, p: acc.Plan) -> PlanRecord:
@@ -95,6 +99,9 @@ def plan_record(clinic_id: str, p: acc.Plan) -> PlanRecord:
     if due is not None:  # sparse: only plans with an installment still to invoice
         record.due_pk = keys.clinic_pk(clinic_id)
         record.due_sk = f"{due.isoformat()}#PLAN#{p.plan_id}"
+    if p.uninvoiced_cents > 0:  # sparse: an active plan's part not invoiced yet (aging report)
+        record.tl_pk = keys.timeline_pk(clinic_id, keys.OWED)
+        record.tl_sk = keys.owed_plan_sk(p.plan_id)
     return record
 
 

@@ -68,6 +68,19 @@ def timeline_sk(at: str, item_id: str) -> str:
     return f"{at}#{item_id}"
 
 
+# What is owed, for the aging report: on the `timeline` index under `timeline_pk(clinic, OWED)`,
+# an invoice only while it is open, a plan only while it has an uninvoiced remainder.
+OWED = "OWED"
+
+
+def owed_invoice_sk(invoice_date: str, invoice_id: str) -> str:
+    return f"INV#{invoice_date}#{invoice_id}"
+
+
+def owed_plan_sk(plan_id: str) -> str:
+    return f"PLAN#{plan_id}"
+
+
 def assignee_pk(clinic_id: str, sub: str) -> str:
     return f"C#{clinic_id}#U#{sub}"
 

@@ -1,0 +1,77 @@
+"""Billing reports: aging (every role) and staff performance (Owner and Admin), JSON or CSV."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from chalice import Blueprint, Response
+from pydantic import Field
+
+from ..domain.aging import BUCKETS
+from ..services import attempts, reports
+from .auth import ALL_STAFF, OWNER_ADMIN
+from .routing import RequestContext, route
+from .types import LocalDate, Out, Query
+
+bp = Blueprint(__name__)
+
+
+class AgingBucketOut(Out):
+    bucket: Literal[BUCKETS]
+    invoices: int = Field(description="open invoices whose own age is in the bucket")
+    patients: int = Field(description="distinct patients with an open invoice in the bucket")
+    balance_cents: int
+
+
+class AgingOut(Out):
+    as_of: str = Field(description="the clinic-local today the ages are counted from")
+    buckets: list[AgingBucketOut] = Field(description="always the four buckets, in order 0-30, 31-60, 61-90, 90+")
+    total_cents: int = Field(description="the sum of the buckets' balances")
+    plan_remainder_cents: int = Field(description="active plans' parts not invoiced yet (not in any bucket)")
+
+
+class StaffPerformanceQuery(Query):
+    from_: LocalDate = Field(alias="from", description="first clinic-local date, inclusive")
+    to: LocalDate = Field(description="last clinic-local date, inclusive; at most 366 days after from")
+    format: Literal["json", "csv"] = Field("json", description="csv: text/csv, one row per staff member")
+
+
+class StaffRowOut(Out):
+    sub: str
+    name: str
+    attempts: int
+    by_channel: dict[Literal[attempts.CHANNELS], int] = Field(description="every channel, 0 included")
+    by_outcome: dict[Literal[attempts.OUTCOMES], int] = Field(description="every outcome, 0 included")
+    promises_made: int
+    promises_kept: int
+    promises_broken: int
+    callbacks_done: int
+    callbacks_overdue: int
+    recovered_cents: int
+
+
+class StaffPerformanceOut(Out):
+    from_: str = Field(alias="from")
+    to: str
+    items: list[StaffRowOut] = Field(description="one per staff member of the clinic, by name")
+
+
+@route(bp, "/reports/aging", "GET", roles=ALL_STAFF, response=AgingOut)
+def aging_report(ctx: RequestContext) -> dict:
+    """Open invoices by the age of each (counts, patients, balance per bucket) and plans' uninvoiced parts."""
+    return reports.aging(ctx.caller.clinic_id, ctx.now)
+
+
+@route(bp, "/reports/staff-performance", "GET", roles=OWNER_ADMIN, query=StaffPerformanceQuery,
+       response=StaffPerformanceOut, also_returns=("text/csv",))
+def staff_performance_report(ctx: RequestContext) -> dict | Response:
+    """Per staff member: attempts by channel and outcome, promises, callbacks and recovered cents
+    for a range of clinic-local dates (`format=csv` for a spreadsheet)."""
+    q = ctx.query
+    report = reports.staff_performance(ctx.caller.clinic_id, ctx.now, q.from_, q.to)
+    if q.format == "json":
+        return report
+    filename = f"staff-performance-{report['from']}-to-{report['to']}.csv"
+    return Response(body=reports.staff_performance_csv(report), status_code=200, headers={
+        "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "private, no-store",
+        "Content-Disposition": f'attachment; filename="{filename}"'})
