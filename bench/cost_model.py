@@ -405,6 +405,11 @@ SCENARIOS: list[Scenario] = [
     Scenario("POST /follow-ups/{patient_id}/payment-plan", lambda s, i: s.billing.post(
         f"/follow-ups/{s.data['pid']}/payment-plan", _plan_body(s)), setup=_patient_with_history,
              state=HISTORY + ", 3 monthly installments"),
+    Scenario("GET /reports/aging", lambda s, i: s.billing.get("/reports/aging"), setup=_patient_with_history,
+             state="1 patient, 2 open invoices"),
+    Scenario("GET /reports/staff-performance", lambda s, i: s.admin.get(
+        f"/reports/staff-performance?from={_today(s)}&to={_today(s)}"), setup=_patient_with_history,
+             state="one day, 4 staff"),
     Scenario("GET /payment-plans/{plan_id}", lambda s, i: s.billing.get(f"/payment-plans/{s.data['plan_id']}"),
              setup=_with_plan, state="plan of 3 installments"),
     Scenario("POST /payment-plans/{plan_id}/run", lambda s, i: s.billing.post(
