@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 os.environ.update({
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
@@ -14,3 +16,39 @@ moto_speedup.install()
 
 for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_COGNITO_IDP", "AWS_PROFILE"):
     os.environ.pop(name, None)
+
+
+@pytest.fixture(scope="session")
+def aws():
+    """One in-process moto for the session (tests/api and tests/jobs share it); tests isolate
+    themselves by clinic."""
+    from moto import mock_aws
+
+    from chalicelib import config
+    from chalicelib.api.auth import JWKS
+    from chalicelib.store import bootstrap
+
+    with mock_aws():
+        bootstrap.create_tables()
+        pool_id, client_id = bootstrap.create_user_pool()
+        os.environ["FOLLOWUPS_USER_POOL_ID"] = pool_id
+        os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = client_id
+        config.settings.cache_clear()
+        JWKS.clear()
+        yield {"pool_id": pool_id, "client_id": client_id}
+
+
+@pytest.fixture(scope="session")
+def chalice_client(aws):
+    """chalice.test.Client: `.http` for routes, `.lambda_` and `.events` for the scheduled function."""
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app, stage_name="local") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def http(chalice_client):
+    return chalice_client.http
