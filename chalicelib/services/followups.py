@@ -30,6 +30,7 @@ from ..store.models import (
     Record,
 )
 from . import attempts, callbacks, clinics, invoices, patients, payments
+from . import plans as plan_service
 
 OPEN, PROMISED, PAYMENT_PLAN, CLOSED, WRITTEN_OFF = "open", "promised", "payment_plan", "closed", "written_off"
 STATUSES = (OPEN, PROMISED, PAYMENT_PLAN, CLOSED, WRITTEN_OFF)
@@ -239,16 +240,6 @@ def _read_page(clinic_id: str, bounds: tuple[str, str], condition, limit: int
 
 
 # ----- one patient's follow-up ---------------------------------------------------------------
-def plan_view(p) -> dict:
-    """A plan as `GET /payment-plans/{id}` shows it."""
-    return {"plan_id": p.plan_id, "patient_id": p.patient_id, "status": p.status, "total_cents": p.total_cents,
-            "installment_cents": p.installment_cents, "frequency": p.frequency,
-            "start_date": p.start_date.isoformat(),
-            "installments": [{"number": i.number, "due_date": i.due_date.isoformat(),
-                              "amount_cents": i.amount_cents, "status": i.status, "invoice_id": i.invoice_id}
-                             for i in p.installments]}
-
-
 def promise_view(m) -> dict:
     return {"promise_id": m.promise_id, "attempt_id": m.attempt_id, "amount_cents": int(m.amount_cents),
             "promised_date": m.promised_date, "paid_cents": int(m.paid_cents or 0),
@@ -296,7 +287,7 @@ def detail(clinic_id: str, patient_id: str, now: datetime) -> dict:
         "payments": [payments.view(p) for p in pays[:RECENT_PAYMENTS]],
         "attempts": [attempts.view(a) for a in atts],
         "callbacks": [callbacks.view(c) for c in cbs],
-        "plan": plan_view(accounts.plan_from(active)) if active is not None else None,
+        "plan": plan_service.view(accounts.plan_from(active)) if active is not None else None,
         "promises": {"made": int(profile.promises_made), "kept": int(profile.promises_kept),
                      "broken": int(profile.promises_broken)},
         "pending_promise": promise_view(profile.pending_promise) if profile.pending_promise else None,

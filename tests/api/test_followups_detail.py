@@ -99,16 +99,18 @@ def test_a_plan_shows_with_its_installments_and_its_next_one_is_the_next_action(
     assert (row["status"], row["days_overdue"], row["balance_cents"]) == ("payment_plan", 0, 30_000)
     assert row["next_action"] == {"type": "installment", "due": "2026-04-15"}
     d = followups.detail(clinic_id, pid, NOW)
-    assert d["plan"] == {
+    # The detail shows the plan exactly as GET /payment-plans/{id} does (one renderer).
+    assert {k: d["plan"][k] for k in ("plan_id", "patient_id", "status", "total_cents", "installment_cents",
+                                      "frequency", "start_date", "installments")} == {
         "plan_id": plan.plan_id, "patient_id": pid, "status": "active", "total_cents": 30_000,
         "installment_cents": 10_000, "frequency": "monthly", "start_date": "2026-03-15",
         "installments": [
             {"number": 1, "due_date": "2026-03-15", "amount_cents": 10_000, "status": "invoiced",
-             "invoice_id": f"inv_{pid[4:]}_{plan.plan_id.split('_', 2)[2]}-001"},
+             "invoice_id": f"inv_{pid[4:]}_{plan.plan_id.split('_', 2)[2]}-001", "prepaid_cents": 0},
             {"number": 2, "due_date": "2026-04-15", "amount_cents": 10_000, "status": "scheduled",
-             "invoice_id": None},
+             "invoice_id": None, "prepaid_cents": 0},
             {"number": 3, "due_date": "2026-05-15", "amount_cents": 10_000, "status": "scheduled",
-             "invoice_id": None}]}
+             "invoice_id": None, "prepaid_cents": 0}]}
     statuses = sorted((i["source"], i["status"]) for i in d["invoices"])
     assert statuses == [("manual", "in_plan"), ("plan", "open")]
 
