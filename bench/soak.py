@@ -184,6 +184,7 @@ class Soak:
         self.plan_routes = plan_routes
         self.lock = threading.Lock()
         self.samples: list[tuple[str, int, float]] = []  # (operation, status, seconds)
+        self.refusals: dict[str, Counter] = defaultdict(Counter)  # operation -> "409 overpayment": n
         self.failures: list[str] = []
         self.local = threading.local()
         self.mix = [(op, w) for op, w in MIX if plan_routes or op not in PLAN_OPS]
@@ -218,6 +219,13 @@ class Soak:
                 self.samples.append((op, r.status_code, elapsed))
             if r.status_code >= 500:
                 self.failures.append(f"{op} {method} {path}: {r.status_code} {r.text[:200]}")
+            elif r.status_code >= 400 and record:
+                try:
+                    code = r.json()["error"]["code"]
+                except (ValueError, KeyError, TypeError):
+                    code = "no error shape"
+                    self.failures.append(f"{op} {method} {path}: {r.status_code} without the error shape")
+                self.refusals[op][f"{r.status_code} {code}"] += 1
         return r
 
     # -- operations: each sends one request (seeding sends a few) --
@@ -446,6 +454,7 @@ class Soak:
                 "max_ms": round(times[-1] * 1000, 1) if times else None,
                 "statuses": dict(sorted(Counter(s for _, s, _ in self.samples).items())),
                 "by_operation": {op: dict(sorted(c.items())) for op, c in sorted(by_op.items())},
+                "refusals": {op: dict(sorted(c.items())) for op, c in sorted(self.refusals.items())},
                 "five_hundreds": sum(1 for _, s, _ in self.samples if s >= 500),
                 "no_answer": sum(1 for _, s, _ in self.samples if s == 0),
                 "failures": self.failures[:20]}
