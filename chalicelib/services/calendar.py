@@ -15,7 +15,6 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event
 from pynamodb.exceptions import DoesNotExist
 
 from ..domain.clock import iso_z, parse_iso_z
@@ -38,6 +37,8 @@ def ics(clinic_id: str, sub: str, now: datetime) -> str:
     patient, nothing else about them (no notes, no amounts)."""
     due = scheduled_for(clinic_id, sub)
     names = patient_names(clinic_id, (r.patient_id for r in due))
+    from icalendar import Calendar, Event  # noqa: PLC0415 - only the calendar routes pay for it (cold start)
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
