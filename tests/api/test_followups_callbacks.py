@@ -83,7 +83,18 @@ def test_a_callback_just_in_the_past_by_clinic_wall_time_is_refused(aws):
     assert ok["due_at"] == "2026-03-01T15:01:00Z"
 
 
+def daytime_zone() -> str:
+    """A zone where it is day now, so "in two hours" is still the clinic's today."""
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(UTC)
+    return next(tz for tz in ("America/New_York", "Europe/London", "Asia/Kolkata", "Asia/Tokyo", "Pacific/Auckland",
+                              "America/Los_Angeles", "Pacific/Honolulu")
+                if 6 <= now.astimezone(ZoneInfo(tz)).hour <= 18)
+
+
 def test_a_callback_can_be_assigned_to_a_colleague_of_the_clinic(clinic, debtor):
+    assert clinic.owner.patch("/clinic", {"timezone": daytime_zone()}).status == 200
     r = schedule(clinic, debtor, assignee_sub=clinic.sub("billing2"))
     assert r.status == 201 and r.body["assignee_sub"] == clinic.sub("billing2")
     assert [t["callback_id"] for t in clinic.as_("billing2").get("/tasks").body["items"]] == [r.body["callback_id"]]
