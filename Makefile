@@ -8,7 +8,7 @@ BUILD := build
 STAGE ?= prod
 STACK ?= followups-$(STAGE)
 
-.PHONY: run test lint install clean package deploy stack-env
+.PHONY: run test lint install clean package deploy stack-env routes
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: lint
 lint: package
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint $(BUILD)/sam.json
+
+## chalicelib/api/route_table.py from the routes' decorators (app.py registers routes from it;
+## a test fails when it is stale). Run after adding, removing or changing a route.
+routes: $(STAMP)
+	$(BIN)/python -m chalicelib.api.wiring --write
 
 ## build/sam.json (SAM template: chalice's functions and API merged with deploy/resources.json)
 ## and build/deployment.zip. Downloads Linux wheels from PyPI the first time (cached in

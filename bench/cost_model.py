@@ -423,14 +423,14 @@ def scheduled_scenarios(app) -> list[Scenario]:
     from an empty stack (so the tick meets only the clinic it is about), which is why these go last."""
     from chalice.app import ScheduledEventConfig
 
-    from chalicelib.api.routing import ROUTES
+    from chalicelib.api.wiring import api_routes
 
     if "auto_invoicing" not in {s.name for s in app.event_sources if isinstance(s, ScheduledEventConfig)}:
         return []
     found = [Scenario("scheduled run: tick, nothing due", lambda s, i: _tick(s, s.data["at"]),
                       setup=_stack_with_clinic_up_to_date, function="auto_invoicing",
                       state="1 clinic, already run today")]
-    if any(r.path == "/follow-ups/{patient_id}/payment-plan" for r in ROUTES):
+    if any(r.path == "/follow-ups/{patient_id}/payment-plan" for r in api_routes()):
         found.append(Scenario("scheduled run: 1 clinic due, 1 installment", lambda s, i: _tick(s, s.data["at"]),
                               setup=_stack_with_installment_due, function="auto_invoicing",
                               state="1 clinic at 03:00, 1 plan installment due"))

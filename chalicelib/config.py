@@ -20,6 +20,7 @@ class Settings:
     gateway_authorizer: str
     public_url: str | None
     log_level: str
+    preload_routes: bool  # load every route's module at start-up, not on its first request
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -63,4 +64,5 @@ def settings() -> Settings:
         gateway_authorizer=_env("FOLLOWUPS_GATEWAY_AUTHORIZER", "cognito"),
         public_url=_env("FOLLOWUPS_PUBLIC_URL"),
         log_level=_env("FOLLOWUPS_LOG_LEVEL", "INFO"),
+        preload_routes=_env("FOLLOWUPS_PRELOAD_ROUTES", "off") == "on",
     )

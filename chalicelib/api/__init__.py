@@ -1,1 +1,1 @@
-"""HTTP: blueprints that parse with pydantic, call one service and return a dict."""
+"""HTTP: route modules that parse with pydantic, call one service and return a dict; `wiring` registers them."""

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from chalice import Blueprint, Response
+from chalice import Response
 
 from ..services import audit, delegations
 from .auth import OWNER_ADMIN, OWNER_ONLY
 from .routing import RequestContext, route
 from .types import Body, Instant, Limit, Out, Query, text
-
-bp = Blueprint(__name__)
 
 
 class DelegationIn(Body):
@@ -54,7 +52,7 @@ class AuditList(Out):
     next_cursor: str | None
 
 
-@route(bp, "/delegations", "POST", roles=OWNER_ONLY, body=DelegationIn, response=DelegationOut, status=201)
+@route("/delegations", "POST", roles=OWNER_ONLY, body=DelegationIn, response=DelegationOut, status=201)
 def grant_delegation(ctx: RequestContext) -> dict:
     """Grant write_off to a staff member until `expires_at` (future, at most 90 days away)."""
     b = ctx.body
@@ -62,20 +60,20 @@ def grant_delegation(ctx: RequestContext) -> dict:
                              permission=b.permission, expires_at=b.expires_at)
 
 
-@route(bp, "/delegations", "GET", roles=OWNER_ADMIN, response=DelegationList)
+@route("/delegations", "GET", roles=OWNER_ADMIN, response=DelegationList)
 def list_delegations(ctx: RequestContext) -> dict:
     """Active delegations (neither revoked nor expired), ending soonest first."""
     return delegations.list_active(ctx.caller.clinic_id, ctx.now)
 
 
-@route(bp, "/delegations/{delegation_id}", "DELETE", roles=OWNER_ONLY, status=204)
+@route("/delegations/{delegation_id}", "DELETE", roles=OWNER_ONLY, status=204)
 def revoke_delegation(ctx: RequestContext, delegation_id: str) -> Response:
     """Revoke a delegation: the grantee loses the permission on their next request."""
     delegations.revoke(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, delegation_id)
     return Response(body="", status_code=204)
 
 
-@route(bp, "/audit", "GET", roles=OWNER_ADMIN, query=AuditQuery, response=AuditList)
+@route("/audit", "GET", roles=OWNER_ADMIN, query=AuditQuery, response=AuditList)
 def list_audit(ctx: RequestContext) -> dict:
     """The audit trail, newest first, by patient and/or action; append-only, never edited."""
     q = ctx.query

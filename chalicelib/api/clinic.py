@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chalice import Blueprint
-
 from ..services import clinics, staff
 from .auth import ALL_STAFF, OWNER_ADMIN, OWNER_ONLY
 from .routing import RequestContext, route
 from .types import Body, Email, Out, text
-
-bp = Blueprint(__name__)
 
 
 class ClinicOut(Out):
@@ -43,26 +39,26 @@ class StaffList(Out):
     items: list[StaffOut]
 
 
-@route(bp, "/clinic", "GET", roles=ALL_STAFF, response=ClinicOut)
+@route("/clinic", "GET", roles=ALL_STAFF, response=ClinicOut)
 def get_clinic(ctx: RequestContext) -> dict:
     """The caller's clinic."""
     return clinics.get(ctx.caller.clinic_id).view()
 
 
-@route(bp, "/clinic", "PATCH", roles=OWNER_ONLY, body=ClinicPatch, response=ClinicOut)
+@route("/clinic", "PATCH", roles=OWNER_ONLY, body=ClinicPatch, response=ClinicOut)
 def patch_clinic(ctx: RequestContext) -> dict:
     """Rename the clinic or change its time zone."""
     b = ctx.body
     return clinics.update(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, name=b.name, timezone=b.timezone).view()
 
 
-@route(bp, "/staff", "GET", roles=OWNER_ADMIN, response=StaffList)
+@route("/staff", "GET", roles=OWNER_ADMIN, response=StaffList)
 def list_staff(ctx: RequestContext) -> dict:
     """The clinic's staff members."""
     return {"items": [m.view() for m in staff.list_members(ctx.caller.clinic_id)]}
 
 
-@route(bp, "/staff", "POST", roles=OWNER_ADMIN, body=StaffIn, response=StaffOut, status=201)
+@route("/staff", "POST", roles=OWNER_ADMIN, body=StaffIn, response=StaffOut, status=201)
 def create_staff(ctx: RequestContext) -> dict:
     """Create a staff member: a Cognito user in this clinic and the role's group."""
     b = ctx.body

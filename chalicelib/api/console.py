@@ -17,13 +17,11 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chalice import Blueprint, Response
+from chalice import Response
 
 from .. import config
 from ..domain.errors import FollowUpsError, NotFound, ValidationError
-from .routing import RouteSpec, error_response
-
-bp = Blueprint(__name__)
+from .routing import RouteSpec, error_response, static_route
 
 CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
 
@@ -117,19 +115,17 @@ def _file(request, name: str) -> Response:
     return Response(body=path.read_text(encoding="utf-8"), status_code=200, headers=headers)
 
 
-@bp.route("/console", methods=["GET"])
-def console_index() -> Response:
+@static_route("/console")
+def console_index(request) -> Response:
     """index.html at /console/; /console (no slash) redirects there so relative module paths resolve."""
-    request = bp.current_request
     path = (request.context or {}).get("path") or "/console/"
     if not path.endswith("/"):
         return Response(body="", status_code=302, headers={"Location": f"{path}/", "Cache-Control": "no-cache"})
     return _file(request, "index.html")
 
 
-@bp.route("/console/config.json", methods=["GET"])
-def console_config_file() -> Response:
-    request = bp.current_request
+@static_route("/console/config.json")
+def console_config_file(request) -> Response:
     try:
         return Response(body=json.dumps(console_config(request)), status_code=200,
                         headers=_security_headers(request, "application/json"))
@@ -137,6 +133,6 @@ def console_config_file() -> Response:
         return error_response(e)
 
 
-@bp.route("/console/{name}", methods=["GET"])
-def console_file(name: str) -> Response:
-    return _file(bp.current_request, name)
+@static_route("/console/{name}")
+def console_file(request, name: str) -> Response:
+    return _file(request, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from chalice import Blueprint, Response
+from chalice import Response
 from pydantic import BeforeValidator, Field
 
 from .. import config
@@ -15,8 +15,6 @@ from ..services import attempts, calendar, callbacks, followups
 from .auth import ALL_STAFF
 from .routing import RequestContext, route
 from .types import Body, Cents, InstantOrWall, LocalDate, Out, Query, text
-
-bp = Blueprint(__name__)
 
 _DIGITS = re.compile(r"^[0-9]{1,13}$")
 MAX_BALANCE_FILTER = 10**13
@@ -162,7 +160,7 @@ class FeedOut(Out):
 
 
 # ----- routes --------------------------------------------------------------------------------
-@route(bp, "/follow-ups", "GET", roles=ALL_STAFF, query=WorklistQuery, response=WorklistOut)
+@route("/follow-ups", "GET", roles=ALL_STAFF, query=WorklistQuery, response=WorklistOut)
 def worklist(ctx: RequestContext) -> dict:
     """Patients with an open invoice, most overdue first; filters combine; cursor pagination."""
     q = ctx.query
@@ -172,13 +170,13 @@ def worklist(ctx: RequestContext) -> dict:
     return followups.worklist(ctx.caller.clinic_id, ctx.now, filters, limit=q.limit, cursor=q.cursor)
 
 
-@route(bp, "/follow-ups/{patient_id}", "GET", roles=ALL_STAFF, response=FollowUpOut)
+@route("/follow-ups/{patient_id}", "GET", roles=ALL_STAFF, response=FollowUpOut)
 def follow_up(ctx: RequestContext, patient_id: str) -> dict:
     """One patient's follow-up: invoices, payments, contact history, callbacks, plan, promises."""
     return followups.detail(ctx.caller.clinic_id, patient_id, ctx.now)
 
 
-@route(bp, "/follow-ups/{patient_id}/attempts", "POST", roles=ALL_STAFF, body=AttemptIn, response=AttemptOut,
+@route("/follow-ups/{patient_id}/attempts", "POST", roles=ALL_STAFF, body=AttemptIn, response=AttemptOut,
        status=201)
 def log_attempt(ctx: RequestContext, patient_id: str) -> dict:
     """Log a contact attempt; `promised_payment` records a promise to pay."""
@@ -188,7 +186,7 @@ def log_attempt(ctx: RequestContext, patient_id: str) -> dict:
                         promised_date=b.promised_date)
 
 
-@route(bp, "/follow-ups/{patient_id}/callbacks", "POST", roles=ALL_STAFF, body=CallbackIn,
+@route("/follow-ups/{patient_id}/callbacks", "POST", roles=ALL_STAFF, body=CallbackIn,
        response=CallbackOut, status=201)
 def schedule_callback(ctx: RequestContext, patient_id: str) -> dict:
     """Schedule a callback at an instant or a clinic-local wall time, for the caller or a colleague."""
@@ -197,7 +195,7 @@ def schedule_callback(ctx: RequestContext, patient_id: str) -> dict:
                               notes=b.notes, assignee_sub=b.assignee_sub)
 
 
-@route(bp, "/callbacks/{callback_id}", "PATCH", roles=ALL_STAFF, body=CallbackPatch, response=CallbackOut)
+@route("/callbacks/{callback_id}", "PATCH", roles=ALL_STAFF, body=CallbackPatch, response=CallbackOut)
 def update_callback(ctx: RequestContext, callback_id: str) -> dict:
     """Mark a callback done or cancelled (`status`), or reschedule it (`due_at`)."""
     b = ctx.body
@@ -205,7 +203,7 @@ def update_callback(ctx: RequestContext, callback_id: str) -> dict:
                             due_at=b.due_at)
 
 
-@route(bp, "/tasks", "GET", roles=ALL_STAFF, response=TasksOut)
+@route("/tasks", "GET", roles=ALL_STAFF, response=TasksOut)
 def tasks(ctx: RequestContext) -> dict:
     """The caller's scheduled callbacks due up to the end of today, soonest first."""
     return callbacks.tasks(ctx.caller.clinic_id, ctx.caller.sub, ctx.now)
@@ -217,27 +215,27 @@ def _calendar_response(body: str) -> Response:
         "Content-Disposition": 'inline; filename="callbacks.ics"'})
 
 
-@route(bp, "/calendar.ics", "GET", roles=ALL_STAFF, content_type="text/calendar")
+@route("/calendar.ics", "GET", roles=ALL_STAFF, content_type="text/calendar")
 def calendar_ics(ctx: RequestContext) -> Response:
     """The caller's scheduled callbacks as iCalendar (one VEVENT each, UID = callback_id)."""
     return _calendar_response(calendar.ics(ctx.caller.clinic_id, ctx.caller.sub, ctx.now))
 
 
-@route(bp, "/calendar/feed", "POST", roles=ALL_STAFF, response=FeedOut, status=201)
+@route("/calendar/feed", "POST", roles=ALL_STAFF, response=FeedOut, status=201)
 def issue_feed(ctx: RequestContext) -> dict:
     """A new secret feed URL of the caller's calendar (no header needed); the old one stops working."""
     token = calendar.issue_feed(ctx.caller.clinic_id, ctx.caller.sub, ctx.now)
     return {"url": f"{public_base_url(ctx.request)}/calendar/feed/{token}"}
 
 
-@route(bp, "/calendar/feed", "DELETE", roles=ALL_STAFF, status=204)
+@route("/calendar/feed", "DELETE", roles=ALL_STAFF, status=204)
 def revoke_feed(ctx: RequestContext) -> Response:
     """Revoke the caller's feed URL."""
     calendar.revoke_feed(ctx.caller.clinic_id, ctx.caller.sub, ctx.now)
     return Response(body="", status_code=204)
 
 
-@route(bp, "/calendar/feed/{token}", "GET", roles=None, content_type="text/calendar")
+@route("/calendar/feed/{token}", "GET", roles=None, content_type="text/calendar")
 def calendar_feed(ctx: RequestContext, token: str) -> Response:
     """The feed owner's calendar, for calendar apps: the secret URL is the credential."""
     return _calendar_response(calendar.feed(token, ctx.now))

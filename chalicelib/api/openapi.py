@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from pydantic.json_schema import models_json_schema
 
-from .routing import ROUTES
+from .wiring import api_routes
 
 ERROR_SCHEMA = {
     "type": "object", "required": ["error"],
@@ -23,14 +23,15 @@ def _error(description: str) -> dict:
 
 @lru_cache(maxsize=1)
 def document() -> dict:
-    models = {m for spec in ROUTES for m in (spec.body, spec.response) if m is not None}
+    routes = api_routes()
+    models = {m for spec in routes for m in (spec.body, spec.response) if m is not None}
     ordered = sorted(models, key=lambda m: m.__name__)
     refs, defs = models_json_schema([(m, "validation") for m in ordered],
                                     ref_template="#/components/schemas/{model}")
     schemas = dict(defs.get("$defs", {}))
     schemas["Error"] = ERROR_SCHEMA
     paths: dict[str, dict] = {}
-    for spec in ROUTES:
+    for spec in routes:
         op: dict = {"summary": spec.summary, "operationId": f"{spec.method.lower()}{spec.path}",
                     "responses": {}}
         params = [{"name": p.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}

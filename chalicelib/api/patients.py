@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chalice import Blueprint
-
 from ..services import invoices, patients, payments
 from .auth import ALL_STAFF
 from .routing import RequestContext, json_response, route
 from .types import Body, Cents, Instant, LocalDate, Out, text
-
-bp = Blueprint(__name__)
 
 
 class PatientIn(Body):
@@ -91,7 +87,7 @@ class PaymentOut(Out):
     follow_up_status: str | None = None
 
 
-@route(bp, "/patients", "POST", roles=ALL_STAFF, body=PatientIn, response=PatientOut, status=201)
+@route("/patients", "POST", roles=ALL_STAFF, body=PatientIn, response=PatientOut, status=201)
 def create_patient(ctx: RequestContext) -> dict:
     """Register a patient."""
     b = ctx.body
@@ -99,19 +95,19 @@ def create_patient(ctx: RequestContext) -> dict:
                            email=b.email, external_id=b.external_id)
 
 
-@route(bp, "/patients/{patient_id}", "GET", roles=ALL_STAFF, response=PatientOut)
+@route("/patients/{patient_id}", "GET", roles=ALL_STAFF, response=PatientOut)
 def get_patient(ctx: RequestContext, patient_id: str) -> dict:
     """A patient of the caller's clinic."""
     return patients.get(ctx.caller.clinic_id, patient_id)
 
 
-@route(bp, "/patients/{patient_id}/ledger", "GET", roles=ALL_STAFF, response=LedgerOut)
+@route("/patients/{patient_id}/ledger", "GET", roles=ALL_STAFF, response=LedgerOut)
 def get_ledger(ctx: RequestContext, patient_id: str) -> dict:
     """Every invoice, payment and write-off of the patient, oldest first, with running balance."""
     return patients.ledger(ctx.caller.clinic_id, patient_id)
 
 
-@route(bp, "/invoices", "POST", roles=ALL_STAFF, body=InvoiceIn, response=InvoiceOut, status=201)
+@route("/invoices", "POST", roles=ALL_STAFF, body=InvoiceIn, response=InvoiceOut, status=201)
 def create_invoice(ctx: RequestContext) -> dict:
     """Invoice a patient; aging counts from `invoice_date`."""
     b = ctx.body
@@ -120,13 +116,13 @@ def create_invoice(ctx: RequestContext) -> dict:
                            description=b.description, external_id=b.external_id)
 
 
-@route(bp, "/invoices/{invoice_id}", "GET", roles=ALL_STAFF, response=InvoiceOut)
+@route("/invoices/{invoice_id}", "GET", roles=ALL_STAFF, response=InvoiceOut)
 def get_invoice(ctx: RequestContext, invoice_id: str) -> dict:
     """An invoice of the caller's clinic."""
     return invoices.get(ctx.caller.clinic_id, invoice_id)
 
 
-@route(bp, "/payments", "POST", roles=ALL_STAFF, body=PaymentIn, response=PaymentOut, status=201,
+@route("/payments", "POST", roles=ALL_STAFF, body=PaymentIn, response=PaymentOut, status=201,
        headers=("Idempotency-Key",))
 def create_payment(ctx: RequestContext):
     """Record a payment (header Idempotency-Key required): named invoice, else oldest first."""
@@ -136,7 +132,7 @@ def create_payment(ctx: RequestContext):
     return json_response(payload, status)
 
 
-@route(bp, "/payments/{payment_id}", "GET", roles=ALL_STAFF, response=PaymentOut)
+@route("/payments/{payment_id}", "GET", roles=ALL_STAFF, response=PaymentOut)
 def get_payment(ctx: RequestContext, payment_id: str) -> dict:
     """A payment of the caller's clinic."""
     return payments.get(ctx.caller.clinic_id, payment_id)

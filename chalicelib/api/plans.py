@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chalice import Blueprint
-
 from ..services import plans
 from .auth import ALL_STAFF
 from .routing import RequestContext, route
 from .types import Body, Cents, LocalDate, Out
-
-bp = Blueprint(__name__)
 
 
 class PlanIn(Body):
@@ -45,7 +41,7 @@ class PlanRunOut(Out):
     invoices_created: list[str]
 
 
-@route(bp, "/follow-ups/{patient_id}/payment-plan", "POST", roles=ALL_STAFF, body=PlanIn, response=PlanOut,
+@route("/follow-ups/{patient_id}/payment-plan", "POST", roles=ALL_STAFF, body=PlanIn, response=PlanOut,
        status=201)
 def create_plan(ctx: RequestContext, patient_id: str) -> dict:
     """Convert the patient's whole balance into a payment plan; open invoices move into it."""
@@ -54,13 +50,13 @@ def create_plan(ctx: RequestContext, patient_id: str) -> dict:
                         installment_cents=b.installment_cents, frequency=b.frequency, start_date=b.start_date)
 
 
-@route(bp, "/payment-plans/{plan_id}", "GET", roles=ALL_STAFF, response=PlanOut)
+@route("/payment-plans/{plan_id}", "GET", roles=ALL_STAFF, response=PlanOut)
 def get_plan(ctx: RequestContext, plan_id: str) -> dict:
     """A payment plan of the caller's clinic with its installments."""
     return plans.get(ctx.caller.clinic_id, plan_id)
 
 
-@route(bp, "/payment-plans/{plan_id}/run", "POST", roles=ALL_STAFF, response=PlanRunOut)
+@route("/payment-plans/{plan_id}/run", "POST", roles=ALL_STAFF, response=PlanRunOut)
 def run_plan(ctx: RequestContext, plan_id: str) -> dict:
     """Invoice the plan's installments due today or earlier now, as the nightly run would."""
     return plans.run(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, plan_id)

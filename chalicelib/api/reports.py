@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chalice import Blueprint, Response
+from chalice import Response
 from pydantic import Field
 
 from ..domain.aging import BUCKETS
@@ -12,8 +12,6 @@ from ..services import attempts, reports
 from .auth import ALL_STAFF, OWNER_ADMIN
 from .routing import RequestContext, route
 from .types import LocalDate, Out, Query
-
-bp = Blueprint(__name__)
 
 
 class AgingBucketOut(Out):
@@ -56,13 +54,13 @@ class StaffPerformanceOut(Out):
     items: list[StaffRowOut] = Field(description="one per staff member of the clinic, by name")
 
 
-@route(bp, "/reports/aging", "GET", roles=ALL_STAFF, response=AgingOut)
+@route("/reports/aging", "GET", roles=ALL_STAFF, response=AgingOut)
 def aging_report(ctx: RequestContext) -> dict:
     """Open invoices by the age of each (counts, patients, balance per bucket) and plans' uninvoiced parts."""
     return reports.aging(ctx.caller.clinic_id, ctx.now)
 
 
-@route(bp, "/reports/staff-performance", "GET", roles=OWNER_ADMIN, query=StaffPerformanceQuery,
+@route("/reports/staff-performance", "GET", roles=OWNER_ADMIN, query=StaffPerformanceQuery,
        response=StaffPerformanceOut, also_returns=("text/csv",))
 def staff_performance_report(ctx: RequestContext) -> dict | Response:
     """Per staff member: attempts by channel and outcome, promises, callbacks and recovered cents

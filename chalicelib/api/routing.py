@@ -2,7 +2,9 @@
 
 Chalice turns exceptions raised in a view into responses before any middleware sees them, so
 errors are mapped here, in one table. Each route also registers a `RouteSpec`, from which
-`/openapi.json` and the authorization-matrix test are generated.
+`/openapi.json` and the authorization-matrix test are generated, and its handler in `HANDLERS`,
+where `wiring` finds it on the route's first request (app.py registers every route with Chalice
+from the generated `route_table`, without importing this module or the route's).
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chalice import Blueprint, CognitoUserPoolAuthorizer, Response
+from chalice import Response
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticError
 
-from .. import config
 from ..domain.errors import (
     Conflict,
     FollowUpsError,
@@ -32,10 +33,6 @@ from ..logs import logger
 from . import auth
 
 MAX_BODY_BYTES = 64 * 1024
-# Clients send all sorts; every body route accepts them so that a wrong one is a 400 of ours,
-# not Chalice's 415 in another error shape.
-BODY_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
-                      "application/xml", "text/xml", "multipart/form-data"]
 
 STATUS = {ValidationError: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
 
@@ -56,16 +53,34 @@ class RouteSpec:
     also_returns: tuple[str, ...] = ()  # other content types of the success response (e.g. text/csv)
 
 
-ROUTES: list[RouteSpec] = []
+@dataclass(frozen=True)
+class Handler:
+    """What serves one method and path: `view(request, **path_params) -> Response`."""
+
+    view: Callable[..., Response]
+    module: str  # the module under chalicelib.api that defines it
+    name: str
+    authenticated: bool
 
 
-def _gateway_authorizer():
-    """API Gateway's Cognito authorizer in deployed stages; off locally (Chalice's local
-    emulation of it crashes on malformed headers and verifies nothing anyway)."""
-    if config.settings().gateway_authorizer != "cognito":
-        return None
-    return CognitoUserPoolAuthorizer("followups-users", provider_arns=[
-        "arn:aws:cognito-idp:us-east-1:000000000000:userpool/replaced-by-merge-template"])
+ROUTES: list[RouteSpec] = []  # the API's routes, as /openapi.json describes them
+HANDLERS: dict[tuple[str, str], Handler] = {}  # (method, path): every route, the console's files too
+
+
+def _register(method: str, path: str, fn: Callable, view: Callable[..., Response], authenticated: bool) -> None:
+    if (method, path) in HANDLERS:
+        raise ValueError(f"{method} {path} is registered twice")
+    HANDLERS[(method, path)] = Handler(view, fn.__module__.rsplit(".", 1)[-1], fn.__name__, authenticated)
+
+
+def static_route(path: str) -> Callable:
+    """A public GET that is not part of the API (the console's files): `fn(request, **path_params)`."""
+
+    def decorator(fn: Callable) -> Callable:
+        _register("GET", path, fn, fn, authenticated=False)
+        return fn
+
+    return decorator
 
 
 def error_response(error: FollowUpsError) -> Response:
@@ -118,7 +133,7 @@ def parse_query(params: dict | None, model: type[BaseModel]) -> BaseModel:
         raise ValidationError("invalid query parameters", fields=_pydantic_fields(e)) from e
 
 
-def route(bp: Blueprint, path: str, method: str, *, roles: frozenset[str] | None,
+def route(path: str, method: str, *, roles: frozenset[str] | None,
           body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
           response: type[BaseModel] | None = None, status: int = 200, summary: str = "",
           content_type: str = "application/json", headers: tuple[str, ...] = (),
@@ -134,18 +149,9 @@ def route(bp: Blueprint, path: str, method: str, *, roles: frozenset[str] | None
         ROUTES.append(RouteSpec(path, method, roles, body, query, response, status,
                                 summary or (fn.__doc__ or "").strip().split("\n")[0], content_type, headers,
                                 permission, also_returns))
-        options: dict[str, Any] = {"methods": [method]}
-        if roles is not None:
-            authorizer = _gateway_authorizer()
-            if authorizer is not None:
-                options["authorizer"] = authorizer
-        if method in ("POST", "PUT", "PATCH"):
-            options["content_types"] = BODY_CONTENT_TYPES
 
-        @bp.route(path, **options)
         @functools.wraps(fn)
-        def view(**path_params):
-            request = bp.current_request
+        def view(request, **path_params):
             try:
                 ctx = RequestContext(request=request)
                 if roles is not None:
@@ -175,7 +181,8 @@ def route(bp: Blueprint, path: str, method: str, *, roles: frozenset[str] | None
                 return result
             return json_response(result, status)
 
-        return view
+        _register(method, path, fn, view, authenticated=roles is not None)
+        return fn
 
     return decorator
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from chalice import Blueprint
-
 from ..services import writeoffs
 from ..services.delegations import WRITE_OFF
 from .auth import ALL_STAFF
 from .routing import RequestContext, route
 from .types import Body, Out, text
-
-bp = Blueprint(__name__)
 
 
 class WriteOffIn(Body):
@@ -30,7 +26,7 @@ class WriteOffOut(Out):
     balance_cents: int
 
 
-@route(bp, "/follow-ups/{patient_id}/write-off", "POST", roles=ALL_STAFF, permission=WRITE_OFF, body=WriteOffIn,
+@route("/follow-ups/{patient_id}/write-off", "POST", roles=ALL_STAFF, permission=WRITE_OFF, body=WriteOffIn,
        response=WriteOffOut)
 def write_off(ctx: RequestContext, patient_id: str) -> dict:
     """Write off everything the patient owes (needs write_off: an Owner or an active delegate)."""

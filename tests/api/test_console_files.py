@@ -84,20 +84,20 @@ def test_an_unknown_forwarded_scheme_is_ignored():
 
 
 def test_the_console_routes_are_public_static_files_and_not_part_of_the_api_document(anonymous):
-    from chalicelib.api.routing import ROUTES
+    from chalicelib.api.wiring import api_routes
 
     static = {(spec.path, spec.method) for spec in console.STATIC_ROUTES}
     assert static == {("/console", "GET"), ("/console/config.json", "GET"), ("/console/{name}", "GET")}
     assert all(spec.roles is None for spec in console.STATIC_ROUTES)
-    assert not static & {(spec.path, spec.method) for spec in ROUTES}
+    assert not static & {(spec.path, spec.method) for spec in api_routes()}
     paths = anonymous.get("/openapi.json").body["paths"]
     assert not [p for p in paths if p.startswith("/console")]
 
 
 def test_every_route_the_app_serves_is_either_an_api_route_or_a_static_console_route():
     from app import app
-    from chalicelib.api.routing import ROUTES
+    from chalicelib.api.wiring import api_routes
 
-    known = {(s.path, s.method) for s in ROUTES} | {(s.path, s.method) for s in console.STATIC_ROUTES}
+    known = {(s.path, s.method) for s in api_routes()} | {(s.path, s.method) for s in console.STATIC_ROUTES}
     served = {(path, method) for path, methods in app.routes.items() for method in methods}
     assert served == known

@@ -83,7 +83,7 @@ def test_the_id_token_is_refreshed_with_the_refresh_token_before_it_expires(brow
         assert after["refreshToken"] == before["refreshToken"]
         # The new token works: the Team page lists the staff through the API.
         console.go("#/team")
-        expect(page.get_by_text("Bea Billing")).to_be_visible()
+        expect(page.get_by_role("region", name="Staff").get_by_text("Bea Billing")).to_be_visible()
     finally:
         context.close()
 

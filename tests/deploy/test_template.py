@@ -169,11 +169,11 @@ def test_the_api_authorizer_trusts_exactly_the_stacks_user_pool(template):
 
 def test_every_route_that_needs_a_role_is_behind_the_authorizer_and_only_those(template):
     import app  # noqa: F401  (registers the routes)
-    from chalicelib.api.routing import ROUTES
+    from chalicelib.api.wiring import api_routes
 
     paths = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
-    assert ROUTES
-    for spec in ROUTES:
+    assert api_routes()
+    for spec in api_routes():
         operation = paths[spec.path][spec.method.lower()]
         if spec.roles is None:
             assert "security" not in operation, f"{spec.method} {spec.path} is public"

@@ -1,0 +1,157 @@
+"""Registers every route with Chalice from the route table; a route's module loads on its first request.
+
+A cold start imports app.py, this module and `route_table` (a tuple of strings), not the route
+modules, their pydantic models, the services or PynamoDB: each route's handler is imported the first
+time the route is called, so a Lambda pays at start-up only for the routes it serves
+(BENCHMARKS.md, "Cold start"). Chalice, `chalice package` and `chalice local` see the same routes,
+authorizers and content types as if every module had been imported.
+
+`route_table` is generated from the modules' own `@route` decorators: `make routes` writes it and
+tests/api/test_route_table.py fails when it is stale, so a route can be added or changed in one place.
+
+`FOLLOWUPS_PRELOAD_ROUTES=on` loads every route module at start-up instead: for provisioned
+concurrency or SnapStart, where start-up happens before traffic and its work is kept.
+
+    python -m chalicelib.api.wiring --write    # regenerate chalicelib/api/route_table.py
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import json
+import pkgutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chalice import CognitoUserPoolAuthorizer
+
+from .. import config
+from .route_table import TABLE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chalice import Chalice
+
+    from .routing import Handler, RouteSpec
+
+# Clients send all sorts; every body route accepts them so that a wrong one is a 400 of ours,
+# not Chalice's 415 in another error shape.
+BODY_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
+                      "application/xml", "text/xml", "multipart/form-data"]
+BODY_METHODS = ("POST", "PUT", "PATCH")
+NOT_ROUTE_MODULES = {"auth", "openapi", "route_table", "routing", "types", "wiring"}
+
+
+def gateway_authorizer() -> CognitoUserPoolAuthorizer | None:
+    """API Gateway's Cognito authorizer in deployed stages; off locally (Chalice's local
+    emulation of it crashes on malformed headers and verifies nothing anyway). The pool ARN is
+    replaced by the merge template (deploy/resources.json)."""
+    if config.settings().gateway_authorizer != "cognito":
+        return None
+    return CognitoUserPoolAuthorizer("followups-users", provider_arns=[
+        "arn:aws:cognito-idp:us-east-1:000000000000:userpool/replaced-by-merge-template"])
+
+
+def register(app: Chalice) -> None:
+    """Every route of the table on `app`, each with a view that loads its module when first called."""
+    authorizer = gateway_authorizer()
+    for method, path, module, name, authenticated in TABLE:
+        options: dict[str, Any] = {"methods": [method], "name": name}
+        if authenticated and authorizer is not None:
+            options["authorizer"] = authorizer
+        if method in BODY_METHODS:
+            options["content_types"] = BODY_CONTENT_TYPES
+        app.route(path, **options)(_deferred_view(app, method, path, module))
+    if config.settings().preload_routes:
+        load_all()
+
+
+def _deferred_view(app: Chalice, method: str, path: str, module: str):
+    def view(**path_params):
+        return handler(method, path, module).view(app.current_request, **path_params)
+
+    view.__name__ = f"deferred_{module}"
+    return view
+
+
+def handler(method: str, path: str, module: str) -> Handler:
+    """The route's handler, importing its module if this is the route's first call."""
+    qualified = f"{__package__}.{module}"
+    if qualified not in sys.modules:
+        _import_quietly(qualified)
+    from .routing import HANDLERS  # noqa: PLC0415 - loaded with the first route, not at start-up
+
+    return HANDLERS[(method, path)]
+
+
+def _import_quietly(name: str) -> None:
+    """Import without garbage collections, then keep what it built out of later ones: loading
+    modules allocates much and frees nothing (as app.py does for its own imports)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        importlib.import_module(name)
+    finally:
+        if enabled:
+            gc.enable()
+            gc.freeze()
+
+
+def route_modules() -> list[str]:
+    package = Path(__file__).parent
+    return sorted(m.name for m in pkgutil.iter_modules([str(package)]) if m.name not in NOT_ROUTE_MODULES)
+
+
+def load_all() -> dict[tuple[str, str], Handler]:
+    """Import every route module (the OpenAPI document, the route-table check and tests need them all)."""
+    for module in route_modules():
+        _import_quietly(f"{__package__}.{module}")
+    from .routing import HANDLERS  # noqa: PLC0415
+
+    return HANDLERS
+
+
+def api_routes() -> list[RouteSpec]:
+    """Every API route's spec (not the console's static files), all modules loaded."""
+    load_all()
+    from .routing import ROUTES  # noqa: PLC0415
+
+    return ROUTES
+
+
+def render_table() -> str:
+    """The text of route_table.py, from the modules' decorators."""
+    handlers = load_all()
+    rows = sorted(handlers.items(), key=lambda kv: (route_modules().index(kv[1].module), kv[0][1], kv[0][0]))
+    lines = [f"    ({', '.join(json.dumps(v) for v in (method, path, h.module, h.name))}, {h.authenticated!r}),"
+             for (method, path), h in rows]
+    return "\n".join([
+        '"""Every route: method, path, the module under chalicelib.api that serves it, the handler\'s name,',
+        "and whether it needs a signed-in caller (API Gateway's Cognito authorizer in deployed stages).",
+        "",
+        "Generated from the routes' decorators by `make routes` (chalicelib/api/wiring.py); do not edit.",
+        '"""',
+        "",
+        "TABLE: tuple[tuple[str, str, str, str, bool], ...] = (",
+        *lines,
+        ")",
+        "",
+    ])
+
+
+def main(argv: list[str]) -> int:
+    target = Path(__file__).with_name("route_table.py")
+    text = render_table()
+    if "--write" in argv:
+        target.write_text(text)
+        print(f"wrote {target} ({len(load_all())} routes)")
+        return 0
+    if target.read_text() != text:
+        print(f"{target} is stale: run `make routes`", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

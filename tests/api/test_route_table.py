@@ -1,0 +1,93 @@
+"""The route table that app.py registers from, and what a cold start imports.
+
+app.py registers every route from chalicelib/api/route_table.py without importing the route
+modules; a route's module loads on its first request. These tests keep the table equal to the
+modules' own decorators and check that start-up stays lean.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from chalicelib.api import route_table, wiring
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("pydantic", "pynamodb", "botocore", "aws_lambda_powertools", "chalicelib.store", "chalicelib.services",
+         "chalicelib.api.routing")
+
+
+def test_the_route_table_is_generated_from_the_routes_decorators():
+    assert route_table.TABLE, "the table is empty"
+    current = (ROOT / "chalicelib/api/route_table.py").read_text()
+    assert current == wiring.render_table(), "chalicelib/api/route_table.py is stale: run `make routes`"
+
+
+def test_the_app_serves_exactly_the_tables_routes_with_the_decorators_options():
+    import app
+
+    served = {(method, path): entry for path, methods in app.app.routes.items() for method, entry in methods.items()}
+    handlers = wiring.load_all()
+    assert set(served) == set(handlers) == {(m, p) for m, p, *_ in route_table.TABLE}
+    for (method, path), entry in served.items():
+        assert entry.view_name == handlers[(method, path)].name
+        assert ("application/json" in entry.content_types) and (
+            len(entry.content_types) > 1) == (method in wiring.BODY_METHODS), f"{method} {path}"
+
+
+def _run(code: str, **env: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", **env})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+LOADED = """
+import json, sys
+def loaded(prefixes):
+    return sorted({m for m in sys.modules for p in prefixes if m == p or m.startswith(p + ".")})
+"""
+
+
+def test_a_cold_start_imports_no_route_module_pydantic_or_pynamodb():
+    seen = _run(LOADED + f"import app\nprint(json.dumps({{'heavy': loaded({HEAVY!r}), "
+                         "'api': loaded(['chalicelib.api'])}))")
+    assert seen["heavy"] == []
+    assert seen["api"] == ["chalicelib.api", "chalicelib.api.route_table", "chalicelib.api.wiring"]
+
+
+def test_preloading_loads_every_route_module_at_start_up():
+    seen = _run(LOADED + "import app\nprint(json.dumps({'api': loaded(['chalicelib.api'])}))",
+                FOLLOWUPS_PRELOAD_ROUTES="on")
+    assert {"chalicelib.api." + m for m in wiring.route_modules()} <= set(seen["api"])
+
+
+def test_a_route_loads_only_its_own_module_on_its_first_request():
+    code = LOADED + """
+from chalice.test import Client
+import app
+with Client(app.app) as client:
+    first = client.http.get("/health")
+    second = client.http.get("/health")
+print(json.dumps({"status": [first.status_code, second.status_code], "body": first.json_body,
+                  "api": loaded(["chalicelib.api"]), "services": loaded(["chalicelib.services"])}))
+"""
+    seen = _run(code)
+    assert seen["status"] == [200, 200] and seen["body"] == {"status": "ok"}
+    routes = {"chalicelib.api." + m for m in wiring.route_modules()}
+    assert set(seen["api"]) & routes == {"chalicelib.api.system"}
+    assert seen["services"] == []
+
+
+def test_deployed_stages_put_the_authorizer_on_exactly_the_authenticated_routes():
+    code = """
+import json
+import app
+print(json.dumps([[m, p, e.authorizer is not None] for p, ms in app.app.routes.items() for m, e in ms.items()]))
+"""
+    deployed = {(m, p): a for m, p, a in _run(code, FOLLOWUPS_GATEWAY_AUTHORIZER="cognito")}
+    local = {(m, p): a for m, p, a in _run(code, FOLLOWUPS_GATEWAY_AUTHORIZER="off")}
+    assert deployed == {(m, p): authenticated for m, p, _, _, authenticated in route_table.TABLE}
+    assert not any(local.values())
