@@ -40,15 +40,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# The same settings as the tests, before anything reads them (PynamoDB reads table names at import).
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-    "FOLLOWUPS_TABLE": "followups-bench", "FOLLOWUPS_AUDIT_TABLE": "followups-audit-bench",
-    "FOLLOWUPS_GATEWAY_AUTHORIZER": "off", "POWERTOOLS_LOG_LEVEL": "WARNING", "FOLLOWUPS_LOG_LEVEL": "WARNING",
-})
-for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_COGNITO_IDP", "AWS_PROFILE"):
-    os.environ.pop(_name, None)
+from bench import offline  # noqa: E402
+
+offline.isolate()
 
 # us-east-1 on-demand list prices in USD as known in 2024-11 (DynamoDB's on-demand throughput price
 # was halved on 2024-11-01). Not checked live: re-check on the AWS pricing pages before relying on them.

@@ -30,17 +30,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_SESSION_TOKEN": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-    "FOLLOWUPS_TABLE": "followups-bench", "FOLLOWUPS_AUDIT_TABLE": "followups-audit-bench",
-    "FOLLOWUPS_GATEWAY_AUTHORIZER": "off", "POWERTOOLS_LOG_LEVEL": "WARNING", "FOLLOWUPS_LOG_LEVEL": "WARNING",
-})
-for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_COGNITO_IDP", "AWS_PROFILE"):
-    os.environ.pop(_name, None)
+from bench import offline  # noqa: E402
+
+offline.isolate()
 
 from moto import mock_aws  # noqa: E402
-from pynamodb.connection.base import Connection  # noqa: E402
 
 TZ = "America/New_York"
 STAFF = 10
@@ -48,30 +42,6 @@ CHANNELS = ("phone", "email", "sms", "in_person")
 OUTCOMES = (("no_answer", 40), ("promised_payment", 15), ("dispute", 5), ("hung_up", 15), ("refused", 10),
             ("no_payment_despite_promise", 15))
 
-
-class Spy:
-    """Every DynamoDB call PynamoDB makes: operation, seconds inside botocore, items read."""
-
-    def __init__(self):
-        self.calls: list[tuple[str, float, int]] = []
-        self._original = Connection._make_api_call
-
-    def __enter__(self):
-        original = self._original
-
-        def spy(conn, operation_name, operation_kwargs):
-            start = time.perf_counter()
-            data = original(conn, operation_name, operation_kwargs)
-            elapsed = time.perf_counter() - start
-            read = data.get("ScannedCount", 0) if "ScannedCount" in data else (1 if data.get("Item") else 0)
-            self.calls.append((operation_name, elapsed, read))
-            return data
-
-        Connection._make_api_call = spy
-        return self
-
-    def __exit__(self, *exc):
-        Connection._make_api_call = self._original
 
 
 def iso(instant: datetime) -> str:
@@ -188,7 +158,7 @@ def measure(http, token: str, path: str, reps: int) -> dict:
     headers = {"Authorization": f"Bearer {token}"}
     samples = []
     for _ in range(reps):
-        with Spy() as spy:
+        with offline.Spy() as spy:
             start = time.perf_counter()
             response = http.get(path, headers=headers)
             total = time.perf_counter() - start
