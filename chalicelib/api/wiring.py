@@ -76,13 +76,19 @@ def _deferred_view(app: Chalice, method: str, path: str, module: str):
 
 
 def handler(method: str, path: str, module: str) -> Handler:
-    """The route's handler, importing its module if this is the route's first call."""
-    qualified = f"{__package__}.{module}"
-    if qualified not in sys.modules:
-        _import_quietly(qualified)
-    from .routing import HANDLERS  # noqa: PLC0415 - loaded with the first route, not at start-up
+    """The route's handler, importing its module if this is the route's first call. A module in
+    sys.modules may still be loading in another thread (`chalice local`): only a registered
+    handler counts, and importlib makes a second importer wait for the first."""
+    found = _registered().get((method, path))
+    if found is None:
+        _import_quietly(f"{__package__}.{module}")
+        found = _registered()[(method, path)]
+    return found
 
-    return HANDLERS[(method, path)]
+
+def _registered() -> dict[tuple[str, str], Handler]:
+    routing = sys.modules.get(f"{__package__}.routing")  # not imported before the first route
+    return getattr(routing, "HANDLERS", {})
 
 
 def _import_quietly(name: str) -> None:

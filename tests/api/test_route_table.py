@@ -81,6 +81,30 @@ print(json.dumps({"status": [first.status_code, second.status_code], "body": fir
     assert seen["services"] == []
 
 
+def test_concurrent_first_requests_each_find_their_handler():
+    code = LOADED + """
+import threading
+import app
+from chalicelib.api import route_table, wiring
+rows = [r for r in route_table.TABLE if r[2] in ("followups", "patients")] * 3
+barrier = threading.Barrier(len(rows))
+found, errors = [], []
+def first_call(method, path, module):
+    barrier.wait()
+    try:
+        found.append(wiring.handler(method, path, module).name)
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=first_call, args=r[:3]) for r in rows]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps({"found": sorted(found), "expected": sorted(r[3] for r in rows), "errors": errors}))
+"""
+    seen = _run(code)
+    assert seen["errors"] == []
+    assert seen["found"] == seen["expected"]
+
+
 def test_deployed_stages_put_the_authorizer_on_exactly_the_authenticated_routes():
     code = """
 import json
