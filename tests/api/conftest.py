@@ -2,7 +2,7 @@ import pytest
 
 from tests.support import make_clinic
 
-# `aws`, `chalice_client` and `http` are session fixtures in tests/conftest.py.
+# `aws`, `chalice_client` and `http` are per-module fixtures in tests/conftest.py.
 
 
 @pytest.fixture
