@@ -86,9 +86,10 @@ def _child_setup() -> None:
 
 
 def start_api(port: int, env: dict[str, str]) -> subprocess.Popen:
-    chalice = Path(sys.executable).with_name("chalice")
+    """`chalice local` (with a deeper listen backlog, chalicelib/local_api.py) on `port`."""
     return subprocess.Popen(
-        [str(chalice), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
+        [sys.executable, "-m", "chalicelib.local_api", "local", "--stage", "local", "--host", "127.0.0.1",
+         "--port", str(port), "--no-autoreload"],
         cwd=ROOT, env=env, preexec_fn=_child_setup)
 
 
