@@ -9,7 +9,7 @@ from chalice import Response
 from ..services import audit, delegations
 from .auth import OWNER_ADMIN, OWNER_ONLY
 from .routing import RequestContext, route
-from .types import Body, Instant, Limit, Out, Query, text
+from .types import Body, Instant, Out, Query, QueryLimit, text
 
 
 class DelegationIn(Body):
@@ -34,7 +34,7 @@ class DelegationList(Out):
 class AuditQuery(Query):
     patient_id: text(1, 80) | None = None
     action: text(1, 83) | None = None
-    limit: Limit = 25
+    limit: QueryLimit = 25
     cursor: text(1, 400) | None = None
 
 

@@ -14,17 +14,9 @@ from ..domain.errors import ValidationError
 from ..services import attempts, calendar, callbacks, followups
 from .auth import ALL_STAFF
 from .routing import RequestContext, route
-from .types import Body, Cents, InstantOrWall, LocalDate, Out, Query, text
+from .types import Body, Cents, InstantOrWall, LocalDate, Out, Query, QueryLimit, query_int, text
 
-_DIGITS = re.compile(r"^[0-9]{1,13}$")
 MAX_BALANCE_FILTER = 10**13
-
-
-def _query_int(value):
-    """Query values are strings; only plain digits are a number (no `1.0`, `1e3`, `+1`, `1_000`)."""
-    if not isinstance(value, str) or not _DIGITS.match(value):
-        raise ValueError("must be a whole number written with digits only")
-    return int(value)
 
 
 def _bucket(value):
@@ -34,8 +26,7 @@ def _bucket(value):
     return value
 
 
-QueryInt = Annotated[int, BeforeValidator(_query_int), Field(ge=0, le=MAX_BALANCE_FILTER)]
-QueryLimit = Annotated[int, BeforeValidator(_query_int), Field(ge=1, le=100)]
+QueryInt = Annotated[int, BeforeValidator(query_int), Field(ge=0, le=MAX_BALANCE_FILTER)]
 Bucket = Annotated[Literal[BUCKETS], BeforeValidator(_bucket)]
 Status = Literal[followups.STATUSES]
 

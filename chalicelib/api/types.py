@@ -17,6 +17,7 @@ from ..domain.money import MAX_CENTS, MIN_CENTS
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
 _WALL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
+_DIGITS = re.compile(r"^[0-9]+$")
 
 
 class Body(_BaseModel):
@@ -82,5 +83,14 @@ def text(min_length: int = 1, max_length: int = 200):
     return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length)]
 
 
-Limit = Annotated[int, Field(ge=1, le=100)]
+def query_int(value):
+    """Query values are strings; only plain digits are a number (no `1.0`, `1e3`, `+1`, ` 5`, `1_000`)."""
+    if not isinstance(value, str) or not _DIGITS.match(value):
+        raise ValueError("must be a whole number written with digits only")
+    if len(value) > 18:
+        raise ValueError("is too large")
+    return int(value)
+
+
+QueryLimit = Annotated[int, BeforeValidator(query_int), Field(ge=1, le=100)]  # every list's `limit`
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", min_length=3, max_length=254)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from . import aging
-from .errors import Conflict, Overpayment, ValidationError
+from .errors import Conflict, NothingOwed, Overpayment, PlanActive, ValidationError
 from .ids import installment_invoice_id
 from .money import allocate_oldest_first
 from .plans import MAX_INSTALLMENTS, build_schedule
@@ -293,9 +293,9 @@ class Account:
                         today: date, created_at: datetime, created_by: str) -> Plan:
         """Business rule: the whole balance becomes a plan; open invoices move into it."""
         if self.plan is not None:
-            raise Conflict("the patient already has an active payment plan", code="plan_active")
+            raise PlanActive("the patient already has an active payment plan")
         if self.balance_cents == 0:
-            raise Conflict("nothing is owed", code="nothing_owed")
+            raise NothingOwed("nothing is owed")
         if start < today:
             raise ValidationError("start_date is in the past", fields={"start_date": "must be today or later"})
         count = -(-self.balance_cents // installment_cents)
@@ -349,7 +349,7 @@ class Account:
     def write_off(self, entry_ref: str) -> int:
         """Business rule: a write-off zeroes every open invoice and cancels the active plan."""
         if self.balance_cents == 0:
-            raise Conflict("nothing is owed", code="nothing_owed")
+            raise NothingOwed("nothing is owed")
         amount = self.balance_cents
         for invoice in self.open_invoices():
             invoice.status = "written_off"

@@ -41,9 +41,19 @@ class NotFound(FollowUpsError):
 
 
 class Conflict(FollowUpsError):
-    """The request is valid but the current state forbids it."""
+    """The request is valid but the current state forbids it. The contract's code is `conflict`
+    unless it names a more specific one (`overpayment`, `idempotency_key_reused`, ...): the
+    subclasses below without a code of their own tell cases apart in code, not on the wire."""
 
     code = "conflict"
+
+
+class NothingOwed(Conflict):
+    """A plan or a write-off for a patient whose balance is zero."""
+
+
+class PlanActive(Conflict):
+    """A second payment plan while one is active."""
 
 
 class Overpayment(Conflict):
@@ -54,5 +64,3 @@ class Overpayment(Conflict):
 
 class ConcurrentUpdate(Conflict):
     """Another request changed the same patient at the same moment, more times than we retry."""
-
-    code = "concurrent_update"

@@ -136,8 +136,7 @@ def update(clinic_id: str, actor: str, now: datetime, callback_id: str, *, statu
         if status is not None and record.status == status:
             return view(record)
         if record.status != SCHEDULED:
-            raise Conflict(f"the callback is {record.status}; only a scheduled callback changes",
-                           code="callback_closed")
+            raise Conflict(f"the callback is {record.status}; only a scheduled callback changes")
         details = {"callback_id": callback_id}
         if status is not None:
             record.status = status

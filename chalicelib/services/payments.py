@@ -34,7 +34,8 @@ def view(r: PaymentRecord) -> dict:
             "invoice_id": r.invoice_id,
             "allocations": [{"invoice_id": a.invoice_id, "amount_cents": int(a.amount_cents)}
                             for a in r.allocations],
-            "balance_cents": int(r.balance_after_cents), "created_by": r.created_by}
+            "balance_cents": int(r.balance_after_cents), "follow_up_status": r.status_after,
+            "created_by": r.created_by}
 
 
 def _request_hash(body: dict) -> str:
@@ -74,8 +75,10 @@ def record(clinic_id: str, actor: str, now: datetime, *, idempotency_key: str, b
 def _record_new(clinic_id: str, actor: str, now: datetime, key: str, request_hash: str,
                 body: dict) -> tuple[int, dict]:
     patient_id = body["patient_id"]
+    unknown = ValidationError("patient_id is not a patient of this clinic",
+                              fields={"patient_id": "no such patient in this clinic"})
     if not is_patient_id(patient_id):
-        raise NotFound(f"no patient {patient_id}")
+        raise unknown
     clinic = clinics.get(clinic_id)
     received_at = body.get("received_at") or now
     if received_at > now + FUTURE_SKEW:
@@ -84,7 +87,10 @@ def _record_new(clinic_id: str, actor: str, now: datetime, key: str, request_has
     if invoice_id is not None and patient_of(invoice_id, "inv") != patient_id:
         raise ValidationError("invoice_id is not an invoice of this patient",
                               fields={"invoice_id": "not an invoice of this patient"})
-    loaded = accounts.load(clinic_id, patient_id)
+    try:
+        loaded = accounts.load(clinic_id, patient_id)
+    except NotFound as e:  # a reference in the body: 400, not 404 (API.md, Errors)
+        raise unknown from e
     payment_id = new_child_id("pay", patient_id)
     allocations = loaded.account.apply_payment(
         body["amount_cents"], payment_id, local_date(received_at, clinic.timezone),
@@ -95,10 +101,10 @@ def _record_new(clinic_id: str, actor: str, now: datetime, key: str, request_has
         patient_id=patient_id, amount_cents=body["amount_cents"], method=body["method"],
         received_at=iso_z(received_at), invoice_id=invoice_id, note=body.get("note"),
         allocations=[AllocationMap(invoice_id=a.invoice_id, amount_cents=a.amount_cents) for a in allocations],
-        balance_after_cents=account.balance_cents, created_at=iso_z(now), created_by=actor,
+        balance_after_cents=account.balance_cents, status_after=account.status, created_at=iso_z(now), created_by=actor,
         recovered_by=recovered_by(clinic_id, patient_id, loaded.profile.last_attempt, received_at),
         tl_pk=keys.timeline_pk(clinic_id, "PAY"), tl_sk=keys.timeline_sk(iso_z(received_at), payment_id))
-    response = {**view(payment), "follow_up_status": account.status}
+    response = view(payment)
     unit = Unit(now)
     accounts.stage_account(unit, loaded)
     unit.create(payment, label="payment")

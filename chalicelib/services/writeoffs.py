@@ -45,7 +45,7 @@ def write_off(clinic_id: str, actor: str, now: datetime, *, patient_id: str, rea
         unit = Unit(now)
         # The audit record is the write-off's own record: the ledger entry refers to it.
         audit = unit.audit(clinic_id, actor, "writeoff.recorded", patient_id=patient_id)
-        amount = account.write_off(audit.audit_id)  # 409 nothing_owed before anything is written
+        amount = account.write_off(audit.audit_id)  # 409 (NothingOwed) before anything is written
         ledger = accounts.stage_account(unit, loaded)
         entry_id = ledger[0].entry_id
         # The reason is the justification of this act, not a patient note copied from elsewhere:

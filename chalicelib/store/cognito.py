@@ -37,7 +37,7 @@ def create_user(*, pool_id: str, clinic_id: str, email: str, name: str, role: st
     except ClientError as e:
         code = e.response["Error"]["Code"]
         if code in ("UsernameExistsException", "AliasExistsException"):
-            raise Conflict(f"a user with the email {email} already exists", code="email_exists") from e
+            raise Conflict(f"a user with the email {email} already exists") from e
         if code in ("InvalidParameterException", "InvalidPasswordException"):
             raise ValidationError(e.response["Error"].get("Message", "invalid user"),
                                   fields={"email": "not accepted by the user pool"}) from e

@@ -224,6 +224,7 @@ class PaymentRecord(Record, discriminator="payment"):
     note = UnicodeAttribute(null=True)
     allocations = ListAttribute(of=AllocationMap)
     balance_after_cents = NumberAttribute()
+    status_after = UnicodeAttribute(null=True)  # the follow-up's status right after it, as POST answered
     created_at = UnicodeAttribute()
     created_by = UnicodeAttribute()
     # The staff member whose attempt on this patient was the latest before the payment, if at

@@ -91,7 +91,7 @@ class Unit:
         """
         if len(self) > MAX_ITEMS:
             raise Conflict(f"this change touches {len(self)} items, more than one transaction holds "
-                           f"({MAX_ITEMS})", code="too_large")
+                           f"({MAX_ITEMS})")
         token = str(uuid.uuid4())
         for attempt in range(SAME_TOKEN_ATTEMPTS):
             try:

@@ -89,3 +89,11 @@ def test_a_payment_received_in_the_future_is_refused(clinic):
 
 def test_an_unknown_time_zone_is_refused(clinic):
     assert_validation_error(clinic.owner.patch("/clinic", {"timezone": "Mars/Olympus"}), "timezone")
+
+
+@pytest.mark.parametrize("path", ["/audit", "/follow-ups"])
+@pytest.mark.parametrize("limit", ["1.0", "%205", "+5", "1e1", "0", "101", "99999999999999999999"])
+def test_every_lists_limit_is_a_whole_number_from_1_to_100(clinic, path, limit):
+    r = clinic.owner.get(f"{path}?limit={limit}")
+    assert r.status == 400 and r.body["error"]["code"] == "validation_error", (limit, r)
+    assert "limit" in r.body["error"]["fields"]

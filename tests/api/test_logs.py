@@ -126,7 +126,7 @@ def test_a_full_scenario_logs_ids_and_never_patient_data(http, captured, capfd):
     joined = "\n".join(structured.lines)
     # The ids are there (that is what the logs are for) ...
     assert ids["patient_id"] in joined and ids["entry_id"] in joined
-    assert '"error_code":"forbidden"' in joined and '"error_code":"nothing_owed"' in joined
+    assert '"error_code":"forbidden"' in joined and '"error_code":"conflict"' in joined
     # ... and nothing personal, in any form.
     assert_clean(structured.lines)
     assert_clean(raw.lines)

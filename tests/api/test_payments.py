@@ -98,8 +98,23 @@ def test_a_payment_without_an_idempotency_key_is_refused(clinic):
     assert r.status == 400 and r.body["error"]["code"] == "validation_error"
 
 
-def test_a_payment_for_an_unknown_patient_is_not_found(clinic):
-    assert clinic.pay("pat_0000000000000000", 100).status == 404
+def test_a_payment_for_an_unknown_patient_is_a_validation_error_on_the_body(clinic):
+    # API.md, Errors: a body that refers to something not in the clinic is 400; only POST /invoices
+    # says otherwise for its patient_id.
+    for patient_id in ("pat_0000000000000000", "not-an-id"):
+        r = clinic.pay(patient_id, 100)
+        assert r.status == 400 and r.body["error"]["code"] == "validation_error", r
+        assert "patient_id" in r.body["error"]["fields"]
+
+
+def test_reading_a_payment_gives_what_recording_it_answered(clinic):
+    pid = clinic.patient()
+    clinic.invoice(pid, 1_000, clinic.days_ago(5))
+    recorded = clinic.pay(pid, 1_000)
+    assert recorded.status == 201 and recorded.body["follow_up_status"] == "closed"
+    clinic.invoice(pid, 500, clinic.days_ago(1))  # the follow-up moves on; the payment does not
+    read = clinic.billing.get(f"/payments/{recorded.body['payment_id']}")
+    assert read.status == 200 and read.body == recorded.body
 
 
 def test_a_payment_is_readable_by_id(clinic):

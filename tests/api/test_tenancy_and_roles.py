@@ -21,8 +21,8 @@ def test_another_clinics_objects_are_not_found_on_every_read(clinic, theirs):
 def test_another_clinics_patient_cannot_be_invoiced_or_paid(clinic, theirs, other_clinic):
     r = clinic.owner.post("/invoices", {"patient_id": theirs["patient_id"], "amount_cents": 100,
                                         "invoice_date": clinic.today().isoformat()})
-    assert r.status == 404
-    assert clinic.pay(theirs["patient_id"], 100).status == 404
+    assert r.status == 404  # "unknown patient -> 404" (API.md, POST /invoices)
+    assert clinic.pay(theirs["patient_id"], 100).status == 400  # a body reference (API.md, Errors)
     ledger = other_clinic.owner.get(f"/patients/{theirs['patient_id']}/ledger").body["items"]
     assert len(ledger) == 2  # their invoice and payment, nothing of ours
 

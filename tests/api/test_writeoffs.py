@@ -119,13 +119,13 @@ def test_a_write_off_ends_a_pending_promise_and_takes_it_off_the_due_index(clini
     assert (int(profile.promises_kept), int(profile.promises_broken)) == (0, 0)
 
 
-def test_nothing_owed_is_409_nothing_owed_and_writes_nothing(clinic):
+def test_nothing_owed_is_409_conflict_and_writes_nothing(clinic):
     pid = clinic.patient()
     clinic.invoice(pid, 1_000, days_ago(clinic, 1))
     assert clinic.pay(pid, 1_000).status == 201
     before = snapshot(clinic, pid)
     r = clinic.owner.post(f"/follow-ups/{pid}/write-off", {"reason": "Nothing to see"})
-    assert r.status == 409 and r.body["error"]["code"] == "nothing_owed", r
+    assert r.status == 409 and r.body["error"]["code"] == "conflict", r
     assert snapshot(clinic, pid) == before
 
 

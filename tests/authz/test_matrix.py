@@ -41,7 +41,7 @@ class Row:
     method: str
     path: str
     own: dict[str, int]
-    foreign: str  # "rule", "-" or a status for everyone
+    foreign: str  # "rule", "rule400", "-" or a status for everyone
     missing: str
 
     def expected(self, principal: str, variant: str) -> int | None:
@@ -51,10 +51,10 @@ class Row:
         spec = self.foreign if variant == "foreign" else self.missing
         if spec == "-":
             return None
-        if spec != "rule":
+        if spec not in ("rule", "rule400"):
             return int(spec)
         own = self.own[principal]
-        return own if own in (401, 403) else 404
+        return own if own in (401, 403) else (400 if spec == "rule400" else 404)
 
 
 def read_matrix() -> list[Row]:

@@ -121,7 +121,7 @@ def _race(calls: list) -> tuple[list, list[str]]:
         barrier.wait()
         try:
             results[i] = fn()
-        except Exception as e:  # a 409 concurrent_update of a manual run is a legitimate answer
+        except Exception as e:  # a 409 (ConcurrentUpdate) of a manual run is a legitimate answer
             results[i] = {"error": type(e).__name__}
             if type(e).__name__ != "ConcurrentUpdate":
                 errors.append(traceback.format_exc())

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain.account import Account, Invoice
-from chalicelib.domain.errors import Conflict, ValidationError
+from chalicelib.domain.errors import NothingOwed, PlanActive, ValidationError
 from chalicelib.domain.ids import installment_invoice_id, new_child_id, new_patient_id, patient_of
 from chalicelib.domain.plans import MAX_INSTALLMENTS, add_months, build_schedule
 
@@ -71,18 +71,18 @@ def test_converting_moves_open_invoices_into_the_plan_without_a_ledger_entry():
 
 
 def test_conversion_is_refused_for_nothing_owed_an_active_plan_a_past_start_or_too_many_installments():
-    with pytest.raises(Conflict) as nothing:
+    with pytest.raises(NothingOwed) as nothing:
         _plan(Account(patient_id=new_patient_id()))
-    assert nothing.value.code == "nothing_owed"
+    assert nothing.value.code == "conflict"
     account = _account_owing((5_000, TODAY))
     with pytest.raises(ValidationError):
         _plan(account, start=TODAY - timedelta(days=1))
     with pytest.raises(ValidationError):
         _plan(account, installment=41)  # 122 installments
     _plan(account, installment=42)  # 120 installments is the most
-    with pytest.raises(Conflict) as active:
+    with pytest.raises(PlanActive) as active:
         _plan(account)
-    assert active.value.code == "plan_active"
+    assert active.value.code == "conflict"
 
 
 def test_due_installments_are_invoiced_once_dated_their_due_date_with_deterministic_ids():
