@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import secrets
 import statistics
 import sys
@@ -445,17 +444,10 @@ def _tick(s: State, at: datetime):
 def _fresh_stack(s: State) -> None:
     import requests
 
-    from chalicelib import config
-    from chalicelib.api.auth import JWKS
-    from chalicelib.store import bootstrap
-    from tests.support import make_clinic
+    from tests.support import make_clinic, provision_embedded_aws
 
     requests.post("http://motoapi.amazonaws.com/moto-api/reset", timeout=10)  # moto's own reset, in-process
-    bootstrap.create_tables()
-    pool_id, client_id = bootstrap.create_user_pool()
-    os.environ["FOLLOWUPS_USER_POOL_ID"], os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = pool_id, client_id
-    config.settings.cache_clear()
-    JWKS.clear()
+    provision_embedded_aws()
     s.world = make_clinic(s.http)
 
 
@@ -545,17 +537,10 @@ def run(runs: int = 15, only: str | None = None, prepare_app: Callable | None = 
     with mock_aws():
         from chalice.test import Client
 
-        from chalicelib import config
-        from chalicelib.api.auth import JWKS
-        from chalicelib.store import bootstrap
+        from tests.support import make_clinic, provision_embedded_aws
 
-        bootstrap.create_tables()
-        pool_id, client_id = bootstrap.create_user_pool()
-        os.environ["FOLLOWUPS_USER_POOL_ID"], os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = pool_id, client_id
-        config.settings.cache_clear()
-        JWKS.clear()
+        provision_embedded_aws()
         from app import app
-        from tests.support import make_clinic
 
         if prepare_app is not None:
             prepare_app(app)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -187,16 +186,9 @@ def main() -> int:
     args = parser.parse_args()
 
     with mock_aws():
-        from chalicelib import config
-        from chalicelib.api.auth import JWKS
-        from chalicelib.store import bootstrap
+        from tests.support import provision_embedded_aws
 
-        bootstrap.create_tables()
-        pool_id, client_id = bootstrap.create_user_pool()
-        os.environ["FOLLOWUPS_USER_POOL_ID"] = pool_id
-        os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = client_id
-        config.settings.cache_clear()
-        JWKS.clear()
+        provision_embedded_aws()
 
         from chalice.test import Client
 

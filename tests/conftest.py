@@ -25,18 +25,10 @@ def aws():
     transactions walk every item of the table, and the table grew with every test.)"""
     from moto import mock_aws
 
-    from chalicelib import config
-    from chalicelib.api.auth import JWKS
-    from chalicelib.store import bootstrap
+    from tests.support import provision_embedded_aws
 
     with mock_aws():
-        bootstrap.create_tables()
-        pool_id, client_id = bootstrap.create_user_pool()
-        os.environ["FOLLOWUPS_USER_POOL_ID"] = pool_id
-        os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = client_id
-        config.settings.cache_clear()
-        JWKS.clear()
-        yield {"pool_id": pool_id, "client_id": client_id}
+        yield provision_embedded_aws()
 
 
 @pytest.fixture(scope="module")

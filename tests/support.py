@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +15,20 @@ from chalicelib.domain.clock import local_date
 from chalicelib.services import clinics, staff
 
 PASSWORD = "Correct-Horse-42"
+
+
+def provision_embedded_aws() -> dict[str, str]:
+    """Inside a moto mock (tests, benchmarks): the tables and the user pool, with the settings
+    and the JWKS cache pointed at them."""
+    from chalicelib.api.auth import JWKS  # noqa: PLC0415
+    from chalicelib.store import bootstrap  # noqa: PLC0415
+
+    bootstrap.create_tables()
+    pool_id, client_id = bootstrap.create_user_pool()
+    os.environ["FOLLOWUPS_USER_POOL_ID"], os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = pool_id, client_id
+    config.settings.cache_clear()
+    JWKS.clear()
+    return {"pool_id": pool_id, "client_id": client_id}
 
 
 def id_token(email: str, password: str = PASSWORD, client_id: str | None = None) -> str:
