@@ -49,3 +49,16 @@ class Spy:
 
     def __exit__(self, *exc):
         self._connection._make_api_call = self._original
+
+
+def timed_gets(http, path: str, headers: dict, reps: int) -> list[tuple[float, list, object]]:
+    """`reps` GETs through the app: (seconds, the DynamoDB calls it made, the response) each."""
+    samples = []
+    for _ in range(reps):
+        with Spy() as spy:
+            start = time.perf_counter()
+            response = http.get(path, headers=headers)
+            total = time.perf_counter() - start
+        assert response.status_code == 200, response.body
+        samples.append((total, spy.calls, response))
+    return samples

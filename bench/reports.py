@@ -155,14 +155,7 @@ def seed_owed(clinic_id: str, invoices: int, today: date, rng, batch) -> dict:
 
 def measure(http, token: str, path: str, reps: int) -> dict:
     headers = {"Authorization": f"Bearer {token}"}
-    samples = []
-    for _ in range(reps):
-        with offline.Spy() as spy:
-            start = time.perf_counter()
-            response = http.get(path, headers=headers)
-            total = time.perf_counter() - start
-        assert response.status_code == 200, response.body
-        samples.append((total, spy.calls, response))
+    samples = offline.timed_gets(http, path, headers, reps)
     calls = samples[-1][1]
     request = statistics.median(t for t, _, _ in samples)
     dynamo = statistics.median(sum(d for _, d, _ in c) for _, c, _ in samples)

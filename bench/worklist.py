@@ -57,14 +57,7 @@ def measure(http, token: str, path: str, reps: int, warm: bool = True) -> dict:
     headers = {"Authorization": f"Bearer {token}"}
     if warm:
         http.get(path, headers=headers)  # imports, JWKS, connection pools
-    samples = []
-    for _ in range(reps):
-        with offline.Spy() as spy:
-            start = time.perf_counter()
-            response = http.get(path, headers=headers)
-            total = time.perf_counter() - start
-        assert response.status_code == 200, response.body
-        samples.append((total, spy.calls, response))
+    samples = offline.timed_gets(http, path, headers, reps)
     body = json.loads(samples[-1][2].body)
     calls = [len(c) for _, c, _ in samples]
     items = [sum(r for _, _, r in c) for _, c, _ in samples]
