@@ -23,6 +23,25 @@ class Settings:
     preload_routes: bool  # load every route's module at start-up, not on its first request
 
 
+@dataclass(frozen=True)
+class StorePolicy:
+    """How long one DynamoDB call may take and how often a write is tried, in one place.
+
+    A Lambda request has 25 s (.chalice/config.json): a commit gives up after
+    `commit_deadline_seconds` whatever happens, so the function always answers."""
+
+    connect_timeout_seconds: float = 2.0
+    read_timeout_seconds: float = 5.0
+    read_attempts: int = 3  # botocore's attempts for a read (standard mode: throttling, 5xx)
+    commit_sends: int = 3  # sends of one transaction with the same client request token
+    commit_deadline_seconds: float = 12.0  # no new send after this much time in one commit
+    stale_reloads: int = 8  # load -> decide -> commit again while another writer wins
+    backoff_seconds: float = 0.05  # base of the jittered exponential backoff between tries
+
+
+STORE_POLICY = StorePolicy()
+
+
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return value if value not in (None, "") else default

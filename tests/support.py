@@ -13,6 +13,7 @@ import boto3
 from chalicelib import config
 from chalicelib.domain.clock import local_date
 from chalicelib.services import clinics, staff
+from chalicelib.store.uow import UnitOfWork
 
 PASSWORD = "Correct-Horse-42"
 
@@ -148,14 +149,15 @@ class ClinicWorld:
 def make_clinic(http, timezone: str = "America/New_York", name: str = "Test Clinic",
                 now: datetime | None = None, extra_staff: tuple[tuple[str, str], ...] = ()) -> ClinicWorld:
     now = now or datetime.now(UTC)
-    clinic = clinics.create(name, timezone, "USD", now)
+    uow = UnitOfWork()
+    clinic = clinics.create(uow, now, name=name, timezone=timezone, currency="USD")
     world = ClinicWorld(clinic.clinic_id, timezone, http=http)
     tag = secrets.token_hex(4)
     people = [("owner", "Owner"), ("admin", "Admin"), ("billing", "BillingStaff"), ("billing2", "BillingStaff"),
               *extra_staff]
     for who, role in people:
         email = f"{who}-{tag}@example.test"
-        member = staff.create(clinic.clinic_id, email=email, name=who.title(), role=role, now=now,
+        member = staff.create(uow, clinic.clinic_id, now, email=email, name=who.title(), role=role,
                               password=PASSWORD)
         world.users[who] = {"sub": member.sub, "email": email, "token": id_token(email), "role": role}
     return world

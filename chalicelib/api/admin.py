@@ -6,22 +6,23 @@ from typing import Any, Literal
 
 from chalice import Response
 
+from ..domain.roles import OWNER_ADMIN, OWNER_ONLY, PERMISSIONS
 from ..services import audit, delegations
-from .auth import OWNER_ADMIN, OWNER_ONLY
+from . import views
 from .routing import RequestContext, route
 from .types import Body, Instant, Out, Query, QueryLimit, text
 
 
 class DelegationIn(Body):
     grantee_sub: text(1, 128)
-    permission: Literal["write_off"]
+    permission: Literal[PERMISSIONS]
     expires_at: Instant
 
 
 class DelegationOut(Out):
     delegation_id: str
     grantee_sub: str
-    permission: Literal["write_off"]
+    permission: Literal[PERMISSIONS]
     expires_at: str
     created_by: str
     created_at: str
@@ -56,20 +57,20 @@ class AuditList(Out):
 def grant_delegation(ctx: RequestContext) -> dict:
     """Grant write_off to a staff member until `expires_at` (future, at most 90 days away)."""
     b = ctx.body
-    return delegations.grant(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, grantee_sub=b.grantee_sub,
-                             permission=b.permission, expires_at=b.expires_at)
+    return views.delegation(delegations.grant(ctx.uow, ctx.caller, ctx.now, grantee_sub=b.grantee_sub,
+                                              permission=b.permission, expires_at=b.expires_at))
 
 
 @route("/delegations", "GET", roles=OWNER_ADMIN, response=DelegationList)
 def list_delegations(ctx: RequestContext) -> dict:
     """Active delegations (neither revoked nor expired), ending soonest first."""
-    return delegations.list_active(ctx.caller.clinic_id, ctx.now)
+    return {"items": [views.delegation(g) for g in delegations.list_active(ctx.uow, ctx.caller, ctx.now)]}
 
 
 @route("/delegations/{delegation_id}", "DELETE", roles=OWNER_ONLY, status=204)
 def revoke_delegation(ctx: RequestContext, delegation_id: str) -> Response:
     """Revoke a delegation: the grantee loses the permission on their next request."""
-    delegations.revoke(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, delegation_id)
+    delegations.revoke(ctx.uow, ctx.caller, ctx.now, delegation_id)
     return Response(body="", status_code=204)
 
 
@@ -77,5 +78,6 @@ def revoke_delegation(ctx: RequestContext, delegation_id: str) -> Response:
 def list_audit(ctx: RequestContext) -> dict:
     """The audit trail, newest first, by patient and/or action; append-only, never edited."""
     q = ctx.query
-    return audit.search(ctx.caller.clinic_id, patient_id=q.patient_id, action=q.action, limit=q.limit,
+    page = audit.search(ctx.uow, ctx.caller, patient_id=q.patient_id, action=q.action, limit=q.limit,
                         cursor=q.cursor)
+    return {"items": [views.audit_entry(e) for e in page.entries], "next_cursor": page.next_cursor}

@@ -1,4 +1,4 @@
-"""Who is calling: verify the Cognito ID token in the app itself and build one Caller.
+"""Who is calling: verify the Cognito ID token in the app itself and build the `Caller` (domain/roles.py).
 
 API Gateway's Cognito authorizer (production) does not pin the app client, and `chalice local`
 does not verify tokens at all, so every request is verified here: RS256 signature against the
@@ -14,45 +14,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .. import config
-from ..domain.errors import Forbidden, Unauthorized
+from ..domain.errors import Unauthorized
 from ..domain.ids import is_clinic_id
+from ..domain.roles import ROLES, Caller
 
 if TYPE_CHECKING:
     import jwt
 
-OWNER, ADMIN, BILLING = "Owner", "Admin", "BillingStaff"
-ROLES = (OWNER, ADMIN, BILLING)
-ALL_STAFF = frozenset(ROLES)
-OWNER_ADMIN = frozenset({OWNER, ADMIN})
-OWNER_ONLY = frozenset({OWNER})
 CLOCK_LEEWAY_SECONDS = 0  # an expired token is expired: no grace at `exp`
 clock = time.time  # replaced in tests to judge a real token at another moment
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The verified identity of one request."""
-
-    sub: str
-    email: str
-    clinic_id: str
-    roles: frozenset[str]
-    _permission_source: object = field(default=None, compare=False, repr=False)
-
-    def has_any(self, roles: frozenset[str]) -> bool:
-        return bool(self.roles & roles)
-
-    @cached_property
-    def permissions(self) -> tuple[str, ...]:
-        """Read from the grant store on each request, never from the token alone."""
-        if self._permission_source is None:
-            return ()
-        return tuple(self._permission_source(self))
 
 
 class JwksCache:
@@ -153,15 +126,11 @@ def groups_of(claims: dict) -> frozenset[str]:
     return frozenset(g.strip() for g in raw if isinstance(g, str) and g.strip() in ROLES)
 
 
-def caller_from_header(header: str | None, permission_source=None) -> Caller:
+def caller_from_header(header: str | None) -> Caller:
+    """The caller a valid ID token names: its clinic, `sub` and roles (permissions are added by
+    the route when it needs them, from the store)."""
     claims = verify_id_token(_bearer(header))
     clinic_id = claims.get("custom:clinic_id")
     if not is_clinic_id(clinic_id):
         raise Unauthorized("the user belongs to no clinic")
-    return Caller(sub=claims["sub"], email=claims.get("email", ""), clinic_id=clinic_id,
-                  roles=groups_of(claims), _permission_source=permission_source)
-
-
-def require_role(caller: Caller, roles: frozenset[str]) -> None:
-    if not caller.has_any(roles):
-        raise Forbidden(f"this needs one of the roles {', '.join(sorted(roles))}")
+    return Caller(sub=claims["sub"], clinic_id=clinic_id, roles=groups_of(claims), email=claims.get("email", ""))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..domain.roles import ALL_STAFF, OWNER_ADMIN, OWNER_ONLY, ROLES
 from ..services import clinics, staff
-from .auth import ALL_STAFF, OWNER_ADMIN, OWNER_ONLY
+from . import views
 from .routing import RequestContext, route
 from .types import Body, Email, Out, text
 
@@ -25,7 +26,7 @@ class ClinicPatch(Body):
 class StaffIn(Body):
     email: Email
     name: text(1, 200)
-    role: Literal["Owner", "Admin", "BillingStaff"]
+    role: Literal[ROLES]
 
 
 class StaffOut(Out):
@@ -42,25 +43,26 @@ class StaffList(Out):
 @route("/clinic", "GET", roles=ALL_STAFF, response=ClinicOut)
 def get_clinic(ctx: RequestContext) -> dict:
     """The caller's clinic."""
-    return clinics.get(ctx.caller.clinic_id).view()
+    return views.clinic(clinics.get(ctx.uow, ctx.caller.clinic_id))
 
 
 @route("/clinic", "PATCH", roles=OWNER_ONLY, body=ClinicPatch, response=ClinicOut)
 def patch_clinic(ctx: RequestContext) -> dict:
     """Rename the clinic or change its time zone."""
     b = ctx.body
-    return clinics.update(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, name=b.name, timezone=b.timezone).view()
+    return views.clinic(clinics.update(ctx.uow, ctx.caller, ctx.now, name=b.name, timezone=b.timezone))
 
 
 @route("/staff", "GET", roles=OWNER_ADMIN, response=StaffList)
 def list_staff(ctx: RequestContext) -> dict:
     """The clinic's staff members."""
-    return {"items": [m.view() for m in staff.list_members(ctx.caller.clinic_id)]}
+    return {"items": [views.staff_member(m) for m in staff.list_members(ctx.uow, ctx.caller.clinic_id)]}
 
 
 @route("/staff", "POST", roles=OWNER_ADMIN, body=StaffIn, response=StaffOut, status=201)
 def create_staff(ctx: RequestContext) -> dict:
     """Create a staff member: a Cognito user in this clinic and the role's group."""
     b = ctx.body
-    return staff.create(ctx.caller.clinic_id, email=str(b.email).lower(), name=b.name, role=b.role, now=ctx.now,
-                        actor=ctx.caller.sub, actor_roles=ctx.caller.roles).view()
+    return views.staff_member(staff.create(ctx.uow, ctx.caller.clinic_id, ctx.now, email=str(b.email).lower(),
+                                           name=b.name, role=b.role, actor=ctx.caller.actor,
+                                           actor_roles=ctx.caller.roles))

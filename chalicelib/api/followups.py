@@ -9,10 +9,13 @@ from chalice import Response
 from pydantic import BeforeValidator, Field
 
 from .. import config
+from ..domain.account import FOLLOW_UP_STATUSES
 from ..domain.aging import BUCKETS
+from ..domain.contact import CALLBACK_STATUSES, CHANNELS, MAX_NOTES, OUTCOMES
 from ..domain.errors import ValidationError
+from ..domain.roles import ALL_STAFF
 from ..services import attempts, calendar, callbacks, followups
-from .auth import ALL_STAFF
+from . import views
 from .routing import RequestContext, route
 from .types import Body, Cents, InstantOrWall, LocalDate, Out, Query, QueryLimit, query_int, text
 
@@ -28,7 +31,7 @@ def _bucket(value):
 
 QueryInt = Annotated[int, BeforeValidator(query_int), Field(ge=0, le=MAX_BALANCE_FILTER)]
 Bucket = Annotated[Literal[BUCKETS], BeforeValidator(_bucket)]
-Status = Literal[followups.STATUSES]
+Status = Literal[FOLLOW_UP_STATUSES]
 
 
 # ----- schemas -------------------------------------------------------------------------------
@@ -74,9 +77,9 @@ class WorklistOut(Out):
 
 
 class AttemptIn(Body):
-    channel: Literal[attempts.CHANNELS]
-    outcome: Literal[attempts.OUTCOMES]
-    notes: text(0, attempts.MAX_NOTES) | None = None
+    channel: Literal[CHANNELS]
+    outcome: Literal[OUTCOMES]
+    notes: text(0, MAX_NOTES) | None = None
     promised_amount_cents: Cents | None = None
     promised_date: LocalDate | None = None
 
@@ -96,7 +99,7 @@ class AttemptOut(Out):
 
 class CallbackIn(Body):
     due_at: InstantOrWall
-    notes: text(0, callbacks.MAX_NOTES) | None = None
+    notes: text(0, MAX_NOTES) | None = None
     assignee_sub: text(1, 128) | None = None
 
 
@@ -110,7 +113,7 @@ class CallbackOut(Out):
     patient_id: str
     due_at: str
     assignee_sub: str
-    status: Literal["scheduled", "done", "cancelled"]
+    status: Literal[CALLBACK_STATUSES]
     notes: str | None
 
 
@@ -158,13 +161,13 @@ def worklist(ctx: RequestContext) -> dict:
     filters = followups.Filters(bucket=q.bucket, min_balance_cents=q.min_balance_cents,
                                 max_balance_cents=q.max_balance_cents, invoice_date_from=q.invoice_date_from,
                                 invoice_date_to=q.invoice_date_to, status=q.status)
-    return followups.worklist(ctx.caller.clinic_id, ctx.now, filters, limit=q.limit, cursor=q.cursor)
+    return views.worklist(followups.worklist(ctx.uow, ctx.caller, ctx.now, filters, limit=q.limit, cursor=q.cursor))
 
 
 @route("/follow-ups/{patient_id}", "GET", roles=ALL_STAFF, response=FollowUpOut)
 def follow_up(ctx: RequestContext, patient_id: str) -> dict:
     """One patient's follow-up: invoices, payments, contact history, callbacks, plan, promises."""
-    return followups.detail(ctx.caller.clinic_id, patient_id, ctx.now)
+    return views.follow_up(followups.detail(ctx.uow, ctx.caller, ctx.now, patient_id))
 
 
 @route("/follow-ups/{patient_id}/attempts", "POST", roles=ALL_STAFF, body=AttemptIn, response=AttemptOut,
@@ -172,9 +175,10 @@ def follow_up(ctx: RequestContext, patient_id: str) -> dict:
 def log_attempt(ctx: RequestContext, patient_id: str) -> dict:
     """Log a contact attempt; `promised_payment` records a promise to pay."""
     b = ctx.body
-    return attempts.log(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, patient_id, channel=b.channel,
-                        outcome=b.outcome, notes=b.notes, promised_amount_cents=b.promised_amount_cents,
-                        promised_date=b.promised_date)
+    logged = attempts.log(ctx.uow, ctx.caller, ctx.now, patient_id, channel=b.channel, outcome=b.outcome,
+                          notes=b.notes, promised_amount_cents=b.promised_amount_cents, promised_date=b.promised_date)
+    return {**views.attempt(logged.attempt), "follow_up_status": logged.follow_up_status,
+            "balance_cents": logged.balance_cents}
 
 
 @route("/follow-ups/{patient_id}/callbacks", "POST", roles=ALL_STAFF, body=CallbackIn,
@@ -182,22 +186,23 @@ def log_attempt(ctx: RequestContext, patient_id: str) -> dict:
 def schedule_callback(ctx: RequestContext, patient_id: str) -> dict:
     """Schedule a callback at an instant or a clinic-local wall time, for the caller or a colleague."""
     b = ctx.body
-    return callbacks.schedule(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, patient_id, due_at=b.due_at,
-                              notes=b.notes, assignee_sub=b.assignee_sub)
+    return views.callback(callbacks.schedule(ctx.uow, ctx.caller, ctx.now, patient_id, due_at=b.due_at,
+                                             notes=b.notes, assignee_sub=b.assignee_sub))
 
 
 @route("/callbacks/{callback_id}", "PATCH", roles=ALL_STAFF, body=CallbackPatch, response=CallbackOut)
 def update_callback(ctx: RequestContext, callback_id: str) -> dict:
     """Mark a callback done or cancelled (`status`), or reschedule it (`due_at`)."""
     b = ctx.body
-    return callbacks.update(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, callback_id, status=b.status,
-                            due_at=b.due_at)
+    return views.callback(callbacks.update(ctx.uow, ctx.caller, ctx.now, callback_id, status=b.status,
+                                           due_at=b.due_at))
 
 
 @route("/tasks", "GET", roles=ALL_STAFF, response=TasksOut)
 def tasks(ctx: RequestContext) -> dict:
     """The caller's scheduled callbacks due up to the end of today, soonest first."""
-    return callbacks.tasks(ctx.caller.clinic_id, ctx.caller.sub, ctx.now)
+    due = callbacks.tasks(ctx.uow, ctx.caller, ctx.now)
+    return {"as_of": due.as_of.isoformat(), "items": [views.task(t) for t in due.items]}
 
 
 def _calendar_response(body: str) -> Response:
@@ -209,27 +214,27 @@ def _calendar_response(body: str) -> Response:
 @route("/calendar.ics", "GET", roles=ALL_STAFF, content_type="text/calendar")
 def calendar_ics(ctx: RequestContext) -> Response:
     """The caller's scheduled callbacks as iCalendar (one VEVENT each, UID = callback_id)."""
-    return _calendar_response(calendar.ics(ctx.caller.clinic_id, ctx.caller.sub, ctx.now))
+    return _calendar_response(calendar.ics(ctx.uow, ctx.caller.clinic_id, ctx.caller.sub, ctx.now))
 
 
 @route("/calendar/feed", "POST", roles=ALL_STAFF, response=FeedOut, status=201)
 def issue_feed(ctx: RequestContext) -> dict:
     """A new secret feed URL of the caller's calendar (no header needed); the old one stops working."""
-    token = calendar.issue_feed(ctx.caller.clinic_id, ctx.caller.sub, ctx.now)
+    token = calendar.issue_feed(ctx.uow, ctx.caller, ctx.now)
     return {"url": f"{public_base_url(ctx.request)}/calendar/feed/{token}"}
 
 
 @route("/calendar/feed", "DELETE", roles=ALL_STAFF, status=204)
 def revoke_feed(ctx: RequestContext) -> Response:
     """Revoke the caller's feed URL."""
-    calendar.revoke_feed(ctx.caller.clinic_id, ctx.caller.sub, ctx.now)
+    calendar.revoke_feed(ctx.uow, ctx.caller, ctx.now)
     return Response(body="", status_code=204)
 
 
 @route("/calendar/feed/{token}", "GET", roles=None, content_type="text/calendar")
 def calendar_feed(ctx: RequestContext, token: str) -> Response:
     """The feed owner's calendar, for calendar apps: the secret URL is the credential."""
-    return _calendar_response(calendar.feed(token, ctx.now))
+    return _calendar_response(calendar.feed(ctx.uow, token, ctx.now))
 
 
 # ----- the public URL of this API --------------------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..domain.account import INVOICE_SOURCES, INVOICE_STATUSES, LEDGER_TYPES, PAYMENT_METHODS
+from ..domain.roles import ALL_STAFF
 from ..services import invoices, patients, payments
-from .auth import ALL_STAFF
+from . import views
 from .routing import RequestContext, json_response, route
 from .types import Body, Cents, Instant, LocalDate, Out, text
 
@@ -30,7 +32,7 @@ class PatientOut(Out):
 class LedgerEntryOut(Out):
     entry_id: str
     at: str
-    type: Literal["invoice", "payment", "write_off"]
+    type: Literal[LEDGER_TYPES]
     amount_cents: int
     balance_after_cents: int
     ref: str
@@ -56,8 +58,8 @@ class InvoiceOut(Out):
     balance_cents: int
     invoice_date: str
     service_date: str | None
-    status: Literal["open", "paid", "in_plan", "written_off"]
-    source: Literal["manual", "plan"]
+    status: Literal[INVOICE_STATUSES]
+    source: Literal[INVOICE_SOURCES]
     plan_id: str | None = None
     installment_number: int | None = None
 
@@ -65,7 +67,7 @@ class InvoiceOut(Out):
 class PaymentIn(Body):
     patient_id: text(1, 80)
     amount_cents: Cents
-    method: Literal["cash", "card", "check", "bank_transfer", "other"]
+    method: Literal[PAYMENT_METHODS]
     received_at: Instant | None = None
     invoice_id: text(1, 120) | None = None
     note: text(0, 2000) | None = None
@@ -91,48 +93,48 @@ class PaymentOut(Out):
 def create_patient(ctx: RequestContext) -> dict:
     """Register a patient."""
     b = ctx.body
-    return patients.create(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, name=b.name, phone=b.phone,
-                           email=b.email, external_id=b.external_id)
+    return views.patient(patients.create(ctx.uow, ctx.caller, ctx.now, name=b.name, phone=b.phone, email=b.email,
+                                         external_id=b.external_id))
 
 
 @route("/patients/{patient_id}", "GET", roles=ALL_STAFF, response=PatientOut)
 def get_patient(ctx: RequestContext, patient_id: str) -> dict:
     """A patient of the caller's clinic."""
-    return patients.get(ctx.caller.clinic_id, patient_id)
+    return views.patient(patients.get(ctx.uow, ctx.caller, patient_id))
 
 
 @route("/patients/{patient_id}/ledger", "GET", roles=ALL_STAFF, response=LedgerOut)
 def get_ledger(ctx: RequestContext, patient_id: str) -> dict:
     """Every invoice, payment and write-off of the patient, oldest first, with running balance."""
-    return patients.ledger(ctx.caller.clinic_id, patient_id)
+    return {"items": [views.ledger_line(e) for e in patients.ledger(ctx.uow, ctx.caller, patient_id)]}
 
 
 @route("/invoices", "POST", roles=ALL_STAFF, body=InvoiceIn, response=InvoiceOut, status=201)
 def create_invoice(ctx: RequestContext) -> dict:
     """Invoice a patient; aging counts from `invoice_date`."""
     b = ctx.body
-    return invoices.create(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, patient_id=b.patient_id,
-                           amount_cents=b.amount_cents, invoice_date=b.invoice_date, service_date=b.service_date,
-                           description=b.description, external_id=b.external_id)
+    return views.invoice(invoices.create(ctx.uow, ctx.caller, ctx.now, patient_id=b.patient_id,
+                                         amount_cents=b.amount_cents, invoice_date=b.invoice_date,
+                                         service_date=b.service_date, description=b.description,
+                                         external_id=b.external_id))
 
 
 @route("/invoices/{invoice_id}", "GET", roles=ALL_STAFF, response=InvoiceOut)
 def get_invoice(ctx: RequestContext, invoice_id: str) -> dict:
     """An invoice of the caller's clinic."""
-    return invoices.get(ctx.caller.clinic_id, invoice_id)
+    return views.invoice(invoices.get(ctx.uow, ctx.caller, invoice_id))
 
 
 @route("/payments", "POST", roles=ALL_STAFF, body=PaymentIn, response=PaymentOut, status=201,
        headers=("Idempotency-Key",))
 def create_payment(ctx: RequestContext):
     """Record a payment (header Idempotency-Key required): named invoice, else oldest first."""
-    status, payload = payments.record(ctx.caller.clinic_id, ctx.caller.sub, ctx.now,
-                                      idempotency_key=ctx.header("Idempotency-Key") or "",
-                                      body=ctx.body.model_dump())
-    return json_response(payload, status)
+    _, payment = payments.record(ctx.uow, ctx.caller, ctx.now, idempotency_key=ctx.header("Idempotency-Key") or "",
+                                 body=ctx.body.model_dump())
+    return json_response(views.payment(payment), 201)
 
 
 @route("/payments/{payment_id}", "GET", roles=ALL_STAFF, response=PaymentOut)
 def get_payment(ctx: RequestContext, payment_id: str) -> dict:
     """A payment of the caller's clinic."""
-    return payments.get(ctx.caller.clinic_id, payment_id)
+    return views.payment(payments.get(ctx.uow, ctx.caller, payment_id))

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..domain.account import INSTALLMENT_STATUSES, PLAN_STATUSES
+from ..domain.plans import FREQUENCIES
+from ..domain.roles import ALL_STAFF
 from ..services import plans
-from .auth import ALL_STAFF
+from . import views
 from .routing import RequestContext, route
 from .types import Body, Cents, LocalDate, Out
 
 
 class PlanIn(Body):
     installment_cents: Cents
-    frequency: Literal["weekly", "monthly"]
+    frequency: Literal[FREQUENCIES]
     start_date: LocalDate
 
 
@@ -20,7 +23,7 @@ class InstallmentOut(Out):
     number: int
     due_date: str
     amount_cents: int
-    status: Literal["scheduled", "invoiced", "paid"]
+    status: Literal[INSTALLMENT_STATUSES]
     invoice_id: str | None
     prepaid_cents: int
 
@@ -28,10 +31,10 @@ class InstallmentOut(Out):
 class PlanOut(Out):
     plan_id: str
     patient_id: str
-    status: Literal["active", "completed", "cancelled"]
+    status: Literal[PLAN_STATUSES]
     total_cents: int
     installment_cents: int
-    frequency: Literal["weekly", "monthly"]
+    frequency: Literal[FREQUENCIES]
     start_date: str
     installments: list[InstallmentOut]
     next_due_date: str | None
@@ -46,17 +49,18 @@ class PlanRunOut(Out):
 def create_plan(ctx: RequestContext, patient_id: str) -> dict:
     """Convert the patient's whole balance into a payment plan; open invoices move into it."""
     b = ctx.body
-    return plans.create(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, patient_id=patient_id,
-                        installment_cents=b.installment_cents, frequency=b.frequency, start_date=b.start_date)
+    return views.plan(plans.create(ctx.uow, ctx.caller, ctx.now, patient_id=patient_id,
+                                   installment_cents=b.installment_cents, frequency=b.frequency,
+                                   start_date=b.start_date))
 
 
 @route("/payment-plans/{plan_id}", "GET", roles=ALL_STAFF, response=PlanOut)
 def get_plan(ctx: RequestContext, plan_id: str) -> dict:
     """A payment plan of the caller's clinic with its installments."""
-    return plans.get(ctx.caller.clinic_id, plan_id)
+    return views.plan(plans.get(ctx.uow, ctx.caller, plan_id))
 
 
 @route("/payment-plans/{plan_id}/run", "POST", roles=ALL_STAFF, response=PlanRunOut)
 def run_plan(ctx: RequestContext, plan_id: str) -> dict:
     """Invoice the plan's installments due today or earlier now, as the nightly run would."""
-    return plans.run(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, plan_id)
+    return {"invoices_created": plans.run(ctx.uow, ctx.caller, ctx.now, plan_id)}

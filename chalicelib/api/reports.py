@@ -8,8 +8,9 @@ from chalice import Response
 from pydantic import Field
 
 from ..domain.aging import BUCKETS
-from ..services import attempts, reports
-from .auth import ALL_STAFF, OWNER_ADMIN
+from ..domain.contact import CHANNELS, OUTCOMES
+from ..domain.roles import ALL_STAFF, OWNER_ADMIN
+from ..services import reports
 from .routing import RequestContext, route
 from .types import LocalDate, Out, Query
 
@@ -38,8 +39,8 @@ class StaffRowOut(Out):
     sub: str
     name: str
     attempts: int
-    by_channel: dict[Literal[attempts.CHANNELS], int] = Field(description="every channel, 0 included")
-    by_outcome: dict[Literal[attempts.OUTCOMES], int] = Field(description="every outcome, 0 included")
+    by_channel: dict[Literal[CHANNELS], int] = Field(description="every channel, 0 included")
+    by_outcome: dict[Literal[OUTCOMES], int] = Field(description="every outcome, 0 included")
     promises_made: int
     promises_kept: int
     promises_broken: int
@@ -57,7 +58,7 @@ class StaffPerformanceOut(Out):
 @route("/reports/aging", "GET", roles=ALL_STAFF, response=AgingOut)
 def aging_report(ctx: RequestContext) -> dict:
     """Open invoices by the age of each (counts, patients, balance per bucket) and plans' uninvoiced parts."""
-    return reports.aging(ctx.caller.clinic_id, ctx.now)
+    return reports.aging(ctx.uow, ctx.caller, ctx.now)
 
 
 @route("/reports/staff-performance", "GET", roles=OWNER_ADMIN, query=StaffPerformanceQuery,
@@ -66,7 +67,7 @@ def staff_performance_report(ctx: RequestContext) -> dict | Response:
     """Per staff member: attempts by channel and outcome, promises, callbacks and recovered cents
     for a range of clinic-local dates (`format=csv` for a spreadsheet)."""
     q = ctx.query
-    report = reports.staff_performance(ctx.caller.clinic_id, ctx.now, q.from_, q.to)
+    report = reports.staff_performance(ctx.uow, ctx.caller, ctx.now, q.from_, q.to)
     if q.format == "json":
         return report
     filename = f"staff-performance-{report['from']}-to-{report['to']}.csv"

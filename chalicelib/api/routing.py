@@ -13,7 +13,7 @@ import functools
 import json
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,10 +25,12 @@ from ..domain.errors import (
     Conflict,
     FollowUpsError,
     Forbidden,
+    InvariantViolation,
     NotFound,
     Unauthorized,
     ValidationError,
 )
+from ..domain.roles import Caller
 from ..logs import logger
 from . import auth
 
@@ -155,12 +157,15 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
             try:
                 ctx = RequestContext(request=request)
                 if roles is not None:
-                    ctx.caller = auth.caller_from_header(
-                        request.headers.get("authorization"), permission_source=_permissions)
+                    ctx.caller = auth.caller_from_header(request.headers.get("authorization"))
                     logger.append_keys(clinic_id=ctx.caller.clinic_id, sub=ctx.caller.sub)
-                    auth.require_role(ctx.caller, roles)
-                    if permission is not None and permission not in ctx.caller.permissions:
-                        raise Forbidden(f"this needs the {permission} permission (an Owner, or an active delegation)")
+                    if not ctx.caller.has_any(roles):
+                        raise Forbidden(f"this needs one of the roles {', '.join(sorted(roles))}")
+                    if permission is not None:
+                        ctx.caller = ctx.with_permissions()
+                        if not ctx.caller.may(permission):
+                            raise Forbidden(f"this needs the {permission} permission (an Owner, or an active "
+                                            "delegation)")
                 if body is not None:
                     ctx.body = parse_body(request.raw_body, body)
                 if query is not None:
@@ -170,11 +175,12 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
                 logger.info("request refused", extra={"status_code": STATUS.get(type(e), 400),
                                                       "error_code": e.code})
                 return error_response(e)
+            except InvariantViolation as e:
+                logger.error("invariant broken", extra={"invariant": e.code, **e.ids, **_safe_exception(e)})
+                return _internal_error(request)
             except Exception as e:
                 logger.error("unhandled error", extra=_safe_exception(e))
-                return Response(body=json.dumps({"error": {"code": "internal_error",
-                                                           "message": "something went wrong on our side"}}),
-                                status_code=500, headers={"Content-Type": "application/json"})
+                return _internal_error(request)
             finally:
                 logger.remove_keys(["clinic_id", "sub"])
             if isinstance(result, Response):
@@ -199,22 +205,48 @@ def _safe_exception(error: Exception) -> dict:
     return {"exception_name": type(error).__name__, "aws_error_code": code, "frames": frames[-12:]}
 
 
-def _permissions(caller: auth.Caller) -> list[str]:
-    from ..services import delegations  # noqa: PLC0415 - only routes that ask pay for the import
+def _internal_error(request) -> Response:
+    """500 with the request id the logs carry, so a report of it can be found."""
+    request_id = ((getattr(request, "context", None) or {}).get("requestId")) or ""
+    return Response(body=json.dumps({"error": {"code": "internal_error", "message": "something went wrong on our side",
+                                               "request_id": request_id}}),
+                    status_code=500, headers={"Content-Type": "application/json"})
 
-    return delegations.permissions_of(caller)
+
+def _store_unit_of_work():
+    from ..store.uow import UnitOfWork  # noqa: PLC0415 - PynamoDB loads with the first route that needs it
+
+    return UnitOfWork()
+
+
+# What a request's services work through; the fast test tier puts in-memory repositories here.
+unit_of_work: Callable[[], Any] = _store_unit_of_work
 
 
 @dataclass
 class RequestContext:
-    """What a view needs: the request, the verified caller, parsed input, and "now" (the
-    one clock read of a request)."""
+    """What a view needs: the request, the verified caller, parsed input, "now" (the one clock
+    read of a request) and the unit of work its services use (made on first use)."""
 
     request: Any
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    caller: auth.Caller | None = None
+    caller: Caller | None = None
     body: Any = None
     query: Any = None
+    _uow: Any = None
+
+    @property
+    def uow(self):
+        if self._uow is None:
+            self._uow = unit_of_work()
+        return self._uow
 
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name.lower())
+
+    def with_permissions(self) -> Caller:
+        """The caller with the permissions the store grants them now (a read: only when needed)."""
+        from ..services import delegations  # noqa: PLC0415 - only routes that ask pay for the import
+
+        return replace(self.caller, permissions=delegations.permissions_of(
+            self.uow, self.caller.clinic_id, self.caller.sub, self.now))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .auth import ALL_STAFF
+from ..domain.roles import ALL_STAFF
 from .routing import RequestContext, route
 from .types import Out
 
@@ -36,6 +36,6 @@ def openapi_document(ctx: RequestContext) -> dict:
 @route("/me", "GET", roles=ALL_STAFF, response=MeOut)
 def me(ctx: RequestContext) -> dict:
     """The caller as the verified token and the grant store see them."""
-    c = ctx.caller
+    c = ctx.with_permissions()
     return {"sub": c.sub, "email": c.email, "clinic_id": c.clinic_id, "roles": sorted(c.roles),
-            "permissions": list(c.permissions)}
+            "permissions": sorted(c.permissions)}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..domain.roles import ALL_STAFF, WRITE_OFF
 from ..services import writeoffs
-from ..services.delegations import WRITE_OFF
-from .auth import ALL_STAFF
 from .routing import RequestContext, route
 from .types import Body, Out, text
 
@@ -30,5 +29,8 @@ class WriteOffOut(Out):
        response=WriteOffOut)
 def write_off(ctx: RequestContext, patient_id: str) -> dict:
     """Write off everything the patient owes (needs write_off: an Owner or an active delegate)."""
-    return writeoffs.write_off(ctx.caller.clinic_id, ctx.caller.sub, ctx.now, patient_id=patient_id,
-                               reason=ctx.body.reason)
+    done = writeoffs.write_off(ctx.uow, ctx.caller, ctx.now, patient_id=patient_id, reason=ctx.body.reason)
+    return {"patient_id": done.patient_id, "written_off_cents": done.written_off_cents, "entry_id": done.entry_id,
+            "audit_id": done.audit_id, "written_off_invoice_ids": done.written_off_invoice_ids,
+            "cancelled_plan_id": done.cancelled_plan_id, "balance_cents": 0,
+            "follow_up_status": done.follow_up_status}

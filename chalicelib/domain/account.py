@@ -13,12 +13,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from . import aging
-from .errors import Conflict, NothingOwed, Overpayment, PlanActive, ValidationError
+from .contact import LastAttempt
+from .errors import Conflict, InvariantViolation, NothingOwed, Overpayment, PlanActive, ValidationError
 from .ids import installment_invoice_id
 from .money import allocate_oldest_first
 from .plans import MAX_INSTALLMENTS, build_schedule
 
 OPEN, PROMISED, PAYMENT_PLAN, CLOSED, WRITTEN_OFF = "open", "promised", "payment_plan", "closed", "written_off"
+FOLLOW_UP_STATUSES = (OPEN, PROMISED, PAYMENT_PLAN, CLOSED, WRITTEN_OFF)
+INVOICE_STATUSES = ("open", "paid", "in_plan", "written_off")
+INVOICE_SOURCES = ("manual", "plan")
+PAYMENT_METHODS = ("cash", "card", "check", "bank_transfer", "other")
+LEDGER_TYPES = ("invoice", "payment", "write_off")
+PLAN_STATUSES = ("active", "completed", "cancelled")
+INSTALLMENT_STATUSES = ("scheduled", "invoiced", "paid")
 
 
 @dataclass
@@ -107,13 +115,90 @@ class LedgerEntry:
 
 
 @dataclass
+class Payment:
+    payment_id: str
+    patient_id: str
+    amount_cents: int
+    method: str
+    received_at: datetime
+    allocations: list[Allocation]
+    balance_after_cents: int
+    created_at: datetime
+    created_by: str
+    invoice_id: str | None = None
+    note: str | None = None
+    status_after: str | None = None  # the follow-up's status right after it, as POST answered
+    # The staff member whose attempt on this patient was the latest before the payment, if at
+    # most 30 days older: decided once, when the payment is recorded (staff-performance report).
+    recovered_by: str | None = None
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """A ledger entry as stored: numbered, dated, with the running balance after it."""
+
+    entry_id: str
+    patient_id: str
+    seq: int
+    at: datetime
+    type: str
+    amount_cents: int
+    balance_after_cents: int
+    ref: str
+
+
+@dataclass
+class Patient:
+    """The patient and the state of their follow-up (the worklist row)."""
+
+    patient_id: str
+    name: str
+    created_at: datetime
+    created_by: str
+    phone: str | None = None
+    email: str | None = None
+    external_id: str | None = None
+    balance_cents: int = 0
+    status: str = CLOSED
+    oldest_open_invoice_date: date | None = None
+    ledger_seq: int = 0
+    active_plan_id: str | None = None
+    plan_next_due: date | None = None
+    pending_promise: Promise | None = None
+    promises_made: int = 0
+    promises_kept: int = 0
+    promises_broken: int = 0
+    last_attempt: LastAttempt | None = None
+    next_callback_at: datetime | None = None
+    version: int | None = None  # the store's optimistic lock; None until first stored
+
+    def account(self, invoices: dict[str, Invoice], plan: Plan | None) -> Account:
+        """The money side of this patient, for an operation to change."""
+        return Account(patient_id=self.patient_id, balance_cents=self.balance_cents, status=self.status,
+                       invoices=invoices, plan=plan, promise=self.pending_promise,
+                       promises_made=self.promises_made, promises_kept=self.promises_kept,
+                       promises_broken=self.promises_broken)
+
+    def take_state_of(self, account: Account) -> None:
+        """Business rule: the patient's follow-up row shows the account as it now stands."""
+        self.balance_cents = account.balance_cents
+        self.status = account.status
+        self.oldest_open_invoice_date = account.oldest_open_invoice_date
+        self.active_plan_id = account.plan.plan_id if account.plan else None
+        self.plan_next_due = account.plan.next_due_date if account.plan else None
+        self.pending_promise = account.promise
+        self.promises_made = account.promises_made
+        self.promises_kept = account.promises_kept
+        self.promises_broken = account.promises_broken
+
+
+@dataclass
 class Changes:
     invoices: dict[str, Invoice] = field(default_factory=dict)  # new or changed
     new_invoice_ids: set[str] = field(default_factory=set)
     plan: Plan | None = None
     new_plan: bool = False
     promises: list[Promise] = field(default_factory=list)
-    new_promise: bool = False
     ledger: list[LedgerEntry] = field(default_factory=list)
 
 
@@ -146,8 +231,11 @@ class Account:
             self.plan.uninvoiced_cents if self.plan else 0)
 
     def check_invariant(self) -> None:
-        assert self.balance_cents == self.computed_balance(), (self.balance_cents, self.computed_balance())
-        assert self.balance_cents >= 0
+        """Money invariant: the balance is what the open invoices and the plan's remainder say."""
+        computed = self.computed_balance()
+        if self.balance_cents != computed or self.balance_cents < 0:
+            raise InvariantViolation("balance_mismatch", patient_id=self.patient_id,
+                                     balance_cents=self.balance_cents, computed_cents=computed)
 
     def aging(self, today: date) -> tuple[int | None, str | None]:
         oldest = self.oldest_open_invoice_date
@@ -215,7 +303,8 @@ class Account:
             allocations.append(Allocation(invoice.invoice_id, part))
         rest = amount_cents - sum(parts)
         if rest:
-            assert self.plan is not None, "balance beyond open invoices lives in the plan"
+            if self.plan is None:  # the balance beyond the open invoices lives in the plan
+                raise InvariantViolation("balance_without_plan", patient_id=self.patient_id, rest_cents=rest)
             for installment in reversed(self.plan.installments):
                 take = min(rest, installment.uninvoiced_cents)
                 if take:
@@ -223,7 +312,8 @@ class Account:
                     if installment.prepaid_cents == installment.amount_cents:
                         installment.status = "paid"
                     rest -= take
-            assert rest == 0
+            if rest:
+                raise InvariantViolation("plan_remainder_short", patient_id=self.patient_id, rest_cents=rest)
             self._touch_plan()
             allocations.append(Allocation(None, amount_cents - sum(parts)))
         self.balance_cents -= amount_cents
@@ -275,12 +365,12 @@ class Account:
         self.promise = promise
         self.promises_made += 1
         self.changes.promises.append(promise)
-        self.changes.new_promise = True
         self._settle_status()
 
     def break_promise(self, at: datetime) -> Promise:
         promise = self.promise
-        assert promise is not None
+        if promise is None:
+            raise InvariantViolation("no_pending_promise", patient_id=self.patient_id)
         promise.status = "broken"
         promise.resolved_at = at
         self.promises_broken += 1
@@ -361,15 +451,14 @@ class Account:
             self.plan = None
         self.balance_cents = 0
         if self.promise is not None:
-            self.break_promise_silently()
+            self._cancel_promise()
         self.changes.ledger.append(LedgerEntry("write_off", -amount, entry_ref))
         self.status = WRITTEN_OFF
         return amount
 
-    def break_promise_silently(self) -> None:
-        """A write-off ends a pending promise without counting it kept or broken."""
+    def _cancel_promise(self) -> None:
+        """A write-off ends a pending promise as `cancelled`: neither kept nor broken."""
         promise = self.promise
-        assert promise is not None
         promise.status = "cancelled"
         self.changes.promises.append(promise)
         self.promise = None

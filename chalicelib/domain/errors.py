@@ -1,4 +1,4 @@
-"""One error hierarchy for the whole service; `api/errors.py` maps it to HTTP."""
+"""One error hierarchy for the whole service; `api/routing.py` maps it to HTTP in one table."""
 
 from __future__ import annotations
 
@@ -64,3 +64,14 @@ class Overpayment(Conflict):
 
 class ConcurrentUpdate(Conflict):
     """Another request changed the same patient at the same moment, more times than we retry."""
+
+
+class InvariantViolation(Exception):
+    """A rule that money depends on does not hold: a bug, never the client's doing (500).
+
+    `code` names the rule; `ids` are identifiers and amounts only (they are logged)."""
+
+    def __init__(self, code: str, **ids: object):
+        super().__init__(f"invariant {code} broken: {ids}")
+        self.code = code
+        self.ids = ids

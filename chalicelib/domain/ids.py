@@ -31,7 +31,8 @@ def new_id(prefix: str) -> str:
 
 
 def new_child_id(prefix: str, patient_id: str) -> str:
-    assert prefix in CHILD_PREFIXES
+    if prefix not in CHILD_PREFIXES:
+        raise ValueError(f"{prefix!r} is not a patient's child id prefix")
     return f"{prefix}_{patient_id[4:]}_{_rand(12)}"
 
 

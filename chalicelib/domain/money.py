@@ -1,4 +1,4 @@
-"""Money is integer cents inside; largest-remainder splits whose parts sum to the whole."""
+"""Money is integer minor units (cents) inside; a payment settles balances in order."""
 
 from __future__ import annotations
 
@@ -19,26 +19,4 @@ def allocate_oldest_first(amount: int, balances: list[int]) -> list[int]:
         take = min(rest, balance)
         parts.append(take)
         rest -= take
-    assert sum(parts) + rest == amount
     return parts
-
-
-def split_by_ratio(total: int, weights: list[int]) -> list[int]:
-    """Business rule: split `total` cents by weights with the largest-remainder method."""
-    if not weights or sum(weights) <= 0:
-        raise ValueError("weights must sum to a positive number")
-    denominator = sum(weights)
-    floors = [total * w // denominator for w in weights]
-    remainders = sorted(
-        range(len(weights)), key=lambda i: (-(total * weights[i] % denominator), i)
-    )
-    for i in remainders[: total - sum(floors)]:
-        floors[i] += 1
-    assert sum(floors) == total
-    return floors
-
-
-def format_cents(cents: int, currency: str = "USD") -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100:,}.{cents % 100:02d} {currency}"

@@ -41,5 +41,4 @@ def build_schedule(total_cents: int, installment_cents: int, frequency: str, sta
         due = start + timedelta(weeks=i) if frequency == "weekly" else add_months(start, i)
         amount = installment_cents if i < count - 1 else total_cents - installment_cents * (count - 1)
         schedule.append(ScheduledInstallment(number=i + 1, due_date=due, amount_cents=amount))
-    assert sum(s.amount_cents for s in schedule) == total_cents
     return schedule

@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta
 
 from . import aging
 from .errors import ValidationError
+from .roles import SYSTEM  # the scheduled run's `by`: not a staff member
 
-SYSTEM = "system"  # the scheduled run's `by`: not a staff member
 RECOVERY_WINDOW = timedelta(days=30)
 MAX_RANGE_DAYS = 366
 

@@ -39,9 +39,12 @@ def handle(event: Any, context: Any = None) -> dict:
     raw = event.to_dict() if hasattr(event, "to_dict") else event
     context = context if context is not None else getattr(event, "context", None)
     now = event_time(raw)
-    result = invoicing.run_scheduled(now, _deadline(context))
+    from ..store.uow import UnitOfWork  # noqa: PLC0415 - loaded with the job, not at import
+
+    result = invoicing.run_scheduled(UnitOfWork(), now, _deadline(context))
     logger.info("auto-invoicing run", extra={
         "event_time": raw.get("time"), "clinics_run": len(result.clinics_run),
         "clinics_failed": result.clinics_failed, "stopped_early": result.stopped_early,
         "invoices_created": result.invoices_created, "promises_broken": result.promises_broken})
-    return result.view()
+    return {"clinics_run": result.clinics_run, "invoices_created": result.invoices_created,
+            "promises_broken": result.promises_broken}

@@ -1,96 +1,69 @@
-"""Reading the audit trail: newest first, by clinic, patient or action, one Query per page.
+"""The audit trail: every mutation records one entry in its own transaction; reading it newest first.
 
-Records are written only by `Unit.audit`, inside the transaction of the change they describe;
-nothing here (or anywhere) updates or deletes them. Every sort key is `<at>#<audit_id>` on the
-table and on both indexes, so "the next page" is `sort key < the last one shown`: the cursor
-carries that one key (plus a fingerprint of the filters), never a partition key, so a cursor
-cannot lead into another clinic's trail.
+Nothing here (or anywhere) updates or deletes an entry. A cursor carries the last entry shown
+(its instant and id) and the filters it was made for, never a partition key, so it cannot lead
+into another clinic's trail or another filter's list.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 import re
+from dataclasses import dataclass
+from datetime import datetime
 
-from ..domain.clock import parse_iso_z, short_z
+from ..domain import cursor as cursors
+from ..domain.audit import AuditEntry
+from ..domain.clock import iso_z, parse_iso_z
 from ..domain.errors import ValidationError
-from ..domain.ids import is_patient_id
-from ..store import keys
-from ..store.models import AuditRecord
+from ..domain.ids import is_patient_id, new_id
+from ..domain.roles import Caller
 
 ACTION = re.compile(r"^[a-z][a-z_]{0,40}\.[a-z][a-z_]{0,40}$")
-SORT_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#aud_[0-9a-z]{6,40}$")
-FILTERED_PAGE = 100  # items DynamoDB reads per page when the action is a filter on the patient's trail
+_AUDIT_ID = re.compile(r"^aud_[0-9a-z]{6,40}$")
 
 
-def view(r: AuditRecord) -> dict:
-    details = r.details.as_dict() if hasattr(r.details, "as_dict") else dict(r.details or {})
-    return {"audit_id": r.audit_id, "at": short_z(parse_iso_z(r.at)), "actor": r.actor, "action": r.action,
-            "patient_id": r.patient_id, "details": details}
+def record(uow, clinic_id: str, actor: str, action: str, at: datetime, *, patient_id: str | None = None,
+           details: dict | None = None, audit_id: str | None = None) -> AuditEntry:
+    """Stage one audit entry in the unit of work's transaction (the change it describes commits with it)."""
+    entry = AuditEntry(audit_id or new_id("aud"), at, actor, action, patient_id, details or {})
+    uow.audit.add(clinic_id, entry)
+    return entry
 
 
-def _fingerprint(patient_id: str | None, action: str | None) -> str:
-    return hashlib.sha256(json.dumps([patient_id, action]).encode()).hexdigest()[:16]
+@dataclass(frozen=True)
+class AuditPage:
+    entries: list[AuditEntry]
+    next_cursor: str | None
 
 
-def encode_cursor(sort_key: str, patient_id: str | None, action: str | None) -> str:
-    raw = json.dumps({"v": 1, "before": sort_key, "f": _fingerprint(patient_id, action)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def _kind(patient_id: str | None, action: str | None) -> str:
+    return f"audit:{patient_id or ''}:{action or ''}"
 
 
-def decode_cursor(cursor: str, patient_id: str | None, action: str | None) -> str:
-    """The sort key to continue before; a cursor that is not ours, or is of another filter, is 400."""
-    bad = ValidationError("cursor is not a cursor of this list", fields={"cursor": "use next_cursor as given"})
-    if not isinstance(cursor, str) or not 1 <= len(cursor) <= 400:
+def _before(cursor: str, patient_id: str | None, action: str | None) -> AuditEntry:
+    position = cursors.decode(_kind(patient_id, action), cursor)
+    bad = ValidationError("cursor is not a cursor this list returned", fields={"cursor": "use next_cursor as given"})
+    if len(position) != 2 or not all(isinstance(p, str) for p in position) or not _AUDIT_ID.match(position[1]):
         raise bad
     try:
-        doc = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode())
-    except (binascii.Error, UnicodeDecodeError, ValueError) as e:
+        at = parse_iso_z(position[0])
+    except ValueError as e:
         raise bad from e
-    if not isinstance(doc, dict) or doc.get("v") != 1 or not isinstance(doc.get("before"), str):
-        raise bad
-    if doc.get("f") != _fingerprint(patient_id, action):
-        raise ValidationError("cursor belongs to a list with other filters",
-                              fields={"cursor": "was made for other patient_id/action filters"})
-    if not SORT_KEY.match(doc["before"]):
-        raise bad
-    return doc["before"]
+    return AuditEntry(position[1], at, "", "")
 
 
-def search(clinic_id: str, *, patient_id: str | None = None, action: str | None = None, limit: int = 25,
-           cursor: str | None = None) -> dict:
-    """Newest first. Patient and action together: the patient's trail, filtered on the action,
-    read page after page until `limit` items are found or the trail ends."""
+def search(uow, caller: Caller, *, patient_id: str | None = None, action: str | None = None, limit: int = 25,
+           cursor: str | None = None) -> AuditPage:
+    """Newest first, by patient and/or action."""
     if patient_id is not None and not is_patient_id(patient_id):
         raise ValidationError("patient_id is not a patient id", fields={"patient_id": "not a patient id"})
     if action is not None and not ACTION.match(action):
         raise ValidationError("action is not an action name", fields={"action": "like writeoff.recorded"})
-    before = decode_cursor(cursor, patient_id, action) if cursor is not None else None
-    filter_condition = None
-    if patient_id is not None:
-        source, sort_attr = AuditRecord.by_patient, AuditRecord.ap_sk
-        hash_key = keys.audit_patient_pk(clinic_id, patient_id)
-        if action is not None:
-            filter_condition = AuditRecord.action == action
-    elif action is not None:
-        source, sort_attr = AuditRecord.by_action, AuditRecord.aa_sk
-        hash_key = keys.audit_action_pk(clinic_id, action)
-    else:
-        source, sort_attr = AuditRecord, AuditRecord.sk
-        hash_key = keys.clinic_pk(clinic_id)
-    results = source.query(
-        hash_key, range_key_condition=(sort_attr < before) if before is not None else None,
-        filter_condition=filter_condition, scan_index_forward=False,
-        # One more than a page tells whether there is a next page without a second round trip.
-        page_size=FILTERED_PAGE if filter_condition is not None else limit + 1)
-    found: list[AuditRecord] = []
-    for record in results:
-        found.append(record)
-        if len(found) > limit:
-            break
-    page = found[:limit]
-    next_cursor = encode_cursor(page[-1].sk, patient_id, action) if len(found) > limit else None
-    return {"items": [view(r) for r in page], "next_cursor": next_cursor}
+    before = _before(cursor, patient_id, action) if cursor is not None else None
+    entries, more = uow.audit.search(caller.clinic_id, patient_id=patient_id, action=action, limit=limit,
+                                     before=before)
+    next_cursor = None
+    if more:
+        last = entries[-1]
+        next_cursor = cursors.encode(_kind(patient_id, action), [iso_z(last.at), last.audit_id])
+    return AuditPage(entries, next_cursor)

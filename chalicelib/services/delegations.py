@@ -1,172 +1,118 @@
 """Permissions beyond roles: an Owner may delegate `write_off` to a staff member until a time.
 
-Checked against the grant store on every request, so revoking a grant, or an Owner losing the
-role, takes effect on the next request whatever the caller's token still says. The same holds
-for granting and revoking: they need the caller to be an Owner in the staff store now, not only
-in the token's groups (otherwise a demoted Owner could grant themselves the permission back).
+Checked against the store on every request that needs it, so revoking a grant, or an Owner
+losing the role, takes effect on the next request whatever the caller's token still says.
+Granting and revoking need the caller to be an Owner in the staff store now, not only in the
+token's groups (otherwise a demoted Owner could grant themselves the permission back).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from pynamodb.exceptions import DoesNotExist
-from pynamodb.models import Model
-
-from ..api.auth import OWNER, Caller
-from ..domain.clock import iso_z, parse_iso_z, short_z
+from ..domain import roles
+from ..domain.clock import iso_z
 from ..domain.errors import Forbidden, NotFound, ValidationError
 from ..domain.ids import new_id
+from ..domain.roles import OWNER, Caller
+from ..domain.team import DELEGATION_MAX_LIFETIME, Delegation, StaffMember
 from ..logs import logger
-from ..store import keys
-from ..store.models import DelegationRecord, Record, StaffRecord
-from ..store.tx import Unit, retrying
-from . import staff
-
-WRITE_OFF = "write_off"
-PERMISSIONS = (WRITE_OFF,)
-MAX_LIFETIME = timedelta(days=90)
+from . import audit, staff
 
 
-def view(r: DelegationRecord) -> dict:
-    return {"delegation_id": r.delegation_id, "grantee_sub": r.grantee_sub, "permission": r.permission,
-            "expires_at": short_z(parse_iso_z(r.expires_at_iso)), "created_by": r.created_by,
-            "created_at": short_z(parse_iso_z(r.created_at))}
-
-
-def _is_active(r: DelegationRecord, now: datetime) -> bool:
-    return not r.revoked_at and parse_iso_z(r.expires_at_iso) > now
-
-
-def active_grants(clinic_id: str, now: datetime, grantee_sub: str | None = None) -> list[DelegationRecord]:
-    """Unrevoked, unexpired grants of the clinic (one strongly consistent Query on its partition)."""
-    grants = []
-    for r in Record.query(keys.clinic_pk(clinic_id), Record.sk.startswith("DELEG#"), consistent_read=True):
-        if not isinstance(r, DelegationRecord) or not _is_active(r, now):
-            continue
-        if grantee_sub is not None and r.grantee_sub != grantee_sub:
-            continue
-        grants.append(r)
-    return grants
-
-
-def _staff_record(clinic_id: str, sub: str) -> StaffRecord | None:
-    try:
-        return StaffRecord.get(keys.clinic_pk(clinic_id), keys.staff_sk(sub), consistent_read=True)
-    except DoesNotExist:
-        return None
-
-
-def authority(clinic_id: str, sub: str, permission: str, now: datetime) -> list[tuple[Model, object]]:
-    """The stored facts that give `sub` the permission now, each with the condition that must
-    still hold when a change made under it commits: [(record, condition)], empty when none.
-
-    An Owner holds it by the staff record's current role; anyone else by being staff and
-    holding an active grant. A service that acts under the permission adds these as condition
-    checks to its transaction, so a revoke or demotion that lands first makes it fail.
-    """
-    member = _staff_record(clinic_id, sub)
+def permissions_of(uow, clinic_id: str, sub: str, now: datetime) -> frozenset[str]:
+    member = uow.staff.get(clinic_id, sub, consistent=True)  # strongly consistent: a demotion counts at once
     if member is None:
-        return []
+        return frozenset()
+    grants = [] if member.role == OWNER else uow.delegations.active(clinic_id, now, sub)
+    return roles.permissions_of(member.role, ((g.permission, g.expires_at) for g in grants), now)
+
+
+def require_authority(uow, caller: Caller, permission: str, now: datetime) -> None:
+    """Business rule: act under `permission` only while the stored facts that give it still hold.
+
+    An Owner holds it by the staff record's current role; anyone else by being staff and holding
+    an active grant. The facts are staged as condition checks of the caller's transaction, so a
+    revoke or a demotion that commits first makes the change fail (it then reloads: 403)."""
+    member = uow.staff.get(caller.clinic_id, caller.sub, consistent=True)
+    if member is None:
+        raise Forbidden(f"the {permission} permission was revoked or has expired")
     if member.role == OWNER:
-        return [(member, StaffRecord.role == OWNER)]
-    grants = [g for g in active_grants(clinic_id, now, sub) if g.permission == permission]
+        uow.staff.require_role(caller.clinic_id, member, OWNER)
+        return
+    grants = [g for g in uow.delegations.active(caller.clinic_id, now, caller.sub) if g.permission == permission]
     if not grants:
-        return []
-    grant = max(grants, key=lambda g: g.expires_at_iso)
-    return [(member, StaffRecord.sk.exists()), (grant, DelegationRecord.revoked_at.does_not_exist())]
+        raise Forbidden(f"the {permission} permission was revoked or has expired")
+    uow.staff.require_member(caller.clinic_id, member)
+    uow.delegations.require_unrevoked(caller.clinic_id, max(grants, key=lambda g: g.expires_at))
 
 
-def permissions_of(caller: Caller, now: datetime | None = None) -> list[str]:
-    now = now or datetime.now(UTC)
-    member = _staff_record(caller.clinic_id, caller.sub)  # strongly consistent: a demotion counts at once
-    if member is None:
-        return []
-    if member.role == OWNER:
-        return [WRITE_OFF]
-    return sorted({g.permission for g in active_grants(caller.clinic_id, now, caller.sub)})
-
-
-def require_current_owner(clinic_id: str, sub: str) -> StaffRecord:
+def _current_owner(uow, caller: Caller) -> StaffMember:
     """Business rule: only someone who is an Owner in the staff store now manages grants."""
-    member = _staff_record(clinic_id, sub)
+    member = uow.staff.get(caller.clinic_id, caller.sub, consistent=True)
     if member is None or member.role != OWNER:
         raise Forbidden("only an Owner can manage delegations")
     return member
 
 
-def grant(clinic_id: str, actor: str, now: datetime, *, grantee_sub: str, permission: str,
-          expires_at: datetime) -> dict:
+def grant(uow, caller: Caller, now: datetime, *, grantee_sub: str, permission: str,
+          expires_at: datetime) -> Delegation:
     """Business rule: a grant names staff of the clinic and ends in the future, within 90 days."""
-    require_current_owner(clinic_id, actor)
-    if permission not in PERMISSIONS:
+    _current_owner(uow, caller)
+    if permission not in roles.PERMISSIONS:
         raise ValidationError(f"unknown permission {permission!r}",
-                              fields={"permission": f"one of {', '.join(PERMISSIONS)}"})
+                              fields={"permission": f"one of {', '.join(roles.PERMISSIONS)}"})
     if expires_at <= now:
         raise ValidationError("expires_at is not in the future", fields={"expires_at": "must be in the future"})
-    if expires_at > now + MAX_LIFETIME:
+    if expires_at > now + DELEGATION_MAX_LIFETIME:
         raise ValidationError("a delegation lasts at most 90 days",
                               fields={"expires_at": "must be at most 90 days from now"})
-    staff.require_member(clinic_id, grantee_sub, "grantee_sub")
-    delegation_id = new_id("dlg")
+    staff.require_member(uow, caller.clinic_id, grantee_sub, "grantee_sub")
+    delegation = Delegation(new_id("dlg"), grantee_sub, permission, expires_at, caller.actor, now)
 
-    def attempt() -> DelegationRecord:
-        owner = require_current_owner(clinic_id, actor)
-        record = DelegationRecord(
-            keys.clinic_pk(clinic_id), keys.delegation_sk(delegation_id), delegation_id=delegation_id,
-            grantee_sub=grantee_sub, permission=permission, expires_at_iso=iso_z(expires_at),
-            created_by=actor, created_at=iso_z(now))
-        unit = Unit(now)
-        unit.create(record, label="delegation")
+    def attempt() -> Delegation:
+        owner = _current_owner(uow, caller)
+        uow.delegations.add(caller.clinic_id, delegation)
         # The granting Owner must still be one when this commits (else: reload, and 403).
-        unit.check(owner, StaffRecord.role == OWNER, label="owner")
-        unit.audit(clinic_id, actor, "delegation.granted",
-                   details={"delegation_id": delegation_id, "grantee_sub": grantee_sub, "permission": permission,
-                            "expires_at": iso_z(expires_at)})
-        unit.commit()
-        return record
+        uow.staff.require_role(caller.clinic_id, owner, OWNER, label="owner")
+        audit.record(uow, caller.clinic_id, caller.actor, "delegation.granted", now,
+                     details={"delegation_id": delegation.delegation_id, "grantee_sub": grantee_sub,
+                              "permission": permission, "expires_at": iso_z(expires_at)})
+        uow.commit()
+        return delegation
 
-    record = retrying(attempt)
-    logger.info("delegation granted", extra={"delegation_id": delegation_id, "permission": permission})
-    return view(record)
+    uow.retrying(attempt)
+    logger.info("delegation granted", extra={"delegation_id": delegation.delegation_id, "permission": permission})
+    return delegation
 
 
-def list_active(clinic_id: str, now: datetime) -> dict:
+def list_active(uow, caller: Caller, now: datetime) -> list[Delegation]:
     """Active grants, the ones ending soonest first."""
-    grants = sorted(active_grants(clinic_id, now), key=lambda g: (g.expires_at_iso, g.delegation_id))
-    return {"items": [view(g) for g in grants]}
+    return sorted(uow.delegations.active(caller.clinic_id, now), key=lambda g: (g.expires_at, g.delegation_id))
 
 
-def _delegation(clinic_id: str, delegation_id: str) -> DelegationRecord:
-    if not isinstance(delegation_id, str) or not delegation_id.startswith("dlg_") or len(delegation_id) > 64:
-        raise NotFound(f"no delegation {delegation_id}")
-    try:
-        return DelegationRecord.get(keys.clinic_pk(clinic_id), keys.delegation_sk(delegation_id),
-                                    consistent_read=True)
-    except DoesNotExist as e:
-        raise NotFound(f"no delegation {delegation_id}") from e
-
-
-def revoke(clinic_id: str, actor: str, now: datetime, delegation_id: str) -> None:
+def revoke(uow, caller: Caller, now: datetime, delegation_id: str) -> None:
     """Business rule: a revoked grant stops working on the next request. Revoking one that has
     expired but was never revoked is allowed (it records who ended it); a revoked one is gone (404)."""
+    if not isinstance(delegation_id, str) or not delegation_id.startswith("dlg_") or len(delegation_id) > 64:
+        raise NotFound(f"no delegation {delegation_id}")
 
     def attempt() -> None:
-        owner = require_current_owner(clinic_id, actor)
-        record = _delegation(clinic_id, delegation_id)
-        if record.revoked_at:
+        owner = _current_owner(uow, caller)
+        grant_ = uow.delegations.get(caller.clinic_id, delegation_id)
+        if grant_ is None:
+            raise NotFound(f"no delegation {delegation_id}")
+        if grant_.revoked_at is not None:
             raise NotFound(f"no delegation {delegation_id}: it was revoked")
-        record.revoked_at = iso_z(now)
-        record.revoked_by = actor
-        unit = Unit(now)
+        was_expired = grant_.expires_at <= now
+        grant_.revoked_at, grant_.revoked_by = now, caller.actor
         # Two Owners revoking at once: one wins; the other reloads and sees it revoked.
-        unit.save(record, condition=DelegationRecord.revoked_at.does_not_exist(), label="delegation")
-        unit.check(owner, StaffRecord.role == OWNER, label="owner")
-        unit.audit(clinic_id, actor, "delegation.revoked",
-                   details={"delegation_id": delegation_id, "grantee_sub": record.grantee_sub,
-                            "permission": record.permission,
-                            "was_expired": parse_iso_z(record.expires_at_iso) <= now})
-        unit.commit()
+        uow.delegations.save_revoked(caller.clinic_id, grant_)
+        uow.staff.require_role(caller.clinic_id, owner, OWNER, label="owner")
+        audit.record(uow, caller.clinic_id, caller.actor, "delegation.revoked", now,
+                     details={"delegation_id": delegation_id, "grantee_sub": grant_.grantee_sub,
+                              "permission": grant_.permission, "was_expired": was_expired})
+        uow.commit()
 
-    retrying(attempt)
+    uow.retrying(attempt)
     logger.info("delegation revoked", extra={"delegation_id": delegation_id})

@@ -2,11 +2,11 @@
 function that invoices a plan, shared by the scheduled function, the manual `run` route and the CLI.
 
 Cost grows with the work due, not with the data: the run finds the clinics whose 03:00 has come
-with one Query of the `due` index (partition `RUNS`), then one Query per clinic of its `due`
-partition for the plans and promises dated up to the run date. Exactly once: an installment's
-invoice has a deterministic id and is created with `attribute_not_exists` in the same
-transaction as the plan, the version-checked patient record and the audit record, so a second
-run, a retry or a manual run racing it fails its condition, reloads and finds nothing to do.
+with one Query of the `due` index, then one Query per clinic for the plans and promises dated up
+to the run date. Exactly once: an installment's invoice has a deterministic id and is created
+with `attribute_not_exists` in the same transaction as the plan, the version-checked patient
+record and the audit record, so a second run, a retry or a manual run racing it fails its
+condition, reloads and finds nothing to do.
 """
 
 from __future__ import annotations
@@ -15,21 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from pynamodb.exceptions import DoesNotExist, PutError
-from pynamodb.transactions import TransactGet
-
 from ..domain import account as acc
 from ..domain import clock
-from ..domain.errors import ConcurrentUpdate, NotFound
+from ..domain.clinic import Clinic
+from ..domain.contact import NO_PAYMENT_DESPITE_PROMISE, Attempt
+from ..domain.errors import ConcurrentUpdate, InvariantViolation, NotFound
 from ..domain.ids import new_child_id
+from ..domain.roles import SYSTEM, Caller, system
 from ..logs import logger
-from ..store import accounts, keys, tx
-from ..store.models import AttemptRecord, ClinicRecord, LastAttemptMap, PatientRecord, PlanRecord, Record
-from ..store.tx import StaleWrite, Unit, retrying
-from . import clinics
+from ..store.accounts import LoadedAccount
+from ..store.uow import StaleWrite
+from . import audit
 
-SYSTEM = "system"
-BROKEN_OUTCOME = "no_payment_despite_promise"
 # Invoicing reads only the patient record and the plan (see `_load_plan_account`); the patient's
 # other open invoices stand in the account as one read-only summary under this id, built from
 # the record's balance and oldest open invoice date. It is never written.
@@ -44,30 +41,26 @@ class RunResult:
     clinics_failed: list[str] = field(default_factory=list)  # retried by the next tick
     stopped_early: bool = False  # out of time: the clinics not started stay due for the next tick
 
-    def view(self) -> dict:
-        return {"clinics_run": self.clinics_run, "invoices_created": self.invoices_created,
-                "promises_broken": self.promises_broken}
-
 
 @dataclass
 class _Advance:
     """Moving a clinic to its next run date. It rides on the clinic's last transaction when there
     is one (one call fewer per clinic with work), else it is a conditional put of its own."""
 
-    record: ClinicRecord
+    clinic: Clinic
     next_date: date
     pending: bool = True  # may still ride on a transaction
     done: bool = False
     stale: bool = False  # the ride was refused by the clinic's version: reread before the put
 
-    def stage(self, unit: Unit) -> None:
+    def stage(self, uow) -> None:
         if self.pending:
-            clinics.set_run_schedule(self.record, self.next_date)
-            unit.save(self.record, label="clinic")  # VersionAttribute: refused if another run moved it
+            self.clinic.next_run_date = self.next_date
+            uow.clinics.save(self.clinic)  # the version refuses it if another run moved the clinic
 
-    def commit(self, unit: Unit) -> None:
+    def commit(self, uow) -> None:
         try:
-            unit.commit()
+            uow.commit()
         except StaleWrite as e:
             if self.pending and "clinic" in e.failed:
                 self.pending, self.stale = False, True
@@ -76,164 +69,126 @@ class _Advance:
             self.pending, self.done = False, True
 
 
-def _commit(unit: Unit, advance: _Advance | None) -> None:
+def _commit(uow, advance: _Advance | None) -> None:
     if advance is None:
-        unit.commit()
+        uow.commit()
     else:
-        advance.commit(unit)
+        advance.commit(uow)
 
 
 # ----- one plan -----------------------------------------------------------------------------
-def _load_plan_account(clinic_id: str, patient_id: str, plan_id: str) -> accounts.LoadedAccount | None:
-    """The patient record and one plan, read as one snapshot (TransactGet: no transaction can be
-    seen half-applied across the two). None when the plan is not the patient's active plan.
-
-    Two items whatever the patient's history, so a run reads two items per due plan; the other
-    open invoices are summarized from the patient record (their total is the balance minus the
-    plan's uninvoiced part; their oldest date is on the record), which is all that invoicing
-    installments needs to keep the balance invariant and the worklist entry exact."""
-    pk = keys.patient_pk(clinic_id, patient_id)
-    with TransactGet(connection=tx.connection()) as get:
-        profile_future = get.get(PatientRecord, pk, keys.PROFILE)
-        plan_future = get.get(PlanRecord, pk, keys.PLAN + plan_id)
-    try:
-        profile, plan_record = profile_future.get(), plan_future.get()
-    except DoesNotExist as e:
-        raise NotFound(f"no payment plan {plan_id}") from e
-    if plan_record.status != "active" or profile.active_plan_id != plan_id:
+def _load_plan_account(uow, clinic_id: str, patient_id: str, plan_id: str) -> LoadedAccount | None:
+    """The patient record and one plan as one snapshot; None when the plan is not the patient's
+    active plan. The other open invoices are summarized from the patient record (their total is
+    the balance minus the plan's uninvoiced part; their oldest date is on the record), which is
+    all that invoicing installments needs to keep the balance invariant and the worklist exact."""
+    found = uow.accounts.load_with_plan(clinic_id, patient_id, plan_id)
+    if found is None:
+        raise NotFound(f"no payment plan {plan_id}")
+    patient, plan = found
+    if plan.status != "active" or patient.active_plan_id != plan_id:
         return None
-    plan = accounts.plan_from(plan_record)
-    account = acc.Account(
-        patient_id=patient_id, balance_cents=int(profile.balance_cents), status=profile.status, plan=plan,
-        promise=accounts.promise_from(profile.pending_promise) if profile.pending_promise else None,
-        promises_made=int(profile.promises_made), promises_kept=int(profile.promises_kept),
-        promises_broken=int(profile.promises_broken))
+    account = patient.account({}, plan)
     others = account.balance_cents - plan.uninvoiced_cents
     if others:
-        assert profile.oldest_open_invoice_date, "open invoices without an oldest date"
+        if patient.oldest_open_invoice_date is None:
+            raise InvariantViolation("open_invoices_without_date", patient_id=patient_id, others_cents=others)
         account.invoices[OTHER_OPEN_INVOICES] = acc.Invoice(
             invoice_id=OTHER_OPEN_INVOICES, patient_id=patient_id, amount_cents=others, balance_cents=others,
-            invoice_date=date.fromisoformat(profile.oldest_open_invoice_date))
+            invoice_date=patient.oldest_open_invoice_date)
     account.check_invariant()
-    return accounts.LoadedAccount(clinic_id, profile, account)
+    return LoadedAccount(clinic_id, patient, account)
 
 
-def invoice_plan(clinic_id: str, patient_id: str, plan_id: str, run_date: date, now: datetime, actor: str,
+def invoice_plan(uow, caller: Caller, patient_id: str, plan_id: str, run_date: date, now: datetime,
                  advance: _Advance | None = None) -> list[str]:
     """Business rule: every installment of the plan due on or before `run_date` without an
     invoice gets one (dated its due date), at most once ever. Returns the invoice ids this call
     created: none when another run got there first."""
+    clinic_id = caller.clinic_id
 
     def attempt() -> list[str]:
-        loaded = _load_plan_account(clinic_id, patient_id, plan_id)
+        loaded = _load_plan_account(uow, clinic_id, patient_id, plan_id)
         if loaded is None:
             return []
         created = loaded.account.invoice_due_installments(run_date, now)
         if not created:
             return []
-        assert OTHER_OPEN_INVOICES not in loaded.account.changes.invoices
-        unit = Unit(now)
-        accounts.stage_account(unit, loaded)
-        unit.audit(clinic_id, actor, "plan.invoiced", patient_id=patient_id,
-                   details={"plan_id": plan_id, "run_date": run_date.isoformat(),
-                            "invoices": [{"invoice_id": i.invoice_id, "installment_number": i.installment_number,
-                                          "amount_cents": i.amount_cents, "balance_cents": i.balance_cents,
-                                          "invoice_date": i.invoice_date.isoformat()} for i in created]})
+        if OTHER_OPEN_INVOICES in loaded.account.changes.invoices:
+            raise InvariantViolation("summary_invoice_changed", patient_id=patient_id, plan_id=plan_id)
+        uow.accounts.stage(loaded, now)
+        audit.record(uow, clinic_id, caller.actor, "plan.invoiced", now, patient_id=patient_id,
+                     details={"plan_id": plan_id, "run_date": run_date.isoformat(),
+                              "invoices": [{"invoice_id": i.invoice_id, "installment_number": i.installment_number,
+                                            "amount_cents": i.amount_cents, "balance_cents": i.balance_cents,
+                                            "invoice_date": i.invoice_date.isoformat()} for i in created]})
         if advance is not None:
-            advance.stage(unit)
-        _commit(unit, advance)
+            advance.stage(uow)
+        _commit(uow, advance)
         return [i.invoice_id for i in created]
 
-    return retrying(attempt)
+    return uow.retrying(attempt)
 
 
 # ----- one promise --------------------------------------------------------------------------
-def _promise_channel(clinic_id: str, patient_id: str, attempt_id: str, profile: PatientRecord) -> str:
+def _promise_channel(uow, clinic_id: str, patient: acc.Patient, attempt_id: str) -> str:
     """The system's attempt is logged on the channel the promise was made on."""
-    try:
-        return AttemptRecord.get(keys.patient_pk(clinic_id, patient_id), keys.ATTEMPT + attempt_id).channel
-    except DoesNotExist:
-        return profile.last_attempt.channel if profile.last_attempt else "phone"
+    made = uow.contacts.attempt(clinic_id, patient.patient_id, attempt_id)
+    if made is not None:
+        return made.channel
+    return patient.last_attempt.channel if patient.last_attempt else "phone"
 
 
-def break_promise(clinic_id: str, patient_id: str, run_date: date, now: datetime,
+def break_promise(uow, clinic_id: str, patient_id: str, run_date: date, now: datetime,
                   advance: _Advance | None = None) -> bool:
     """Business rule: a promise whose date is before the run date and is still pending is broken,
     as if `no_payment_despite_promise` had been logged by `system`. Returns whether it broke it."""
 
     def attempt() -> bool:
-        loaded = accounts.load(clinic_id, patient_id)
-        promise = loaded.account.promise
+        loaded = uow.accounts.load(clinic_id, patient_id)
+        promise = loaded.account.promise if loaded is not None else None
         if promise is None or promise.promised_date >= run_date:
             return False
-        channel = _promise_channel(clinic_id, patient_id, promise.attempt_id, loaded.profile)
+        channel = _promise_channel(uow, clinic_id, loaded.patient, promise.attempt_id)
         loaded.account.break_promise(now)
-        attempt_id = new_child_id("att", patient_id)
-        at = clock.iso_z(now)
-        attempt_record = AttemptRecord(
-            keys.patient_pk(clinic_id, patient_id), keys.ATTEMPT + attempt_id, attempt_id=attempt_id,
-            patient_id=patient_id, at=at, by=SYSTEM, channel=channel, outcome=BROKEN_OUTCOME,
-            promise_id=promise.promise_id, tl_pk=keys.timeline_pk(clinic_id, "ATT"),
-            tl_sk=keys.timeline_sk(at, attempt_id))
-        loaded.profile.last_attempt = LastAttemptMap(at=at, channel=channel, outcome=BROKEN_OUTCOME, by=SYSTEM)
-        unit = Unit(now)
-        accounts.stage_account(unit, loaded)
-        unit.create(attempt_record, label="attempt")
-        unit.audit(clinic_id, SYSTEM, "promise.broken", patient_id=patient_id,
-                   details={"promise_id": promise.promise_id, "attempt_id": attempt_id,
-                            "promised_date": promise.promised_date.isoformat(),
-                            "amount_cents": promise.amount_cents, "paid_cents": promise.paid_cents,
-                            "made_by": promise.made_by})
+        logged = Attempt(new_child_id("att", patient_id), patient_id, now, SYSTEM, channel,
+                         NO_PAYMENT_DESPITE_PROMISE, promise_id=promise.promise_id)
+        loaded.patient.last_attempt = logged.summary()
+        uow.accounts.stage(loaded, now)
+        uow.contacts.add_attempt(clinic_id, logged)
+        audit.record(uow, clinic_id, SYSTEM, "promise.broken", now, patient_id=patient_id,
+                     details={"promise_id": promise.promise_id, "attempt_id": logged.attempt_id,
+                              "promised_date": promise.promised_date.isoformat(),
+                              "amount_cents": promise.amount_cents, "paid_cents": promise.paid_cents,
+                              "made_by": promise.made_by})
         if advance is not None:
-            advance.stage(unit)
-        _commit(unit, advance)
+            advance.stage(uow)
+        _commit(uow, advance)
         return True
 
-    return retrying(attempt)
+    return uow.retrying(attempt)
 
 
 # ----- one clinic ---------------------------------------------------------------------------
-def due_clinics(now: datetime):
-    """Clinics whose next 03:00 run instant is at or before `now`, soonest first (a Query)."""
-    for record in Record.due.query(keys.RUNS, Record.due_sk <= f"{clock.iso_z(now)}#~"):
-        if isinstance(record, ClinicRecord):
-            yield record
-
-
-def _due_work(clinic_id: str, run_date: date) -> list[tuple[str, str, str | None]]:
-    """(kind, patient_id, plan_id) for every plan with an installment due on or before the run
-    date and every pending promise dated before it: one Query of the clinic's `due` partition."""
-    work = []
-    for item in Record.due.query(keys.clinic_pk(clinic_id), Record.due_sk <= f"{run_date.isoformat()}#~"):
-        day, kind, _ = item.due_sk.split("#", 2)
-        if kind == "PLAN" and isinstance(item, PlanRecord):
-            work.append(("plan", item.patient_id, item.plan_id))
-        elif kind == "PROMISE" and isinstance(item, PatientRecord) and date.fromisoformat(day) < run_date:
-            work.append(("promise", item.patient_id, None))
-    return work
-
-
-def _advance_alone(advance: _Advance) -> None:
+def _advance_alone(uow, advance: _Advance) -> None:
     """Put the clinic's next run date, conditioned on its version; a concurrent run that already
     moved it as far wins and this is done."""
-    record = advance.record
+    clinic = advance.clinic
     if advance.stale:
-        record = ClinicRecord.get(record.pk, record.sk, consistent_read=True)
+        clinic = uow.clinics.get(clinic.clinic_id, consistent=True)
     for _ in range(5):
-        if record.next_run_date and date.fromisoformat(record.next_run_date) >= advance.next_date:
+        if clinic.next_run_date and clinic.next_run_date >= advance.next_date:
             return
-        clinics.set_run_schedule(record, advance.next_date)
+        clinic.next_run_date = advance.next_date
         try:
-            record.save()
+            uow.clinics.save_now(clinic)
             return
-        except PutError as e:
-            if e.cause_response_code != "ConditionalCheckFailedException":
-                raise
-        record = ClinicRecord.get(record.pk, record.sk, consistent_read=True)
-    raise ConcurrentUpdate(f"clinic {record.clinic_id} kept changing while its run date moved")
+        except StaleWrite:
+            clinic = uow.clinics.get(clinic.clinic_id, consistent=True)
+    raise ConcurrentUpdate(f"clinic {clinic.clinic_id} kept changing while its run date moved")
 
 
-def run_clinic(record: ClinicRecord, now: datetime, result: RunResult,
+def run_clinic(uow, clinic: Clinic, now: datetime, result: RunResult,
                should_stop: Callable[[], bool] | None = None) -> None:
     """Run one clinic for the latest local date whose 03:00 has come (catching up any missed
     dates at once), then move it to the next date.
@@ -241,16 +196,17 @@ def run_clinic(record: ClinicRecord, now: datetime, result: RunResult,
     A patient whose work fails is logged and skipped, and the clinic is then not moved on, so the
     next tick runs it again (what was done is found done; one bad patient never holds up the
     others). Out of time, it stops between patients, also without moving the clinic on."""
-    clinic_id = record.clinic_id
-    run_date = clock.latest_run_date(now, record.timezone)
-    if record.next_run_date and run_date < date.fromisoformat(record.next_run_date):
+    clinic_id = clinic.clinic_id
+    caller = system(clinic_id)
+    run_date = clock.latest_run_date(now, clinic.timezone)
+    if clinic.next_run_date and run_date < clinic.next_run_date:
         return  # a stale index entry: that date has run
-    advance = _Advance(record, run_date + timedelta(days=1))
+    advance = _Advance(clinic, run_date + timedelta(days=1))
     invoices = promises = 0
     failed = stopped = False
     work = []
     try:
-        work = _due_work(clinic_id, run_date)
+        work = uow.accounts.due_work(clinic_id, run_date)
     except Exception:
         logger.exception("auto-invoicing could not read the clinic's due work", extra={"clinic_id": clinic_id})
         failed = True
@@ -261,17 +217,18 @@ def run_clinic(record: ClinicRecord, now: datetime, result: RunResult,
         ride = advance if n == len(work) - 1 and not failed else None
         try:
             if kind == "plan":
-                invoices += len(invoice_plan(clinic_id, patient_id, plan_id, run_date, now, SYSTEM, ride))
-            elif break_promise(clinic_id, patient_id, run_date, now, ride):
+                invoices += len(invoice_plan(uow, caller, patient_id, plan_id, run_date, now, ride))
+            elif break_promise(uow, clinic_id, patient_id, run_date, now, ride):
                 promises += 1
         except Exception:
+            uow.discard()
             logger.exception("auto-invoicing failed for a patient; the next tick tries again",
                              extra={"clinic_id": clinic_id, "patient_id": patient_id, "plan_id": plan_id,
                                     "run_date": run_date.isoformat()})
             failed = True
     if not (failed or stopped or advance.done):
         try:
-            _advance_alone(advance)
+            _advance_alone(uow, advance)
         except Exception:
             logger.exception("auto-invoicing could not move the clinic on", extra={"clinic_id": clinic_id})
             failed = True
@@ -286,14 +243,14 @@ def run_clinic(record: ClinicRecord, now: datetime, result: RunResult,
             "promises_broken": promises})
 
 
-def run_scheduled(now: datetime, should_stop: Callable[[], bool] | None = None) -> RunResult:
+def run_scheduled(uow, now: datetime, should_stop: Callable[[], bool] | None = None) -> RunResult:
     """The scheduled run at instant `now` (the EventBridge event's `time`): every clinic whose
     03:00 has come. `should_stop` lets the Lambda stop before its timeout; clinics not started
     stay due and the next tick runs them."""
     result = RunResult()
-    for record in due_clinics(now):
+    for clinic in uow.clinics.due_for_run(now):
         if should_stop is not None and should_stop():
             result.stopped_early = True
             break
-        run_clinic(record, now, result, should_stop)
+        run_clinic(uow, clinic, now, result, should_stop)
     return result

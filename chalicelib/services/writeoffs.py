@@ -13,19 +13,31 @@ then reloads and answers 403).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from ..domain.errors import Forbidden, NotFound, ValidationError
-from ..domain.ids import is_patient_id
+from ..domain.errors import NotFound, ValidationError
+from ..domain.ids import is_patient_id, new_id
+from ..domain.roles import WRITE_OFF, Caller
 from ..logs import logger
-from ..store import accounts
-from ..store.tx import Unit, retrying
-from .delegations import WRITE_OFF, authority
+from . import audit
+from .delegations import require_authority
 
 MIN_REASON, MAX_REASON = 3, 500
 
 
-def write_off(clinic_id: str, actor: str, now: datetime, *, patient_id: str, reason: str) -> dict:
+@dataclass(frozen=True)
+class WriteOff:
+    patient_id: str
+    written_off_cents: int
+    entry_id: str
+    audit_id: str
+    written_off_invoice_ids: list[str]
+    cancelled_plan_id: str | None
+    follow_up_status: str
+
+
+def write_off(uow, caller: Caller, now: datetime, *, patient_id: str, reason: str) -> WriteOff:
     """Business rule: only an Owner or an active delegate writes off, with a reason, and only
     when something is owed; the balance becomes zero through one `write_off` ledger entry."""
     if not isinstance(reason, str) or not MIN_REASON <= len(reason.strip()) <= MAX_REASON:
@@ -34,31 +46,27 @@ def write_off(clinic_id: str, actor: str, now: datetime, *, patient_id: str, rea
     if not is_patient_id(patient_id):
         raise NotFound(f"no patient {patient_id}")
 
-    def attempt() -> dict:
-        grounds = authority(clinic_id, actor, WRITE_OFF, now)
-        if not grounds:
-            raise Forbidden("the write_off permission was revoked or has expired")
-        loaded = accounts.load(clinic_id, patient_id)
+    def attempt() -> WriteOff:
+        require_authority(uow, caller, WRITE_OFF, now)
+        loaded = uow.accounts.load(caller.clinic_id, patient_id)
+        if loaded is None:
+            raise NotFound(f"no patient {patient_id}")
         account = loaded.account
         invoice_ids = [i.invoice_id for i in account.open_invoices()]
         plan_id = account.plan.plan_id if account.plan else None
-        unit = Unit(now)
         # The audit record is the write-off's own record: the ledger entry refers to it.
-        audit = unit.audit(clinic_id, actor, "writeoff.recorded", patient_id=patient_id)
-        amount = account.write_off(audit.audit_id)  # 409 (NothingOwed) before anything is written
-        ledger = accounts.stage_account(unit, loaded)
-        entry_id = ledger[0].entry_id
+        audit_id = new_id("aud")
+        amount = account.write_off(audit_id)  # 409 (NothingOwed) before anything is written
+        entry_id = uow.accounts.stage(loaded, now)[0].entry_id
         # The reason is the justification of this act, not a patient note copied from elsewhere:
         # it lives here, in the append-only audit, and is never logged.
-        audit.details = {"amount_cents": amount, "entry_id": entry_id, "invoice_ids": invoice_ids,
-                         "plan_id": plan_id, "reason": reason.strip()}
-        for record, condition in grounds:
-            unit.check(record, condition, label="permission")
-        unit.commit()
+        audit.record(uow, caller.clinic_id, caller.actor, "writeoff.recorded", now, patient_id=patient_id,
+                     audit_id=audit_id, details={"amount_cents": amount, "entry_id": entry_id,
+                                                 "invoice_ids": invoice_ids, "plan_id": plan_id,
+                                                 "reason": reason.strip()})
+        uow.commit()
         logger.info("write-off recorded", extra={"patient_id": patient_id, "entry_id": entry_id,
                                                  "amount_cents": amount, "invoices": len(invoice_ids)})
-        return {"patient_id": patient_id, "written_off_cents": amount, "entry_id": entry_id,
-                "audit_id": audit.audit_id, "written_off_invoice_ids": invoice_ids, "cancelled_plan_id": plan_id,
-                "balance_cents": 0, "follow_up_status": account.status}
+        return WriteOff(patient_id, amount, entry_id, audit_id, invoice_ids, plan_id, account.status)
 
-    return retrying(attempt)
+    return uow.retrying(attempt)

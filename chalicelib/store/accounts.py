@@ -1,74 +1,132 @@
-"""A patient's account in DynamoDB: load it with one Query, write its changes in one Unit.
+"""A patient's account in DynamoDB: the patient record, invoices, plans, promises, payments and
+the ledger, all in the patient's partition `C#<clinic>#P#<patient>` (the ledger beside it).
 
-Every write to a patient's partition goes through `stage_account`, which saves the patient
-record with its version condition: two writers of one patient can never both win, and the
-loser reloads and tries again (`tx.retrying`).
+Every write to a patient goes through `stage`, which saves the patient record with its version
+condition: two writers of one patient can never both win, and the loser reloads and tries again
+(`uow.retrying`). Sparse index keys are set here and only here:
+- `worklist` (`C#<clinic>` / `<oldest open invoice date>#<patient>`): a patient while an invoice is open;
+- `due` (`C#<clinic>` / `<date>#PLAN#..` or `<date>#PROMISE#..`): what the nightly run looks for;
+- `timeline` `OWED`: an invoice while open, a plan while it has an uninvoiced remainder (aging);
+  `PAY` and `PROMISE`: payments and promises by time (staff performance).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.transactions import TransactGet
+
 from ..domain import account as acc
-from ..domain.clock import iso_z, parse_iso_z
-from ..domain.errors import NotFound
+from ..domain import reports
+from ..domain.clock import iso_z
+from ..domain.contact import Attempt, Callback, LastAttempt
+from ..domain.errors import InvariantViolation
 from ..domain.ids import new_child_id
 from . import keys
+from .contacts import attempt_from, callback_from
+from .mapping import d, d_out, n, t, t_out
 from .models import (
+    AllocationMap,
+    AttemptRecord,
+    CallbackRecord,
     InstallmentMap,
     InvoiceRecord,
+    LastAttemptMap,
     LedgerRecord,
     PatientRecord,
+    PaymentRecord,
     PlanRecord,
     PromiseMap,
     PromiseRecord,
     Record,
 )
-from .tx import Unit
+from .uow import Transaction, connection
+
+# A balance or status filter on the worklist is a filter expression: DynamoDB reads the rows of
+# the key range and drops the ones that do not match. A page keeps querying until it is full,
+# within this budget; past it the page comes back short, resuming where reading stopped.
+FILTER_MAX_QUERIES = 8
+FILTER_MAX_READ = 2_000
+FILTER_MAX_PAGE = 1_000
+_PAYMENT_FIELDS = ["pk", "sk", "kind", "recovered_by", "amount_cents", "received_at"]
+_PROMISE_FIELDS = ["pk", "sk", "kind", "promise"]
 
 
 @dataclass
 class LoadedAccount:
+    """A patient and the money side of their follow-up, loaded to be changed and staged."""
+
     clinic_id: str
-    profile: PatientRecord
+    patient: acc.Patient
     account: acc.Account
 
 
-def _d(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
+@dataclass
+class PatientFile:
+    """Everything in a patient's partition (the follow-up detail), in no particular order."""
 
-
-def _t(text: str | None) -> datetime | None:
-    return parse_iso_z(text) if text else None
+    patient: acc.Patient
+    invoices: list[acc.Invoice] = field(default_factory=list)
+    payments: list[acc.Payment] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    callbacks: list[Callback] = field(default_factory=list)
+    plans: dict[str, acc.Plan] = field(default_factory=dict)
 
 
 # ----- records -> domain -------------------------------------------------------------------
 def invoice_from(r: InvoiceRecord) -> acc.Invoice:
     return acc.Invoice(
         invoice_id=r.invoice_id, patient_id=r.patient_id, amount_cents=int(r.amount_cents),
-        balance_cents=int(r.balance_cents), invoice_date=_d(r.invoice_date), status=r.status,
-        source=r.source, service_date=_d(r.service_date), description=r.description,
-        external_id=r.external_id, plan_id=r.plan_id,
-        installment_number=int(r.installment_number) if r.installment_number is not None else None,
-        created_at=_t(r.created_at))
+        balance_cents=int(r.balance_cents), invoice_date=d(r.invoice_date), status=r.status, source=r.source,
+        service_date=d(r.service_date), description=r.description, external_id=r.external_id, plan_id=r.plan_id,
+        installment_number=n(r.installment_number), created_at=t(r.created_at))
 
 
 def plan_from(r: PlanRecord) -> acc.Plan:
     return acc.Plan(
         plan_id=r.plan_id, patient_id=r.patient_id, total_cents=int(r.total_cents),
-        installment_cents=int(r.installment_cents), frequency=r.frequency, start_date=_d(r.start_date),
-        installments=[acc.Installment(int(i.number), _d(i.due_date), int(i.amount_cents),
-                                      int(i.prepaid_cents or 0), i.status, i.invoice_id)
-                      for i in r.installments],
-        status=r.status, created_at=_t(r.created_at), created_by=r.created_by)
+        installment_cents=int(r.installment_cents), frequency=r.frequency, start_date=d(r.start_date),
+        installments=[acc.Installment(int(i.number), d(i.due_date), int(i.amount_cents), int(i.prepaid_cents or 0),
+                                      i.status, i.invoice_id) for i in r.installments],
+        status=r.status, created_at=t(r.created_at), created_by=r.created_by)
 
 
 def promise_from(m: PromiseMap) -> acc.Promise:
     return acc.Promise(
         promise_id=m.promise_id, attempt_id=m.attempt_id, amount_cents=int(m.amount_cents),
-        promised_date=_d(m.promised_date), made_at=_t(m.made_at), made_by=m.made_by,
-        paid_cents=int(m.paid_cents or 0), status=m.status, resolved_at=_t(m.resolved_at))
+        promised_date=d(m.promised_date), made_at=t(m.made_at), made_by=m.made_by,
+        paid_cents=int(m.paid_cents or 0), status=m.status, resolved_at=t(m.resolved_at))
+
+
+def patient_from(r: PatientRecord) -> acc.Patient:
+    last = r.last_attempt
+    return acc.Patient(
+        patient_id=r.patient_id, name=r.name, created_at=t(r.created_at), created_by=r.created_by, phone=r.phone,
+        email=r.email, external_id=r.external_id, balance_cents=int(r.balance_cents), status=r.status,
+        oldest_open_invoice_date=d(r.oldest_open_invoice_date), ledger_seq=int(r.ledger_seq),
+        active_plan_id=r.active_plan_id, plan_next_due=d(r.plan_next_due),
+        pending_promise=promise_from(r.pending_promise) if r.pending_promise else None,
+        promises_made=int(r.promises_made), promises_kept=int(r.promises_kept),
+        promises_broken=int(r.promises_broken),
+        last_attempt=LastAttempt(t(last.at), last.channel, last.outcome, last.by) if last else None,
+        next_callback_at=t(r.next_callback_at), version=r.version)
+
+
+def payment_from(r: PaymentRecord) -> acc.Payment:
+    return acc.Payment(
+        payment_id=r.payment_id, patient_id=r.patient_id, amount_cents=int(r.amount_cents), method=r.method,
+        received_at=t(r.received_at),
+        allocations=[acc.Allocation(a.invoice_id, int(a.amount_cents)) for a in r.allocations],
+        balance_after_cents=int(r.balance_after_cents), created_at=t(r.created_at), created_by=r.created_by,
+        invoice_id=r.invoice_id, note=r.note, status_after=r.status_after, recovered_by=r.recovered_by)
+
+
+def ledger_line_from(r: LedgerRecord) -> acc.LedgerLine:
+    return acc.LedgerLine(r.entry_id, r.patient_id, int(r.seq), t(r.at), r.type, int(r.amount_cents),
+                          int(r.balance_after_cents), r.ref)
 
 
 # ----- domain -> records -------------------------------------------------------------------
@@ -76,10 +134,9 @@ def invoice_record(clinic_id: str, i: acc.Invoice) -> InvoiceRecord:
     record = InvoiceRecord(
         keys.patient_pk(clinic_id, i.patient_id), keys.INVOICE + i.invoice_id,
         invoice_id=i.invoice_id, patient_id=i.patient_id, amount_cents=i.amount_cents,
-        balance_cents=i.balance_cents, invoice_date=i.invoice_date.isoformat(),
-        service_date=i.service_date.isoformat() if i.service_date else None, status=i.status,
-        source=i.source, description=i.description, external_id=i.external_id, plan_id=i.plan_id,
-        installment_number=i.installment_number, created_at=iso_z(i.created_at))
+        balance_cents=i.balance_cents, invoice_date=i.invoice_date.isoformat(), service_date=d_out(i.service_date),
+        status=i.status, source=i.source, description=i.description, external_id=i.external_id, plan_id=i.plan_id,
+        installment_number=i.installment_number, created_at=t_out(i.created_at))
     if i.is_open:  # sparse: the aging report reads the clinic's open invoices and nothing else
         record.tl_pk = keys.timeline_pk(clinic_id, keys.OWED)
         record.tl_sk = keys.owed_invoice_sk(record.invoice_date, i.invoice_id)
@@ -94,11 +151,11 @@ def plan_record(clinic_id: str, p: acc.Plan) -> PlanRecord:
         installments=[InstallmentMap(number=i.number, due_date=i.due_date.isoformat(),
                                      amount_cents=i.amount_cents, prepaid_cents=i.prepaid_cents,
                                      status=i.status, invoice_id=i.invoice_id) for i in p.installments],
-        created_at=iso_z(p.created_at), created_by=p.created_by)
+        created_at=t_out(p.created_at), created_by=p.created_by)
     due = p.next_due_date
     if due is not None:  # sparse: only plans with an installment still to invoice
         record.due_pk = keys.clinic_pk(clinic_id)
-        record.due_sk = f"{due.isoformat()}#PLAN#{p.plan_id}"
+        record.due_sk = keys.due_sk(due, keys.DUE_PLAN, p.plan_id)
     if p.uninvoiced_cents > 0:  # sparse: an active plan's part not invoiced yet (aging report)
         record.tl_pk = keys.timeline_pk(clinic_id, keys.OWED)
         record.tl_sk = keys.owed_plan_sk(p.plan_id)
@@ -109,108 +166,279 @@ def promise_map(p: acc.Promise) -> PromiseMap:
     return PromiseMap(
         promise_id=p.promise_id, attempt_id=p.attempt_id, amount_cents=p.amount_cents,
         promised_date=p.promised_date.isoformat(), made_at=iso_z(p.made_at), made_by=p.made_by,
-        paid_cents=p.paid_cents, status=p.status, resolved_at=iso_z(p.resolved_at) if p.resolved_at else None)
+        paid_cents=p.paid_cents, status=p.status, resolved_at=t_out(p.resolved_at))
 
 
-# ----- load and stage ----------------------------------------------------------------------
-def load(clinic_id: str, patient_id: str) -> LoadedAccount:
-    """The patient record, its invoices and its plans: one strongly consistent Query."""
-    profile = None
-    invoices: dict[str, acc.Invoice] = {}
-    plans: dict[str, PlanRecord] = {}
-    for item in Record.query(keys.patient_pk(clinic_id, patient_id),
-                             Record.sk.between(keys.ACCOUNT_FIRST, keys.ACCOUNT_LAST), consistent_read=True):
-        if isinstance(item, PatientRecord):
-            profile = item
-        elif isinstance(item, InvoiceRecord):
-            invoices[item.invoice_id] = invoice_from(item)
-        elif isinstance(item, PlanRecord):
-            plans[item.plan_id] = item
-    if profile is None:
-        raise NotFound(f"no patient {patient_id}")
-    active = plans.get(profile.active_plan_id) if profile.active_plan_id else None
-    account = acc.Account(
-        patient_id=patient_id, balance_cents=int(profile.balance_cents), status=profile.status,
-        invoices=invoices, plan=plan_from(active) if active else None,
-        promise=promise_from(profile.pending_promise) if profile.pending_promise else None,
-        promises_made=int(profile.promises_made), promises_kept=int(profile.promises_kept),
-        promises_broken=int(profile.promises_broken))
-    return LoadedAccount(clinic_id, profile, account)
-
-
-def stage_account(unit: Unit, loaded: LoadedAccount) -> list[LedgerRecord]:
-    """Add every change the account recorded, plus the patient record, to `unit`."""
-    clinic_id, profile, account = loaded.clinic_id, loaded.profile, loaded.account
-    changes = account.changes
-    for invoice in changes.invoices.values():
-        record = invoice_record(clinic_id, invoice)
-        if invoice.invoice_id in changes.new_invoice_ids:
-            unit.create(record, label=f"invoice:{invoice.invoice_id}")
-        else:
-            unit.save(record, label=f"invoice:{invoice.invoice_id}")
-    if changes.plan is not None:
-        record = plan_record(clinic_id, changes.plan)
-        if changes.new_plan:
-            unit.create(record, label="plan")
-        else:
-            unit.save(record, label="plan")
-    seen_promises = {}
-    for promise in changes.promises:
-        seen_promises[promise.promise_id] = promise  # the last state of each promise wins
-    for promise in seen_promises.values():
-        unit.save(PromiseRecord(keys.patient_pk(clinic_id, account.patient_id), keys.PROMISE + promise.promise_id,
-                                patient_id=account.patient_id, promise=promise_map(promise),
-                                tl_pk=keys.timeline_pk(clinic_id, "PROMISE"),
-                                tl_sk=keys.timeline_sk(iso_z(promise.resolved_at or promise.made_at),
-                                                       promise.promise_id)),
-                  label=f"promise:{promise.promise_id}")
-    ledger = []
-    running = int(profile.balance_cents)
-    seq = int(profile.ledger_seq)
-    for entry in changes.ledger:
-        seq += 1
-        running += entry.amount_cents
-        record = LedgerRecord(
-            keys.ledger_pk(clinic_id, account.patient_id), keys.ledger_sk(seq),
-            entry_id=new_child_id("ent", account.patient_id),
-            patient_id=account.patient_id, seq=seq, at=iso_z(unit.now), type=entry.type,
-            amount_cents=entry.amount_cents, balance_after_cents=running, ref=entry.ref)
-        unit.create(record, label="ledger")
-        ledger.append(record)
-    assert running == account.balance_cents, (running, account.balance_cents)
-    account.check_invariant()
-    apply_to_profile(clinic_id, profile, account)
-    profile.ledger_seq = seq
-    unit.save(profile, label="patient")
-    return ledger
-
-
-def apply_to_profile(clinic_id: str, profile: PatientRecord, account: acc.Account) -> None:
-    """Copy the account's state onto the patient record and keep its index entries current."""
-    profile.balance_cents = account.balance_cents
-    profile.status = account.status
-    oldest = account.oldest_open_invoice_date
-    profile.oldest_open_invoice_date = oldest.isoformat() if oldest else None
+def patient_record(clinic_id: str, p: acc.Patient) -> PatientRecord:
+    last = p.last_attempt
+    record = PatientRecord(
+        keys.patient_pk(clinic_id, p.patient_id), keys.PROFILE, patient_id=p.patient_id, name=p.name,
+        phone=p.phone, email=p.email, external_id=p.external_id, created_at=iso_z(p.created_at),
+        created_by=p.created_by, balance_cents=p.balance_cents, status=p.status,
+        oldest_open_invoice_date=d_out(p.oldest_open_invoice_date), ledger_seq=p.ledger_seq,
+        active_plan_id=p.active_plan_id, plan_next_due=d_out(p.plan_next_due),
+        pending_promise=promise_map(p.pending_promise) if p.pending_promise else None,
+        promises_made=p.promises_made, promises_kept=p.promises_kept, promises_broken=p.promises_broken,
+        last_attempt=LastAttemptMap(at=iso_z(last.at), channel=last.channel, outcome=last.outcome, by=last.by)
+        if last else None,
+        next_callback_at=t_out(p.next_callback_at))
+    if p.version is not None:
+        record.version = p.version
     # The worklist is a sparse index: a patient is in it only while an invoice is open.
-    if oldest is not None:
-        profile.wl_pk = keys.clinic_pk(clinic_id)
-        profile.wl_sk = keys.worklist_sk(oldest.isoformat(), account.patient_id)
-    else:
-        profile.wl_pk = profile.wl_sk = None
-    profile.active_plan_id = account.plan.plan_id if account.plan else None
-    next_due = account.plan.next_due_date if account.plan else None
-    profile.plan_next_due = next_due.isoformat() if next_due else None
-    profile.pending_promise = promise_map(account.promise) if account.promise else None
-    profile.promises_made = account.promises_made
-    profile.promises_kept = account.promises_kept
-    profile.promises_broken = account.promises_broken
+    if p.oldest_open_invoice_date is not None:
+        record.wl_pk = keys.clinic_pk(clinic_id)
+        record.wl_sk = keys.worklist_sk(p.oldest_open_invoice_date.isoformat(), p.patient_id)
     # Pending promises are found by date when the nightly run marks broken ones.
-    if account.promise is not None:
-        profile.due_pk = keys.clinic_pk(clinic_id)
-        profile.due_sk = f"{account.promise.promised_date.isoformat()}#PROMISE#{account.patient_id}"
-    else:
-        profile.due_pk = profile.due_sk = None
+    if p.pending_promise is not None:
+        record.due_pk = keys.clinic_pk(clinic_id)
+        record.due_sk = keys.due_sk(p.pending_promise.promised_date, keys.DUE_PROMISE, p.patient_id)
+    return record
 
 
-def new_profile(clinic_id: str, patient_id: str, **fields) -> PatientRecord:
-    return PatientRecord(keys.patient_pk(clinic_id, patient_id), keys.PROFILE, patient_id=patient_id, **fields)
+def payment_record(clinic_id: str, p: acc.Payment) -> PaymentRecord:
+    return PaymentRecord(
+        keys.patient_pk(clinic_id, p.patient_id), keys.PAYMENT + p.payment_id, payment_id=p.payment_id,
+        patient_id=p.patient_id, amount_cents=p.amount_cents, method=p.method, received_at=iso_z(p.received_at),
+        invoice_id=p.invoice_id, note=p.note,
+        allocations=[AllocationMap(invoice_id=a.invoice_id, amount_cents=a.amount_cents) for a in p.allocations],
+        balance_after_cents=p.balance_after_cents, status_after=p.status_after, created_at=iso_z(p.created_at),
+        created_by=p.created_by, recovered_by=p.recovered_by,
+        tl_pk=keys.timeline_pk(clinic_id, keys.PAYMENTS_TIMELINE),
+        tl_sk=keys.timeline_sk(iso_z(p.received_at), p.payment_id))
+
+
+class AccountRepository:
+    def __init__(self, tx: Transaction):
+        self._tx = tx
+
+    # ----- patients ------------------------------------------------------------------------
+    def get_patient(self, clinic_id: str, patient_id: str, *, consistent: bool = False) -> acc.Patient | None:
+        try:
+            return patient_from(PatientRecord.get(keys.patient_pk(clinic_id, patient_id), keys.PROFILE,
+                                                  consistent_read=consistent))
+        except DoesNotExist:
+            return None
+
+    def add_patient(self, clinic_id: str, patient: acc.Patient) -> None:
+        self._tx.create(patient_record(clinic_id, patient), label="patient")
+
+    def save_patient(self, clinic_id: str, patient: acc.Patient) -> None:
+        """Stage the patient record; refused at commit if another writer changed it since it was read."""
+        self._tx.save(patient_record(clinic_id, patient), label="patient")
+
+    def names(self, clinic_id: str, patient_ids: Iterable[str]) -> dict[str, str]:
+        """Names for a set of patients with batch reads (100 keys per call)."""
+        wanted = sorted(set(patient_ids))
+        if not wanted:
+            return {}
+        return {r.patient_id: r.name for r in PatientRecord.batch_get(
+            [(keys.patient_pk(clinic_id, pid), keys.PROFILE) for pid in wanted])}
+
+    # ----- the money operations ------------------------------------------------------------
+    def load(self, clinic_id: str, patient_id: str) -> LoadedAccount | None:
+        """The patient record, its invoices and its plans: one strongly consistent Query."""
+        profile = None
+        invoices: dict[str, acc.Invoice] = {}
+        plans: dict[str, PlanRecord] = {}
+        for item in Record.query(keys.patient_pk(clinic_id, patient_id),
+                                 Record.sk.between(keys.ACCOUNT_FIRST, keys.ACCOUNT_LAST), consistent_read=True):
+            if isinstance(item, PatientRecord):
+                profile = patient_from(item)
+            elif isinstance(item, InvoiceRecord):
+                invoices[item.invoice_id] = invoice_from(item)
+            elif isinstance(item, PlanRecord):
+                plans[item.plan_id] = item
+        if profile is None:
+            return None
+        active = plans.get(profile.active_plan_id) if profile.active_plan_id else None
+        return LoadedAccount(clinic_id, profile, profile.account(invoices, plan_from(active) if active else None))
+
+    def load_with_plan(self, clinic_id: str, patient_id: str, plan_id: str) -> tuple[acc.Patient, acc.Plan] | None:
+        """The patient record and one plan, read as one snapshot (TransactGet: no transaction can
+        be seen half-applied across the two): two items whatever the patient's history."""
+        pk = keys.patient_pk(clinic_id, patient_id)
+        with TransactGet(connection=connection()) as get:
+            profile_future = get.get(PatientRecord, pk, keys.PROFILE)
+            plan_future = get.get(PlanRecord, pk, keys.PLAN + plan_id)
+        try:
+            return patient_from(profile_future.get()), plan_from(plan_future.get())
+        except DoesNotExist:
+            return None
+
+    def stage(self, loaded: LoadedAccount, at: datetime) -> list[acc.LedgerLine]:
+        """Stage every change the account recorded, the ledger entries and the patient record."""
+        clinic_id, patient, account = loaded.clinic_id, loaded.patient, loaded.account
+        changes = account.changes
+        for invoice in changes.invoices.values():
+            record = invoice_record(clinic_id, invoice)
+            if invoice.invoice_id in changes.new_invoice_ids:
+                self._tx.create(record, label=f"invoice:{invoice.invoice_id}")
+            else:
+                self._tx.save(record, label=f"invoice:{invoice.invoice_id}")
+        if changes.plan is not None:
+            record = plan_record(clinic_id, changes.plan)
+            if changes.new_plan:
+                self._tx.create(record, label="plan")
+            else:
+                self._tx.save(record, label="plan")
+        latest = {promise.promise_id: promise for promise in changes.promises}  # the last state of each wins
+        for promise in latest.values():
+            self._tx.save(PromiseRecord(
+                keys.patient_pk(clinic_id, account.patient_id), keys.PROMISE + promise.promise_id,
+                patient_id=account.patient_id, promise=promise_map(promise),
+                tl_pk=keys.timeline_pk(clinic_id, keys.PROMISES_TIMELINE),
+                tl_sk=keys.timeline_sk(iso_z(promise.resolved_at or promise.made_at), promise.promise_id)),
+                label=f"promise:{promise.promise_id}")
+        lines = []
+        running, seq = patient.balance_cents, patient.ledger_seq
+        for entry in changes.ledger:
+            seq += 1
+            running += entry.amount_cents
+            line = acc.LedgerLine(new_child_id("ent", account.patient_id), account.patient_id, seq, at, entry.type,
+                                  entry.amount_cents, running, entry.ref)
+            self._tx.create(LedgerRecord(
+                keys.ledger_pk(clinic_id, account.patient_id), keys.ledger_sk(seq), entry_id=line.entry_id,
+                patient_id=line.patient_id, seq=seq, at=iso_z(at), type=line.type, amount_cents=line.amount_cents,
+                balance_after_cents=running, ref=line.ref), label="ledger")
+            lines.append(line)
+        if running != account.balance_cents:
+            raise InvariantViolation("ledger_mismatch", patient_id=account.patient_id, ledger_cents=running,
+                                     balance_cents=account.balance_cents)
+        account.check_invariant()
+        patient.take_state_of(account)
+        patient.ledger_seq = seq
+        self.save_patient(clinic_id, patient)
+        return lines
+
+    # ----- single items --------------------------------------------------------------------
+    def invoice(self, clinic_id: str, patient_id: str, invoice_id: str) -> acc.Invoice | None:
+        try:
+            return invoice_from(InvoiceRecord.get(keys.patient_pk(clinic_id, patient_id), keys.INVOICE + invoice_id))
+        except DoesNotExist:
+            return None
+
+    def plan(self, clinic_id: str, patient_id: str, plan_id: str) -> acc.Plan | None:
+        try:
+            return plan_from(PlanRecord.get(keys.patient_pk(clinic_id, patient_id), keys.PLAN + plan_id,
+                                            consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def payment(self, clinic_id: str, patient_id: str, payment_id: str) -> acc.Payment | None:
+        try:
+            return payment_from(PaymentRecord.get(keys.patient_pk(clinic_id, patient_id), keys.PAYMENT + payment_id,
+                                                  consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def add_payment(self, clinic_id: str, payment: acc.Payment) -> None:
+        self._tx.create(payment_record(clinic_id, payment), label="payment")
+
+    def ledger(self, clinic_id: str, patient_id: str) -> list[acc.LedgerLine]:
+        """Oldest first."""
+        return [ledger_line_from(r) for r in LedgerRecord.query(keys.ledger_pk(clinic_id, patient_id),
+                                                                consistent_read=True)]
+
+    def patient_file(self, clinic_id: str, patient_id: str) -> PatientFile | None:
+        """The whole partition with one strongly consistent Query (paged by DynamoDB's 1 MB)."""
+        found = PatientFile(patient=None)  # type: ignore[arg-type]
+        for item in Record.query(keys.patient_pk(clinic_id, patient_id), consistent_read=True):
+            if isinstance(item, PatientRecord):
+                found.patient = patient_from(item)
+            elif isinstance(item, InvoiceRecord):
+                found.invoices.append(invoice_from(item))
+            elif isinstance(item, PaymentRecord):
+                found.payments.append(payment_from(item))
+            elif isinstance(item, AttemptRecord):
+                found.attempts.append(attempt_from(item))
+            elif isinstance(item, CallbackRecord):
+                found.callbacks.append(callback_from(item))
+            elif isinstance(item, PlanRecord):
+                found.plans[item.plan_id] = plan_from(item)
+        return found if found.patient is not None else None
+
+    # ----- the worklist --------------------------------------------------------------------
+    def worklist_page(self, clinic_id: str, *, low: date | None, high: date | None,
+                      after: tuple[date, str] | None, limit: int, min_balance_cents: int | None = None,
+                      max_balance_cents: int | None = None, status: str | None = None
+                      ) -> tuple[list[acc.Patient], tuple[date, str] | None]:
+        """Up to `limit` patients whose oldest open invoice date is in [low, high], most overdue
+        first, strictly after the row `after`; and the row the next page continues after (None
+        at the end). Asks for limit + 1 rows: the extra row proves there is a next page without
+        another call, so without a filter this is exactly one Query reading at most limit + 1 items."""
+        bounds = keys.worklist_range(low, high, after)
+        if bounds is None:
+            return [], None
+        parts = []
+        if min_balance_cents is not None:
+            parts.append(PatientRecord.balance_cents >= min_balance_cents)
+        if max_balance_cents is not None:
+            parts.append(PatientRecord.balance_cents <= max_balance_cents)
+        if status is not None:
+            parts.append(PatientRecord.status == status)
+        condition = None
+        for part in parts:
+            condition = part if condition is None else condition & part
+        found: list[PatientRecord] = []
+        start_key = None
+        calls = read = 0
+        while True:
+            want = limit + 1 - len(found)
+            size = want if condition is None else min(FILTER_MAX_PAGE, max(want, (limit + 1) * 2 ** calls))
+            result = Record.worklist.query(
+                keys.clinic_pk(clinic_id), Record.wl_sk.between(*bounds), filter_condition=condition,
+                page_size=size, last_evaluated_key=start_key)
+            raw = next(result.page_iter)
+            calls += 1
+            read += raw["ScannedCount"]
+            found.extend(Record.from_raw_data(item) for item in raw.get("Items", []))
+            start_key = raw.get("LastEvaluatedKey")
+            if len(found) > limit:
+                return [patient_from(r) for r in found[:limit]], keys.worklist_position(found[limit - 1].wl_sk)
+            if start_key is None:
+                return [patient_from(r) for r in found], None
+            if calls >= FILTER_MAX_QUERIES or read >= FILTER_MAX_READ:
+                # A short page: the next one continues after the last row read, matching or not.
+                return [patient_from(r) for r in found], keys.worklist_position(start_key["wl_sk"]["S"])
+
+    # ----- what the nightly run and the reports read ----------------------------------------
+    def due_work(self, clinic_id: str, run_date: date) -> list[tuple[str, str, str | None]]:
+        """(kind, patient_id, plan_id) for every plan with an installment due on or before the run
+        date and every pending promise dated before it: one Query of the clinic's `due` partition."""
+        work = []
+        for item in Record.due.query(keys.clinic_pk(clinic_id), Record.due_sk <= keys.due_until(run_date)):
+            day, kind, _ = keys.due_parts(item.due_sk)
+            if kind == keys.DUE_PLAN and isinstance(item, PlanRecord):
+                work.append(("plan", item.patient_id, item.plan_id))
+            elif kind == keys.DUE_PROMISE and isinstance(item, PatientRecord) and day < run_date:
+                work.append(("promise", item.patient_id, None))
+        return work
+
+    def owed(self, clinic_id: str) -> tuple[list[reports.OpenInvoice], list[int]]:
+        """Open invoices and active plans' uninvoiced parts: one Query of the clinic's `OWED` partition."""
+        invoices, remainders = [], []
+        for record in Record.timeline.query(keys.timeline_pk(clinic_id, keys.OWED)):
+            if isinstance(record, InvoiceRecord) and record.status == "open":
+                invoices.append(reports.OpenInvoice(record.patient_id, d(record.invoice_date),
+                                                    int(record.balance_cents)))
+            elif isinstance(record, PlanRecord):
+                remainders.append(plan_from(record).uninvoiced_cents)
+        return invoices, remainders
+
+    def payments_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.PaymentEvent]:
+        for r in timeline(clinic_id, keys.PAYMENTS_TIMELINE, start, end, _PAYMENT_FIELDS):
+            if isinstance(r, PaymentRecord):
+                yield reports.PaymentEvent(r.recovered_by, int(r.amount_cents), t(r.received_at))
+
+    def promises_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.PromiseEvent]:
+        for r in timeline(clinic_id, keys.PROMISES_TIMELINE, start, end, _PROMISE_FIELDS):
+            if isinstance(r, PromiseRecord):
+                yield reports.PromiseEvent(r.promise.made_by, r.promise.status, t(r.promise.resolved_at))
+
+
+def timeline(clinic_id: str, kind: str, start: datetime, end: datetime, fields: list[str]):
+    """The clinic's `kind` timeline items keyed in [start, end): `tl_sk` is `<iso_z>#<id>`, and
+    `iso_z(end)` sorts before every key at the instant `end` itself, so BETWEEN is half-open.
+    Only the attributes a figure needs come back (`kind` picks the model class)."""
+    return Record.timeline.query(keys.timeline_pk(clinic_id, kind), Record.tl_sk.between(iso_z(start), iso_z(end)),
+                                 attributes_to_get=fields)

@@ -3,12 +3,23 @@
 The one exception is the auto-invoicing run schedule (`RUNS` on the `due` index), which
 holds only clinic ids and times: it is how the scheduled function finds the clinics whose
 03:00 has come without reading every clinic.
+
+Sort keys that carry a date or an instant put it first (`YYYY-MM-DD...` or `iso_z`), so a key
+range is a date or time range; `~` sorts after, and `!` before, every character of an id.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 
+# ----- the clinic's partition `C#<clinic>` -----------------------------------------------------
+CLINIC = "CLINIC"
+STAFF = "STAFF#"
+DELEGATION = "DELEG#"
+FEED = "FEED#"
+
+# ----- a patient's partition `C#<clinic>#P#<patient>` -------------------------------------------
 PROFILE = "0#PROFILE"
 INVOICE = "1#INV#"
 PLAN = "2#PLAN#"
@@ -20,7 +31,17 @@ CALLBACK = "6#CB#"
 # [ACCOUNT_FIRST, ACCOUNT_LAST]; the follow-up detail reads the whole partition.
 ACCOUNT_FIRST = "0#"
 ACCOUNT_LAST = "2#~"
-RUNS = "RUNS"
+IDEMPOTENCY = "IDEM"
+
+# ----- indexes ---------------------------------------------------------------------------------
+RUNS = "RUNS"  # `due` index: clinics by the instant of their next 03:00 run
+# `timeline` index partitions `C#<clinic>#<kind>`: the clinic's events by time (reports)
+ATTEMPTS_TIMELINE, PAYMENTS_TIMELINE, CALLBACKS_TIMELINE, PROMISES_TIMELINE = "ATT", "PAY", "CB", "PROMISE"
+# What is owed, for the aging report: an invoice only while it is open, a plan only while it has
+# an uninvoiced remainder.
+OWED = "OWED"
+_HIGHEST = "~"
+_AFTER = "!"
 
 
 def clinic_pk(clinic_id: str) -> str:
@@ -45,32 +66,71 @@ def idempotency_pk(clinic_id: str, scope: str, key: str) -> str:
 
 
 def staff_sk(sub: str) -> str:
-    return f"STAFF#{sub}"
+    return f"{STAFF}{sub}"
 
 
 def delegation_sk(delegation_id: str) -> str:
-    return f"DELEG#{delegation_id}"
+    return f"{DELEGATION}{delegation_id}"
 
 
 def feed_sk(sub: str) -> str:
-    return f"FEED#{sub}"
+    return f"{FEED}{sub}"
 
 
+# ----- the worklist index: `C#<clinic>` / `<oldest open invoice date>#<patient>` -----------------
 def worklist_sk(oldest_open_invoice_date: str, patient_id: str) -> str:
     return f"{oldest_open_invoice_date}#{patient_id}"
 
 
+def worklist_position(wl_sk: str) -> tuple[date, str]:
+    day, patient_id = wl_sk.split("#", 1)
+    return date.fromisoformat(day), patient_id
+
+
+def worklist_range(low: date | None, high: date | None,
+                   after: tuple[date, str] | None) -> tuple[str, str] | None:
+    """`wl_sk BETWEEN lo AND hi` for oldest-open-invoice dates in [low, high] (None: open end),
+    strictly after the row `after`; None when nothing can be in it."""
+    lo = f"{low.isoformat()}#" if low else "0000-00-00#"
+    hi = f"{high.isoformat()}#{_HIGHEST}" if high else f"9999-99-99#{_HIGHEST}"
+    if after is not None:
+        lo = max(lo, worklist_sk(after[0].isoformat(), after[1]) + _AFTER)
+    return (lo, hi) if lo <= hi else None
+
+
+# ----- the due index: `C#<clinic>` / `<date>#PLAN#<plan>` or `<date>#PROMISE#<patient>` -----------
+DUE_PLAN, DUE_PROMISE = "PLAN", "PROMISE"
+
+
+def due_sk(day: date, kind: str, item_id: str) -> str:
+    return f"{day.isoformat()}#{kind}#{item_id}"
+
+
+def due_until(day: date) -> str:
+    """The highest due sort key dated `day` or earlier."""
+    return f"{day.isoformat()}#{_HIGHEST}"
+
+
+def due_parts(sk: str) -> tuple[date, str, str]:
+    day, kind, item_id = sk.split("#", 2)
+    return date.fromisoformat(day), kind, item_id
+
+
+def run_sk(run_at_iso: str, clinic_id: str) -> str:
+    return f"{run_at_iso}#{clinic_id}"
+
+
+def runs_until(now_iso: str) -> str:
+    return f"{now_iso}#{_HIGHEST}"
+
+
+# ----- the timeline index: `C#<clinic>#<kind>` / `<iso instant>#<id>` ----------------------------
 def timeline_pk(clinic_id: str, kind: str) -> str:
     return f"C#{clinic_id}#{kind}"
 
 
 def timeline_sk(at: str, item_id: str) -> str:
     return f"{at}#{item_id}"
-
-
-# What is owed, for the aging report: on the `timeline` index under `timeline_pk(clinic, OWED)`,
-# an invoice only while it is open, a plan only while it has an uninvoiced remainder.
-OWED = "OWED"
 
 
 def owed_invoice_sk(invoice_date: str, invoice_id: str) -> str:
@@ -81,8 +141,18 @@ def owed_plan_sk(plan_id: str) -> str:
     return f"PLAN#{plan_id}"
 
 
+# ----- the assignee index: `C#<clinic>#U#<sub>` / `<due_at>#<callback>` --------------------------
 def assignee_pk(clinic_id: str, sub: str) -> str:
     return f"C#{clinic_id}#U#{sub}"
+
+
+def assignee_sk(due_at: str, callback_id: str) -> str:
+    return f"{due_at}#{callback_id}"
+
+
+# ----- the audit table: `C#<clinic>` / `<at>#<audit_id>`, by patient and by action ---------------
+def audit_sk(at: str, audit_id: str) -> str:
+    return f"{at}#{audit_id}"
 
 
 def audit_patient_pk(clinic_id: str, patient_id: str) -> str:

@@ -1,5 +1,7 @@
 """The stored shapes. One table for the billing data, one append-only table for the audit.
 
+Only the repositories in this package use them; they hand the rest of the code dataclasses.
+
 See docs/data-model.md for the access patterns each key and index serves.
 """
 
@@ -18,14 +20,15 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from .. import config
+from ..config import STORE_POLICY
 
 
 class _Meta:
     region = config.region()
     billing_mode = "PAY_PER_REQUEST"
-    connect_timeout_seconds = 2
-    read_timeout_seconds = 5
-    max_retry_attempts = 3
+    connect_timeout_seconds = STORE_POLICY.connect_timeout_seconds
+    read_timeout_seconds = STORE_POLICY.read_timeout_seconds
+    max_retry_attempts = STORE_POLICY.read_attempts - 1
 
 
 def _index(name: str, hash_attr: str, range_attr: str):

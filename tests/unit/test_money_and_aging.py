@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from chalicelib.domain import aging
-from chalicelib.domain.money import allocate_oldest_first, split_by_ratio
+from chalicelib.domain.money import allocate_oldest_first
 
 
 def test_a_payment_settles_each_balance_fully_before_the_next():
@@ -18,11 +18,6 @@ def test_what_exceeds_every_balance_is_left_over():
 def test_negative_amounts_are_refused():
     with pytest.raises(ValueError):
         allocate_oldest_first(-1, [10])
-
-
-@pytest.mark.parametrize("total,weights", [(100, [1, 1, 1]), (1, [5, 5]), (99_999, [3, 7, 11]), (0, [1, 2])])
-def test_largest_remainder_splits_add_up_to_the_whole(total, weights):
-    assert sum(split_by_ratio(total, weights)) == total
 
 
 @pytest.mark.parametrize("days,bucket", [(0, "0-30"), (30, "0-30"), (31, "31-60"), (60, "31-60"),

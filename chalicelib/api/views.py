@@ -1,0 +1,148 @@
+"""How the API shows each thing: domain dataclasses in, JSON-ready dicts out. Nothing else renders.
+
+Instants are UTC with `Z` (to the second, `short_z`); dates are `YYYY-MM-DD`; money is integer cents.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ..domain.account import Invoice, LedgerLine, Patient, Payment, Plan, Promise
+from ..domain.audit import AuditEntry
+from ..domain.clinic import Clinic
+from ..domain.clock import short_z
+from ..domain.contact import Attempt, Callback, LastAttempt
+from ..domain.team import Delegation, StaffMember
+
+
+def _t(value: datetime | None) -> str | None:
+    return short_z(value) if value else None
+
+
+def _d(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def clinic(c: Clinic) -> dict:
+    return {"clinic_id": c.clinic_id, "name": c.name, "timezone": c.timezone, "currency": c.currency}
+
+
+def staff_member(m: StaffMember) -> dict:
+    return {"sub": m.sub, "email": m.email, "name": m.name, "role": m.role}
+
+
+def delegation(g: Delegation) -> dict:
+    return {"delegation_id": g.delegation_id, "grantee_sub": g.grantee_sub, "permission": g.permission,
+            "expires_at": _t(g.expires_at), "created_by": g.created_by, "created_at": _t(g.created_at)}
+
+
+def patient(p: Patient) -> dict:
+    return {"patient_id": p.patient_id, "name": p.name, "phone": p.phone, "email": p.email,
+            "external_id": p.external_id, "created_at": _t(p.created_at), "balance_cents": p.balance_cents,
+            "follow_up_status": p.status}
+
+
+def invoice(i: Invoice) -> dict:
+    out = {"invoice_id": i.invoice_id, "patient_id": i.patient_id, "amount_cents": i.amount_cents,
+           "balance_cents": i.balance_cents, "invoice_date": _d(i.invoice_date), "service_date": _d(i.service_date),
+           "status": i.status, "source": i.source, "description": i.description, "external_id": i.external_id,
+           "created_at": _t(i.created_at)}
+    if i.source == "plan":
+        out["plan_id"] = i.plan_id
+        out["installment_number"] = i.installment_number
+    return out
+
+
+def payment(p: Payment) -> dict:
+    return {"payment_id": p.payment_id, "patient_id": p.patient_id, "amount_cents": p.amount_cents,
+            "method": p.method, "received_at": _t(p.received_at), "invoice_id": p.invoice_id,
+            "allocations": [{"invoice_id": a.invoice_id, "amount_cents": a.amount_cents} for a in p.allocations],
+            "balance_cents": p.balance_after_cents, "follow_up_status": p.status_after, "created_by": p.created_by}
+
+
+def ledger_line(e: LedgerLine) -> dict:
+    return {"entry_id": e.entry_id, "at": _t(e.at), "type": e.type, "amount_cents": e.amount_cents,
+            "balance_after_cents": e.balance_after_cents, "ref": e.ref}
+
+
+def plan(p: Plan) -> dict:
+    return {
+        "plan_id": p.plan_id, "patient_id": p.patient_id, "status": p.status, "total_cents": p.total_cents,
+        "installment_cents": p.installment_cents, "frequency": p.frequency, "start_date": _d(p.start_date),
+        "installments": [{"number": i.number, "due_date": _d(i.due_date), "amount_cents": i.amount_cents,
+                          "status": i.status, "invoice_id": i.invoice_id, "prepaid_cents": i.prepaid_cents}
+                         for i in p.installments],
+        "next_due_date": _d(p.next_due_date), "created_at": _t(p.created_at), "created_by": p.created_by,
+    }
+
+
+def promise(p: Promise) -> dict:
+    return {"promise_id": p.promise_id, "attempt_id": p.attempt_id, "amount_cents": p.amount_cents,
+            "promised_date": _d(p.promised_date), "paid_cents": p.paid_cents, "made_at": _t(p.made_at),
+            "made_by": p.made_by, "status": p.status}
+
+
+def attempt(a: Attempt) -> dict:
+    return {"attempt_id": a.attempt_id, "patient_id": a.patient_id, "at": _t(a.at), "by": a.by,
+            "channel": a.channel, "outcome": a.outcome, "notes": a.notes,
+            "promised_amount_cents": a.promised_amount_cents, "promised_date": _d(a.promised_date),
+            "promise_id": a.promise_id}
+
+
+def last_attempt(a: LastAttempt | None) -> dict | None:
+    return None if a is None else {"at": _t(a.at), "channel": a.channel, "outcome": a.outcome, "by": a.by}
+
+
+def callback(c: Callback) -> dict:
+    return {"callback_id": c.callback_id, "patient_id": c.patient_id, "due_at": _t(c.due_at),
+            "assignee_sub": c.assignee_sub, "status": c.status, "notes": c.notes, "created_at": _t(c.created_at),
+            "created_by": c.created_by, "done_at": _t(c.done_at)}
+
+
+def next_action(a) -> dict | None:
+    if a is None:
+        return None
+    return {"type": a.type, "due": _t(a.due) if isinstance(a.due, datetime) else _d(a.due)}
+
+
+def follow_up_row(r) -> dict:
+    p = r.patient
+    return {"patient_id": p.patient_id, "patient_name": p.name, "status": p.status,
+            "balance_cents": p.balance_cents, "oldest_invoice_date": _d(p.oldest_open_invoice_date),
+            "days_overdue": r.days_overdue, "bucket": r.bucket, "last_attempt": last_attempt(p.last_attempt),
+            "next_action": next_action(r.next_action)}
+
+
+def worklist(page) -> dict:
+    return {"as_of": _d(page.as_of), "items": [follow_up_row(r) for r in page.rows], "next_cursor": page.next_cursor}
+
+
+def follow_up(d) -> dict:
+    row, p = d.row, d.row.patient
+    return {
+        "as_of": _d(d.as_of),
+        "patient": patient(p),
+        "status": p.status,
+        "balance_cents": p.balance_cents,
+        "oldest_invoice_date": _d(p.oldest_open_invoice_date),
+        "days_overdue": row.days_overdue,
+        "bucket": row.bucket,
+        "invoices": [invoice(i) for i in d.invoices],
+        "payments": [payment(x) for x in d.payments],
+        "attempts": [attempt(a) for a in d.attempts],
+        "callbacks": [callback(c) for c in d.callbacks],
+        "plan": plan(d.plan) if d.plan is not None else None,
+        "promises": {"made": p.promises_made, "kept": p.promises_kept, "broken": p.promises_broken},
+        "pending_promise": promise(p.pending_promise) if p.pending_promise else None,
+        "last_attempt": last_attempt(p.last_attempt),
+        "next_action": next_action(row.next_action),
+    }
+
+
+def task(t) -> dict:
+    return {**callback(t.callback), "patient_name": t.patient_name, "overdue": t.overdue}
+
+
+def audit_entry(e: AuditEntry) -> dict:
+    return {"audit_id": e.audit_id, "at": _t(e.at), "actor": e.actor, "action": e.action,
+            "patient_id": e.patient_id, "details": e.details}

@@ -1,0 +1,67 @@
+"""Clinics: the clinic record (`C#<clinic>` / `CLINIC`) and the `RUNS` schedule on the `due` index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from ..domain.clinic import Clinic
+from ..domain.clock import iso_z
+from ..domain.errors import NotFound
+from . import keys
+from .mapping import d, d_out, t
+from .models import ClinicRecord, Record
+from .uow import StaleWrite, Transaction
+
+
+def _clinic(r: ClinicRecord) -> Clinic:
+    return Clinic(r.clinic_id, r.name, r.timezone, r.currency, t(r.created_at), d(r.next_run_date), r.version)
+
+
+def _record(c: Clinic) -> ClinicRecord:
+    record = ClinicRecord(keys.clinic_pk(c.clinic_id), keys.CLINIC, clinic_id=c.clinic_id, name=c.name,
+                          timezone=c.timezone, currency=c.currency, created_at=iso_z(c.created_at),
+                          next_run_date=d_out(c.next_run_date))
+    if c.version is not None:
+        record.version = c.version
+    if c.next_run_date is not None:  # the clinic is found by the instant its next 03:00 run falls due
+        record.due_pk = keys.RUNS
+        record.due_sk = keys.run_sk(iso_z(c.next_run_at()), c.clinic_id)
+    return record
+
+
+class ClinicRepository:
+    def __init__(self, tx: Transaction):
+        self._tx = tx
+
+    def get(self, clinic_id: str, *, consistent: bool = False) -> Clinic:
+        try:
+            return _clinic(ClinicRecord.get(keys.clinic_pk(clinic_id), keys.CLINIC, consistent_read=consistent))
+        except DoesNotExist as e:
+            raise NotFound("no such clinic") from e
+
+    def add(self, clinic: Clinic) -> None:
+        self._tx.create(_record(clinic), label="clinic")
+
+    def save(self, clinic: Clinic) -> None:
+        """Stage the clinic; refused at commit if another writer changed it since it was read."""
+        self._tx.save(_record(clinic), label="clinic")
+
+    def save_now(self, clinic: Clinic) -> None:
+        """Put the clinic alone, outside the unit's transaction (version-conditioned): StaleWrite."""
+        record = _record(clinic)
+        try:
+            record.save()
+        except PutError as e:
+            if e.cause_response_code == "ConditionalCheckFailedException":
+                raise StaleWrite(["clinic"]) from e
+            raise
+        clinic.version = record.version
+
+    def due_for_run(self, now: datetime) -> Iterator[Clinic]:
+        """Clinics whose next 03:00 run instant is at or before `now`, soonest first (a Query)."""
+        for record in Record.due.query(keys.RUNS, Record.due_sk <= keys.runs_until(iso_z(now))):
+            if isinstance(record, ClinicRecord):
+                yield _clinic(record)
