@@ -84,13 +84,14 @@ function personName(context, sub) {
 
 async function enter(session) {
   const api = new Api(session.config.api_url, session);
-  const [me, clinic] = await Promise.all([api.get('/me'), api.get('/clinic'), api.loadRoutes()]);
+  const [me, clinic, vocabulary] = await Promise.all([api.get('/me'), api.get('/clinic'), api.loadContract()]);
   const roles = new Set(me.roles || []);
   ctx = {
     api,
     session,
     me,
     clinic,
+    vocabulary,
     fmt: new Formatter(clinic, navigator.language),
     isOwner: roles.has('Owner'),
     isOwnerOrAdmin: roles.has('Owner') || roles.has('Admin'),

@@ -25,6 +25,11 @@ export function label(code) {
   return LABELS[code] || String(code ?? '').replaceAll('_', ' ');
 }
 
+/** A list of codes as [value, label] options for select(). */
+export function choices(codes) {
+  return codes.map((code) => [code, label(code)]);
+}
+
 const YMD = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 export function ymdToUtcDate(ymd) {

@@ -3,20 +3,8 @@
 
 import { newIdempotencyKey } from './api.js';
 import { announce, clear, field, formDialog, h, select } from './dom.js';
-import { FormError, label, ymdToUtcDate } from './format.js';
+import { choices, FormError, label, ymdToUtcDate } from './format.js';
 import { buildSchedule, ScheduleError } from './schedule.js';
-
-const CHANNELS = ['phone', 'email', 'sms', 'in_person'];
-const OUTCOMES = ['no_answer', 'promised_payment', 'dispute', 'hung_up', 'refused', 'no_payment_despite_promise'];
-const METHODS = ['cash', 'card', 'check', 'bank_transfer', 'other'];
-const PREVIEW_ROWS = 120;
-
-function bucketOf(days) {
-  if (days <= 30) return '0-30';
-  if (days <= 60) return '31-60';
-  if (days <= 90) return '61-90';
-  return '90+';
-}
 
 function daysBetween(fromYmd, toYmd) {
   return Math.round((ymdToUtcDate(toYmd) - ymdToUtcDate(fromYmd)) / 86400000);
@@ -38,7 +26,7 @@ async function loadFromFoundation(ctx, patientId) {
   const days = oldest ? daysBetween(oldest, fmt.today()) : null;
   return {
     patient, status: patient.follow_up_status, balance_cents: patient.balance_cents,
-    oldest_invoice_date: oldest, days_overdue: days, bucket: oldest ? bucketOf(days) : null,
+    oldest_invoice_date: oldest, days_overdue: days, bucket: oldest ? ctx.vocabulary.bucketFor(days) : null,
     invoices, payments, attempts: null, callbacks: null, plan: null, promises: null,
     last_attempt: null, next_action: null, ledger: entries, partial: true,
   };
@@ -238,8 +226,8 @@ async function logAttempt(ctx, data, id, reload) {
     title: '+ Log attempt',
     submitLabel: 'Log attempt',
     build(form) {
-      const channel = field('Channel', select(CHANNELS.map((c) => [c, label(c)])));
-      const outcome = field('Outcome', select(OUTCOMES.map((o) => [o, label(o)])));
+      const channel = field('Channel', select(choices(ctx.vocabulary.channels)));
+      const outcome = field('Outcome', select(choices(ctx.vocabulary.outcomes)));
       const amount = field('Promised amount', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off' }),
         { hint: `Up to the balance, ${fmt.money(data.balance_cents)}` });
       const date = field('Promised date', h('input', { type: 'date', min: fmt.today() }));
@@ -320,7 +308,7 @@ async function recordPayment(ctx, data, patientId, reload) {
     build(form) {
       const amount = field('Amount', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', required: true }),
         { hint: `Balance owed: ${fmt.money(data.balance_cents)}` });
-      const method = field('Method', select(METHODS.map((m) => [m, label(m)]), { value: 'card' }));
+      const method = field('Method', select(choices(ctx.vocabulary.paymentMethods), { value: 'card' }));
       const invoice = field('Apply to', select([['', 'Oldest invoices first'],
         ...openInvoices.map((i) => [i.invoice_id, `Invoice of ${fmt.date(i.invoice_date)} (${fmt.money(i.balance_cents)} open)`])]));
       const note = field('Note', h('textarea', { rows: '2', maxlength: '2000' }));
@@ -368,7 +356,7 @@ async function convertToPlan(ctx, data, id, reload) {
     build(form) {
       const installment = field('Installment amount', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off' }),
         { hint: `Total: the balance, ${fmt.money(data.balance_cents)}` });
-      const frequency = field('Frequency', select([['monthly', 'Monthly'], ['weekly', 'Weekly']]));
+      const frequency = field('Frequency', select(choices(ctx.vocabulary.frequencies), { value: 'monthly' }));
       const start = field('First installment on', h('input', { type: 'date', value: today, min: today }));
       const summary = h('p', { class: 'preview-summary', 'aria-live': 'polite' });
       const rows = h('tbody');
@@ -398,7 +386,7 @@ async function convertToPlan(ctx, data, id, reload) {
           : `${schedule.length} installments: ${fmt.money(schedule[0].amount_cents)} each`
             + `${last.amount_cents !== schedule[0].amount_cents ? `, the last ${fmt.money(last.amount_cents)}` : ''}`
             + `; the last on ${fmt.date(last.due_date)}.`;
-        for (const item of schedule.slice(0, PREVIEW_ROWS)) {
+        for (const item of schedule) {
           rows.append(h('tr', {}, h('td', {}, String(item.number)), h('td', {}, fmt.date(item.due_date)),
             h('td', {}, fmt.money(item.amount_cents))));
         }

@@ -2,7 +2,7 @@
 // the audit trail.
 
 import { announce, clear, field, formDialog, h, select } from './dom.js';
-import { FormError, label } from './format.js';
+import { choices, FormError, label } from './format.js';
 
 const ACTIONS = ['invoice.created', 'payment.recorded', 'attempt.logged', 'callback.scheduled', 'callback.updated',
   'plan.created', 'plan.invoiced', 'promise.broken', 'writeoff.recorded', 'delegation.granted', 'delegation.revoked',
@@ -30,14 +30,16 @@ async function renderStaff(section, ctx) {
   if (api.has('POST /staff')) {
     const add = h('button', { type: 'button', class: 'secondary' }, 'Add staff member');
     add.addEventListener('click', async () => {
-      const roles = ctx.isOwner ? ['BillingStaff', 'Admin', 'Owner'] : ['BillingStaff', 'Admin'];
+      // The API lists the roles Owner first; the form offers the least one first, and an Admin
+      // may not create Owners.
+      const roles = [...ctx.vocabulary.roles].reverse().filter((r) => ctx.isOwner || r !== 'Owner');
       const created = await formDialog({
         title: 'Add staff member',
         submitLabel: 'Add staff member',
         build(form) {
           const name = field('Name', h('input', { type: 'text', maxlength: '200', autocomplete: 'off' }));
           const email = field('Email', h('input', { type: 'email', autocomplete: 'off' }));
-          const role = field('Role', select(roles.map((r) => [r, r === 'BillingStaff' ? 'Billing staff' : r])));
+          const role = field('Role', select(choices(roles)));
           form.append(name.wrap, email.wrap, role.wrap);
           this.controls = { name, email, role };
           return { name, email, role };

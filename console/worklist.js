@@ -4,8 +4,6 @@
 import { clear, field, h, select } from './dom.js';
 import { label } from './format.js';
 
-export const BUCKETS = ['0-30', '31-60', '61-90', '90+'];
-const STATUSES = [['', 'Any status'], ['open', 'Open'], ['promised', 'Promised'], ['payment_plan', 'Payment plan']];
 // Balance slider stops, in the currency's major units; the last stop of "Maximum" means no limit.
 const STOPS = [0, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000];
 const PAGE_SIZE = 25;
@@ -25,14 +23,16 @@ function stopIndex(cents, unit, fallback) {
 
 export async function renderWorklist(view, ctx, { params }) {
   const { api, fmt } = ctx;
+  const { buckets, owingStatuses } = ctx.vocabulary;
+  const statusChoices = [['', 'Any status'], ...owingStatuses.map((status) => [status, label(status)])];
   const unit = 10 ** fmt.digits;
   const state = {
-    bucket: BUCKETS.includes(params.get('bucket')) ? params.get('bucket') : '',
+    bucket: buckets.includes(params.get('bucket')) ? params.get('bucket') : '',
     min: stopIndex(params.get('min_balance_cents'), unit, 0),
     max: stopIndex(params.get('max_balance_cents'), unit, STOPS.length),
     from: params.get('invoice_date_from') || '',
     to: params.get('invoice_date_to') || '',
-    status: STATUSES.some(([v]) => v && v === params.get('status')) ? params.get('status') : '',
+    status: owingStatuses.includes(params.get('status')) ? params.get('status') : '',
   };
   if (params.get('max_balance_cents') !== null) state.max = Math.min(state.max, STOPS.length - 1);
   let cursors = [null];
@@ -52,7 +52,7 @@ export async function renderWorklist(view, ctx, { params }) {
   // ----- filters --------------------------------------------------------------------------------
   const chips = h('div', { class: 'chips', role: 'group', 'aria-label': 'Aging bucket' });
   const chipButtons = new Map();
-  for (const bucket of ['', ...BUCKETS]) {
+  for (const bucket of ['', ...buckets]) {
     const count = h('span', { class: 'count' });
     const button = h('button', { type: 'button', class: 'chip', 'aria-pressed': String(state.bucket === bucket) },
       h('span', {}, bucket ? `${bucket} days` : 'All'), ' ', count);
@@ -74,7 +74,7 @@ export async function renderWorklist(view, ctx, { params }) {
   maxField.wrap.append(maxOut);
   const fromField = field('Oldest invoice from', h('input', { type: 'date', value: state.from, max: fmt.today() }));
   const toField = field('Oldest invoice to', h('input', { type: 'date', value: state.to, max: fmt.today() }));
-  const statusField = field('Status', select(STATUSES, { value: state.status }));
+  const statusField = field('Status', select(statusChoices, { value: state.status }));
   const clearButton = h('button', { type: 'button', class: 'secondary' }, 'Clear filters');
 
   function minCents() {
@@ -202,10 +202,10 @@ export async function renderWorklist(view, ctx, { params }) {
     countToken += 1;
     const token = countToken;
     for (const chip of chipButtons.values()) chip.count.textContent = '…';
-    const buckets = ['', ...BUCKETS];
-    const counts = await Promise.all(buckets.map((b) => countBucket(b).catch(() => '?')));
+    const chipBuckets = [...chipButtons.keys()];
+    const counts = await Promise.all(chipBuckets.map((b) => countBucket(b).catch(() => '?')));
     if (token !== countToken) return;
-    buckets.forEach((bucket, i) => {
+    chipBuckets.forEach((bucket, i) => {
       chipButtons.get(bucket).count.textContent = counts[i];
     });
   }

@@ -317,11 +317,11 @@ def test_the_plan_preview_computes_the_same_schedule_as_the_server(console):
         want = [{"number": s.number, "due_date": s.due_date.isoformat(), "amount_cents": s.amount_cents}
                 for s in build_schedule(total, installment, frequency, date.fromisoformat(start))]
         assert got == want, (total, installment, frequency, start)
-    refused = console.page.evaluate("""async () => {
+    refused = console.page.evaluate("""async (total) => {
         const { buildSchedule } = await import('./schedule.js');
-        try { buildSchedule(12100, 100, 'monthly', '2027-01-01'); return 'built'; } catch (e) { return e.message; }
-    }""")
-    assert refused == "That makes 121 installments; a plan has at most 120."
+        try { buildSchedule(total, 100, 'monthly', '2027-01-01'); return 'built'; } catch (e) { return e.message; }
+    }""", (MAX_INSTALLMENTS + 1) * 100)
+    assert refused == f"That makes {MAX_INSTALLMENTS + 1} installments; a plan has at most {MAX_INSTALLMENTS}."
 
 
 # ----- quality: phone width, keyboard, labels ---------------------------------------------------------
