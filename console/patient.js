@@ -2,7 +2,7 @@
 // contact history and payments, with the actions billing staff take on a follow-up.
 
 import { newIdempotencyKey } from './api.js';
-import { announce, clear, field, formDialog, h, select } from './dom.js';
+import { act, announce, clear, errorNote, field, formDialog, h, HOME, select, unavailable } from './dom.js';
 import { choices, FormError, label, ymdToUtcDate } from './format.js';
 import { buildSchedule, ScheduleError } from './schedule.js';
 
@@ -36,7 +36,7 @@ export async function renderPatient(view, ctx, { patientId }) {
   const { api } = ctx;
   const heading = h('h1', {}, 'Patient');
   const body = h('div', { class: 'patient' }, h('p', { class: 'loading' }, 'Loading…'));
-  view.append(h('p', { class: 'back' }, h('a', { href: '#/follow-ups' }, '← Back to follow-ups')), heading, body);
+  view.append(h('p', { class: 'back' }, h('a', { href: HOME }, '← Back to follow-ups')), heading, body);
   const id = encodeURIComponent(patientId);
   let data = null;
 
@@ -46,8 +46,7 @@ export async function renderPatient(view, ctx, { patientId }) {
         : await loadFromFoundation(ctx, patientId);
     } catch (error) {
       heading.textContent = error.status === 404 ? 'Patient not found' : 'Patient';
-      clear(body).append(h('p', { class: 'form-error', role: 'alert' },
-        error.status === 404 ? 'There is no such patient in this clinic.' : error.message));
+      clear(body).append(errorNote(error.status === 404 ? 'There is no such patient in this clinic.' : error.message));
       return;
     }
     heading.textContent = data.patient.name;
@@ -59,10 +58,6 @@ export async function renderPatient(view, ctx, { patientId }) {
 
 function section(title, ...content) {
   return h('section', { class: 'panel', 'aria-label': title }, h('h2', {}, title), ...content);
-}
-
-function unavailable(route) {
-  return h('p', { class: 'muted' }, `Not available on this server yet (needs ${route}).`);
 }
 
 function table(caption, head, rows, empty) {
@@ -133,18 +128,12 @@ function renderPanel(ctx, data, { reload, patientId }) {
   if (data.plan) {
     const pl = data.plan;
     const run = pl.status === 'active' && api.has('POST /payment-plans/{plan_id}/run')
-      ? button('Run invoicing now', async (event) => {
-        event.target.disabled = true;
-        try {
-          const out = await api.post(`/payment-plans/${encodeURIComponent(pl.plan_id)}/run`);
-          const n = out.invoices_created.length;
-          announce(n ? `${n} installment invoice${n === 1 ? '' : 's'} created.` : 'No installment is due yet.');
-          await reload();
-        } catch (error) {
-          announce(error.message, 'error');
-          event.target.disabled = false;
-        }
-      }) : null;
+      ? button('Run invoicing now', (event) => act(event.currentTarget, async () => {
+        const out = await api.post(`/payment-plans/${encodeURIComponent(pl.plan_id)}/run`);
+        const n = out.invoices_created.length;
+        announce(n ? `${n} installment invoice${n === 1 ? '' : 's'} created.` : 'No installment is due yet.');
+        await reload();
+      })) : null;
     plan = section('Payment plan',
       h('p', {}, `${label(pl.status)} · ${fmt.money(pl.total_cents)} in ${pl.installments.length} ${label(pl.frequency).toLowerCase()} installments of ${fmt.money(pl.installment_cents)} from ${fmt.date(pl.start_date)}`),
       run,
@@ -199,17 +188,11 @@ function renderPanel(ctx, data, { reload, patientId }) {
 }
 
 function callbackButtons(ctx, callback, reload) {
-  const update = (status, done) => async (event) => {
-    event.target.disabled = true;
-    try {
-      await ctx.api.patch(`/callbacks/${encodeURIComponent(callback.callback_id)}`, { status });
-      announce(done);
-      await reload();
-    } catch (error) {
-      announce(error.message, 'error');
-      event.target.disabled = false;
-    }
-  };
+  const update = (status, done) => (event) => act(event.currentTarget, async () => {
+    await ctx.api.patch(`/callbacks/${encodeURIComponent(callback.callback_id)}`, { status });
+    announce(done);
+    await reload();
+  });
   const when = ctx.fmt.instant(callback.due_at);
   return h('span', { class: 'row-actions' },
     h('button', { type: 'button', class: 'secondary small', 'aria-label': `Mark the callback of ${when} done`,

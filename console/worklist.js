@@ -1,7 +1,7 @@
 // Follow-ups: the worklist, most overdue first, with bucket chips and counts, balance sliders,
 // an invoice-date range, a status filter and cursor paging. Filters live in the URL.
 
-import { clear, field, h, select } from './dom.js';
+import { clear, errorNote, field, h, HOME, patientHref, select } from './dom.js';
 import { label } from './format.js';
 
 // Balance slider stops, in the currency's major units; the last stop of "Maximum" means no limit.
@@ -156,7 +156,7 @@ export async function renderWorklist(view, ctx, { params }) {
       if (value !== null && value !== '') query.set(name, String(value));
     }
     const text = query.toString();
-    window.history.replaceState(null, '', `#/follow-ups${text ? `?${text}` : ''}`);
+    window.history.replaceState(null, '', `${HOME}${text ? `?${text}` : ''}`);
   }
 
   function resetFilters() {
@@ -219,7 +219,7 @@ export async function renderWorklist(view, ctx, { params }) {
       data = await api.get('/follow-ups', { ...apiFilters(), limit: PAGE_SIZE, cursor: cursors[page] });
     } catch (error) {
       if (token !== loadToken) return;
-      clear(results).append(h('p', { class: 'form-error', role: 'alert' }, error.message));
+      clear(results).append(errorNote(error.message));
       results.removeAttribute('aria-busy');
       return;
     }
@@ -257,7 +257,7 @@ export async function renderWorklist(view, ctx, { params }) {
       h('thead', {}, h('tr', {}, head.map((name) => h('th', { scope: 'col' }, name)))),
       h('tbody', {}, items.map((row) => h('tr', { dataset: { patientId: row.patient_id } },
         h('th', { scope: 'row', 'data-label': 'Patient' },
-          h('a', { href: `#/patients/${encodeURIComponent(row.patient_id)}` }, row.patient_name)),
+          h('a', { href: patientHref(row.patient_id) }, row.patient_name)),
         h('td', { 'data-label': 'Balance', class: 'num' }, fmt.money(row.balance_cents)),
         h('td', { 'data-label': 'Oldest invoice' }, fmt.date(row.oldest_invoice_date)),
         h('td', { 'data-label': 'Days overdue', class: 'num' },
