@@ -25,11 +25,10 @@ export async function renderWorklist(view, ctx, { params }) {
   const { api, fmt } = ctx;
   const { buckets, owingStatuses } = ctx.vocabulary;
   const statusChoices = [['', 'Any status'], ...owingStatuses.map((status) => [status, label(status)])];
-  const unit = 10 ** fmt.digits;
   const state = {
     bucket: buckets.includes(params.get('bucket')) ? params.get('bucket') : '',
-    min: stopIndex(params.get('min_balance_cents'), unit, 0),
-    max: stopIndex(params.get('max_balance_cents'), unit, STOPS.length),
+    min: stopIndex(params.get('min_balance_cents'), fmt.unit, 0),
+    max: stopIndex(params.get('max_balance_cents'), fmt.unit, STOPS.length),
     from: params.get('invoice_date_from') || '',
     to: params.get('invoice_date_to') || '',
     status: owingStatuses.includes(params.get('status')) ? params.get('status') : '',
@@ -78,10 +77,10 @@ export async function renderWorklist(view, ctx, { params }) {
   const clearButton = h('button', { type: 'button', class: 'secondary' }, 'Clear filters');
 
   function minCents() {
-    return state.min > 0 ? STOPS[state.min] * unit : null;
+    return state.min > 0 ? STOPS[state.min] * fmt.unit : null;
   }
   function maxCents() {
-    return state.max < STOPS.length ? STOPS[state.max] * unit : null;
+    return state.max < STOPS.length ? STOPS[state.max] * fmt.unit : null;
   }
   function showSliderValues() {
     const min = minCents();
