@@ -1,6 +1,7 @@
 // The API client: the ID token on every request (refreshed and retried once on a 401), the
-// contract's error shape as ApiError, and which routes this server offers (from /openapi.json),
-// so a screen whose route is not deployed says so instead of failing.
+// contract's error shape as ApiError, and what the server's /openapi.json says, read once at
+// start-up: which routes it offers (so a screen whose route is not deployed says so instead of
+// failing) and its vocabulary (statuses, methods, channels, ...: the console keeps no copy).
 
 export class ApiError extends Error {
   constructor(status, code, message, fields = {}) {
@@ -27,27 +28,30 @@ export class Api {
   constructor(baseUrl, session) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.session = session;
-    this.routes = null; // null: unknown, assume every route of the contract exists
+    this.routes = new Set();
   }
 
-  async loadRoutes() {
+  /** Reads /openapi.json (public, no token): the routes this server offers, and its Vocabulary. */
+  async loadContract() {
+    let doc;
     try {
       const response = await fetch(`${this.baseUrl}/openapi.json`);
-      if (!response.ok) return;
-      const doc = await response.json();
-      const routes = new Set();
-      for (const [path, operations] of Object.entries(doc.paths || {})) {
-        for (const method of Object.keys(operations)) routes.add(routeKey(`${method} ${path}`));
-      }
-      this.routes = routes;
-    } catch {
-      this.routes = null;
+      if (!response.ok) throw new Error(`it answered ${response.status}`);
+      doc = await response.json();
+    } catch (error) {
+      throw new ApiError(0, 'no_contract', `The API's description (/openapi.json) could not be read: ${error.message}`);
     }
+    const routes = new Set();
+    for (const [path, operations] of Object.entries(doc.paths || {})) {
+      for (const method of Object.keys(operations)) routes.add(routeKey(`${method} ${path}`));
+    }
+    this.routes = routes;
+    return new Vocabulary(doc);
   }
 
   /** Does this server offer the route ("GET /follow-ups/{patient_id}")? */
   has(spec) {
-    return this.routes === null || this.routes.has(routeKey(spec));
+    return this.routes.has(routeKey(spec));
   }
 
   url(path, query) {
@@ -119,4 +123,72 @@ function errorFrom(status, data) {
   }
   if (status >= 500) return new ApiError(status, 'server_error', 'The server had a problem. Try again in a moment.');
   return new ApiError(status, 'error', `The request failed (${status}).`);
+}
+
+// Where each list is stated in /openapi.json: a route and the name of one of its query parameters
+// or body fields (as API.md names them), whose schema carries the enum.
+const SOURCES = {
+  followUpStatuses: ['GET /follow-ups', 'status'],
+  buckets: ['GET /follow-ups', 'bucket'],
+  paymentMethods: ['POST /payments', 'method'],
+  channels: ['POST /follow-ups/{patient_id}/attempts', 'channel'],
+  outcomes: ['POST /follow-ups/{patient_id}/attempts', 'outcome'],
+  frequencies: ['POST /follow-ups/{patient_id}/payment-plan', 'frequency'],
+  roles: ['POST /staff', 'role'],
+};
+// The follow-up statuses under which nothing is owed: the worklist never lists them.
+const SETTLED = new Set(['closed', 'written_off']);
+
+function enumOf(schema, doc) {
+  if (!schema) return null;
+  if (schema.$ref) return enumOf(resolve(doc, schema.$ref), doc);
+  if (Array.isArray(schema.enum)) return schema.enum;
+  for (const option of schema.anyOf || []) {
+    const values = enumOf(option, doc);
+    if (values) return values;
+  }
+  return null;
+}
+
+function resolve(doc, ref) {
+  return ref.replace(/^#\//, '').split('/').reduce((node, key) => (node ? node[key] : undefined), doc);
+}
+
+function fieldSchema(doc, spec, name) {
+  const [method, path] = spec.split(' ');
+  const operation = ((doc.paths || {})[path] || {})[method.toLowerCase()] || {};
+  const parameter = (operation.parameters || []).find((p) => p.name === name);
+  if (parameter) return parameter.schema;
+  const body = operation.requestBody && operation.requestBody.content['application/json'];
+  const schema = body && (body.schema.$ref ? resolve(doc, body.schema.$ref) : body.schema);
+  return schema && schema.properties ? schema.properties[name] : null;
+}
+
+/** The API's lists of codes, as its OpenAPI document states them (every list is frozen, in its order). */
+export class Vocabulary {
+  constructor(doc) {
+    for (const [list, [spec, name]] of Object.entries(SOURCES)) {
+      const values = enumOf(fieldSchema(doc, spec, name), doc);
+      if (!values) throw new ApiError(0, 'no_contract', `The API's /openapi.json names no values for ${name} of ${spec}.`);
+      this[list] = Object.freeze([...values]);
+    }
+    Object.freeze(this);
+  }
+
+  /** The statuses of a follow-up that still owes (the worklist's status filter). */
+  get owingStatuses() {
+    return this.followUpStatuses.filter((status) => !SETTLED.has(status));
+  }
+
+  /**
+   * Business rule (the server's twin: chalicelib/domain/aging.py bucket_for): the first bucket
+   * whose upper bound ("0-30") holds `days`; beyond every bound, the open-ended last one ("90+").
+   */
+  bucketFor(days) {
+    for (const bucket of this.buckets) {
+      const bounded = /^\d+-(\d+)$/.exec(bucket);
+      if (bounded && days <= Number(bounded[1])) return bucket;
+    }
+    return this.buckets[this.buckets.length - 1];
+  }
 }

@@ -3,7 +3,7 @@
 import { Api } from './api.js';
 import { Session } from './auth.js';
 import { renderDashboard } from './dashboard.js';
-import { announce, clear, field, h, setLiveRegion } from './dom.js';
+import { announce, clear, errorNote, field, h, HOME, setLiveRegion } from './dom.js';
 import { Formatter, label } from './format.js';
 import { renderPatient } from './patient.js';
 import { renderReports } from './reports.js';
@@ -15,7 +15,7 @@ const topbar = document.getElementById('topbar');
 let ctx = null;
 
 const PAGES = [
-  { hash: '#/follow-ups', title: 'Follow-ups', render: renderWorklist, visible: () => true },
+  { hash: HOME, title: 'Follow-ups', render: renderWorklist, visible: () => true },
   { hash: '#/dashboard', title: 'Dashboard', render: renderDashboard, visible: () => true },
   { hash: '#/reports', title: 'Reports', render: renderReports, visible: () => true },
   { hash: '#/team', title: 'Team', render: renderTeam, visible: (c) => c.isOwnerOrAdmin },
@@ -84,13 +84,14 @@ function personName(context, sub) {
 
 async function enter(session) {
   const api = new Api(session.config.api_url, session);
-  const [me, clinic] = await Promise.all([api.get('/me'), api.get('/clinic'), api.loadRoutes()]);
+  const [me, clinic, vocabulary] = await Promise.all([api.get('/me'), api.get('/clinic'), api.loadContract()]);
   const roles = new Set(me.roles || []);
   ctx = {
     api,
     session,
     me,
     clinic,
+    vocabulary,
     fmt: new Formatter(clinic, navigator.language),
     isOwner: roles.has('Owner'),
     isOwnerOrAdmin: roles.has('Owner') || roles.has('Admin'),
@@ -132,7 +133,7 @@ function renderFrame() {
       type: 'button',
       class: 'secondary small',
       onclick: () => {
-        window.history.replaceState(null, '', '#/follow-ups');
+        window.history.replaceState(null, '', HOME);
         ctx.session.signOut();
       },
     }, 'Sign out'),
@@ -140,7 +141,7 @@ function renderFrame() {
 }
 
 function parseHash() {
-  const hash = window.location.hash || '#/follow-ups';
+  const hash = window.location.hash || HOME;
   const [path, query = ''] = hash.split('?');
   return { path, params: new URLSearchParams(query) };
 }
@@ -163,7 +164,7 @@ async function route() {
   clear(main).append(view);
   if (!page || (page.visible && !page.visible(ctx))) {
     view.append(h('h1', { tabindex: '-1' }, 'Not found'), h('p', {}, 'There is no such page. ',
-      h('a', { href: '#/follow-ups' }, 'Back to the follow-ups')));
+      h('a', { href: HOME }, 'Back to the follow-ups')));
     return;
   }
   document.title = `${page.title} · Clinic Follow-ups`;
@@ -171,7 +172,7 @@ async function route() {
     await page.render(view, ctx, { params, ...args });
   } catch (error) {
     if (error.code === 'signed_out' || error.code === 'unauthorized') return;
-    view.append(h('p', { class: 'form-error', role: 'alert' }, error.message || String(error)));
+    view.append(errorNote(error.message || String(error)));
   }
   const heading = view.querySelector('h1');
   if (heading && window.location.hash) {

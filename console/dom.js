@@ -83,6 +83,40 @@ export function select(options, attrs = {}) {
   return h('select', attrs, options.map(([value, text]) => h('option', { value }, text)));
 }
 
+// The console's own addresses (hash routes; app.js routes them).
+export const HOME = '#/follow-ups';
+
+export function patientHref(patientId) {
+  return `#/patients/${encodeURIComponent(patientId)}`;
+}
+
+/** A failure's message where the screen's content would be (read out at once). */
+export function errorNote(message) {
+  return h('p', { class: 'form-error', role: 'alert' }, message);
+}
+
+/** `request`'s result; or, when it fails, null, with its message shown in `target` in place of what was there. */
+export async function orErrorNote(target, request) {
+  try {
+    return await request;
+  } catch (error) {
+    clear(target).append(errorNote(error.message));
+    return null;
+  }
+}
+
+/** What a screen shows in place of a part whose route this server does not offer. */
+export function unavailable(route) {
+  return h('p', { class: 'muted' }, `Not available on this server yet (needs ${route}).`);
+}
+
+/** True, with the note above appended to `where`, when the server lacks `route`. */
+export function lacksRoute(api, route, where) {
+  if (api.has(route)) return false;
+  where.append(unavailable(route));
+  return true;
+}
+
 let liveRegion = null;
 
 export function setLiveRegion(el) {
@@ -96,6 +130,18 @@ export function announce(message, kind = 'info') {
   const toast = h('p', { class: ['toast', kind] }, message);
   liveRegion.append(toast);
   setTimeout(() => toast.remove(), 6000);
+}
+
+/** A button's action: the button is disabled while it runs, and a failure is announced. */
+export async function act(button, action) {
+  button.disabled = true;
+  try {
+    await action();
+  } catch (error) {
+    announce(error.message, 'error');
+  } finally {
+    button.disabled = false;
+  }
 }
 
 /**

@@ -25,6 +25,11 @@ export function label(code) {
   return LABELS[code] || String(code ?? '').replaceAll('_', ' ');
 }
 
+/** A list of codes as [value, label] options for select(). */
+export function choices(codes) {
+  return codes.map((code) => [code, label(code)]);
+}
+
 const YMD = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 export function ymdToUtcDate(ymd) {
@@ -44,7 +49,10 @@ export class Formatter {
     this.timeZone = clinic.timezone;
     this.locale = locale;
     this.moneyFormat = new Intl.NumberFormat(locale, { style: 'currency', currency: this.currency });
+    // The currency's own minor-unit digits (2 for USD, 0 for JPY, 3 for KWD): the only place
+    // that says how many minor units make one major unit.
     this.digits = this.moneyFormat.resolvedOptions().maximumFractionDigits;
+    this.unit = 10 ** this.digits;
     this.symbol = (this.moneyFormat.formatToParts(0).find((p) => p.type === 'currency') || {}).value || '';
     // A calendar date from the API is already the clinic's; show it as is (UTC, no shift).
     this.dateFormat = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeZone: 'UTC' });
@@ -59,18 +67,10 @@ export class Formatter {
     });
   }
 
-  /** 12345 -> "$123.45" (display only; the integer is what gets sent). */
+  /** 12345 -> "$123.45", 1500 -> "¥1,500" (display only; the integer is what gets sent). */
   money(cents) {
     if (cents === null || cents === undefined) return '';
-    return this.moneyFormat.format(cents / 10 ** this.digits);
-  }
-
-  /** Minor units as plain input text: 12345 -> "123.45". */
-  amountText(cents) {
-    if (this.digits === 0) return String(cents);
-    const whole = Math.floor(cents / 10 ** this.digits);
-    const frac = String(cents % 10 ** this.digits).padStart(this.digits, '0');
-    return `${whole}.${frac}`;
+    return this.moneyFormat.format(cents / this.unit);
   }
 
   /** "85", "85.5", "85.50" or "85,50" -> 8550; anything else throws FormError. No floats. */
@@ -84,7 +84,7 @@ export class Formatter {
     }
     const whole = Number(m[1]);
     const frac = Number((m[2] || '').padEnd(this.digits, '0') || '0');
-    const cents = whole * 10 ** this.digits + frac;
+    const cents = whole * this.unit + frac;
     if (cents < 1) throw new FormError('The amount must be more than zero.', { [fieldName]: 'Must be more than zero.' });
     if (!Number.isSafeInteger(cents)) throw new FormError('That amount is too large.', { [fieldName]: 'Too large.' });
     return cents;

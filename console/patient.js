@@ -2,21 +2,9 @@
 // contact history and payments, with the actions billing staff take on a follow-up.
 
 import { newIdempotencyKey } from './api.js';
-import { announce, clear, field, formDialog, h, select } from './dom.js';
-import { FormError, label, ymdToUtcDate } from './format.js';
+import { act, announce, clear, errorNote, field, formDialog, h, HOME, select, unavailable } from './dom.js';
+import { choices, FormError, label, ymdToUtcDate } from './format.js';
 import { buildSchedule, ScheduleError } from './schedule.js';
-
-const CHANNELS = ['phone', 'email', 'sms', 'in_person'];
-const OUTCOMES = ['no_answer', 'promised_payment', 'dispute', 'hung_up', 'refused', 'no_payment_despite_promise'];
-const METHODS = ['cash', 'card', 'check', 'bank_transfer', 'other'];
-const PREVIEW_ROWS = 120;
-
-function bucketOf(days) {
-  if (days <= 30) return '0-30';
-  if (days <= 60) return '31-60';
-  if (days <= 90) return '61-90';
-  return '90+';
-}
 
 function daysBetween(fromYmd, toYmd) {
   return Math.round((ymdToUtcDate(toYmd) - ymdToUtcDate(fromYmd)) / 86400000);
@@ -38,7 +26,7 @@ async function loadFromFoundation(ctx, patientId) {
   const days = oldest ? daysBetween(oldest, fmt.today()) : null;
   return {
     patient, status: patient.follow_up_status, balance_cents: patient.balance_cents,
-    oldest_invoice_date: oldest, days_overdue: days, bucket: oldest ? bucketOf(days) : null,
+    oldest_invoice_date: oldest, days_overdue: days, bucket: oldest ? ctx.vocabulary.bucketFor(days) : null,
     invoices, payments, attempts: null, callbacks: null, plan: null, promises: null,
     last_attempt: null, next_action: null, ledger: entries, partial: true,
   };
@@ -48,7 +36,7 @@ export async function renderPatient(view, ctx, { patientId }) {
   const { api } = ctx;
   const heading = h('h1', {}, 'Patient');
   const body = h('div', { class: 'patient' }, h('p', { class: 'loading' }, 'Loading…'));
-  view.append(h('p', { class: 'back' }, h('a', { href: '#/follow-ups' }, '← Back to follow-ups')), heading, body);
+  view.append(h('p', { class: 'back' }, h('a', { href: HOME }, '← Back to follow-ups')), heading, body);
   const id = encodeURIComponent(patientId);
   let data = null;
 
@@ -58,8 +46,7 @@ export async function renderPatient(view, ctx, { patientId }) {
         : await loadFromFoundation(ctx, patientId);
     } catch (error) {
       heading.textContent = error.status === 404 ? 'Patient not found' : 'Patient';
-      clear(body).append(h('p', { class: 'form-error', role: 'alert' },
-        error.status === 404 ? 'There is no such patient in this clinic.' : error.message));
+      clear(body).append(errorNote(error.status === 404 ? 'There is no such patient in this clinic.' : error.message));
       return;
     }
     heading.textContent = data.patient.name;
@@ -71,10 +58,6 @@ export async function renderPatient(view, ctx, { patientId }) {
 
 function section(title, ...content) {
   return h('section', { class: 'panel', 'aria-label': title }, h('h2', {}, title), ...content);
-}
-
-function unavailable(route) {
-  return h('p', { class: 'muted' }, `Not available on this server yet (needs ${route}).`);
 }
 
 function table(caption, head, rows, empty) {
@@ -145,18 +128,12 @@ function renderPanel(ctx, data, { reload, patientId }) {
   if (data.plan) {
     const pl = data.plan;
     const run = pl.status === 'active' && api.has('POST /payment-plans/{plan_id}/run')
-      ? button('Run invoicing now', async (event) => {
-        event.target.disabled = true;
-        try {
-          const out = await api.post(`/payment-plans/${encodeURIComponent(pl.plan_id)}/run`);
-          const n = out.invoices_created.length;
-          announce(n ? `${n} installment invoice${n === 1 ? '' : 's'} created.` : 'No installment is due yet.');
-          await reload();
-        } catch (error) {
-          announce(error.message, 'error');
-          event.target.disabled = false;
-        }
-      }) : null;
+      ? button('Run invoicing now', (event) => act(event.currentTarget, async () => {
+        const out = await api.post(`/payment-plans/${encodeURIComponent(pl.plan_id)}/run`);
+        const n = out.invoices_created.length;
+        announce(n ? `${n} installment invoice${n === 1 ? '' : 's'} created.` : 'No installment is due yet.');
+        await reload();
+      })) : null;
     plan = section('Payment plan',
       h('p', {}, `${label(pl.status)} · ${fmt.money(pl.total_cents)} in ${pl.installments.length} ${label(pl.frequency).toLowerCase()} installments of ${fmt.money(pl.installment_cents)} from ${fmt.date(pl.start_date)}`),
       run,
@@ -211,17 +188,11 @@ function renderPanel(ctx, data, { reload, patientId }) {
 }
 
 function callbackButtons(ctx, callback, reload) {
-  const update = (status, done) => async (event) => {
-    event.target.disabled = true;
-    try {
-      await ctx.api.patch(`/callbacks/${encodeURIComponent(callback.callback_id)}`, { status });
-      announce(done);
-      await reload();
-    } catch (error) {
-      announce(error.message, 'error');
-      event.target.disabled = false;
-    }
-  };
+  const update = (status, done) => (event) => act(event.currentTarget, async () => {
+    await ctx.api.patch(`/callbacks/${encodeURIComponent(callback.callback_id)}`, { status });
+    announce(done);
+    await reload();
+  });
   const when = ctx.fmt.instant(callback.due_at);
   return h('span', { class: 'row-actions' },
     h('button', { type: 'button', class: 'secondary small', 'aria-label': `Mark the callback of ${when} done`,
@@ -238,8 +209,8 @@ async function logAttempt(ctx, data, id, reload) {
     title: '+ Log attempt',
     submitLabel: 'Log attempt',
     build(form) {
-      const channel = field('Channel', select(CHANNELS.map((c) => [c, label(c)])));
-      const outcome = field('Outcome', select(OUTCOMES.map((o) => [o, label(o)])));
+      const channel = field('Channel', select(choices(ctx.vocabulary.channels)));
+      const outcome = field('Outcome', select(choices(ctx.vocabulary.outcomes)));
       const amount = field('Promised amount', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off' }),
         { hint: `Up to the balance, ${fmt.money(data.balance_cents)}` });
       const date = field('Promised date', h('input', { type: 'date', min: fmt.today() }));
@@ -320,7 +291,7 @@ async function recordPayment(ctx, data, patientId, reload) {
     build(form) {
       const amount = field('Amount', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off', required: true }),
         { hint: `Balance owed: ${fmt.money(data.balance_cents)}` });
-      const method = field('Method', select(METHODS.map((m) => [m, label(m)]), { value: 'card' }));
+      const method = field('Method', select(choices(ctx.vocabulary.paymentMethods), { value: 'card' }));
       const invoice = field('Apply to', select([['', 'Oldest invoices first'],
         ...openInvoices.map((i) => [i.invoice_id, `Invoice of ${fmt.date(i.invoice_date)} (${fmt.money(i.balance_cents)} open)`])]));
       const note = field('Note', h('textarea', { rows: '2', maxlength: '2000' }));
@@ -368,7 +339,7 @@ async function convertToPlan(ctx, data, id, reload) {
     build(form) {
       const installment = field('Installment amount', h('input', { type: 'text', inputmode: 'decimal', autocomplete: 'off' }),
         { hint: `Total: the balance, ${fmt.money(data.balance_cents)}` });
-      const frequency = field('Frequency', select([['monthly', 'Monthly'], ['weekly', 'Weekly']]));
+      const frequency = field('Frequency', select(choices(ctx.vocabulary.frequencies), { value: 'monthly' }));
       const start = field('First installment on', h('input', { type: 'date', value: today, min: today }));
       const summary = h('p', { class: 'preview-summary', 'aria-live': 'polite' });
       const rows = h('tbody');
@@ -398,7 +369,7 @@ async function convertToPlan(ctx, data, id, reload) {
           : `${schedule.length} installments: ${fmt.money(schedule[0].amount_cents)} each`
             + `${last.amount_cents !== schedule[0].amount_cents ? `, the last ${fmt.money(last.amount_cents)}` : ''}`
             + `; the last on ${fmt.date(last.due_date)}.`;
-        for (const item of schedule.slice(0, PREVIEW_ROWS)) {
+        for (const item of schedule) {
           rows.append(h('tr', {}, h('td', {}, String(item.number)), h('td', {}, fmt.date(item.due_date)),
             h('td', {}, fmt.money(item.amount_cents))));
         }

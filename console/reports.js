@@ -1,7 +1,7 @@
 // Reports: the aging report as an SVG bar chart (no chart library) with its table, and the
 // staff-performance table with CSV download.
 
-import { announce, clear, download, field, h, svg } from './dom.js';
+import { act, announce, clear, download, errorNote, field, h, lacksRoute, orErrorNote, svg } from './dom.js';
 import { label } from './format.js';
 import { bucketClass } from './worklist.js';
 
@@ -61,15 +61,12 @@ export function toCsv(rows) {
 
 async function renderAging(section, ctx) {
   const { api, fmt } = ctx;
-  if (!api.has('GET /reports/aging')) {
-    section.append(h('p', { class: 'muted' }, 'Not available on this server yet (needs GET /reports/aging).'));
-    return;
-  }
+  if (lacksRoute(api, 'GET /reports/aging', section)) return;
   let report;
   try {
     report = await api.get('/reports/aging');
   } catch (error) {
-    section.append(h('p', { class: 'form-error', role: 'alert' }, error.message));
+    section.append(errorNote(error.message));
     return;
   }
   const rows = report.buckets.map((b) => [`${b.bucket} days`, String(b.invoices), String(b.patients), fmt.money(b.balance_cents)]);
@@ -106,10 +103,7 @@ function breakdown(counts) {
 
 async function renderStaffPerformance(section, ctx) {
   const { api, fmt } = ctx;
-  if (!api.has('GET /reports/staff-performance')) {
-    section.append(h('p', { class: 'muted' }, 'Not available on this server yet (needs GET /reports/staff-performance).'));
-    return;
-  }
+  if (lacksRoute(api, 'GET /reports/staff-performance', section)) return;
   const today = fmt.today();
   const from = field('From', h('input', { type: 'date', value: firstOfMonth(today) }));
   const to = field('To', h('input', { type: 'date', value: today }));
@@ -121,13 +115,8 @@ async function renderStaffPerformance(section, ctx) {
 
   const range = () => ({ from: from.control.value, to: to.control.value });
   async function load() {
-    let report;
-    try {
-      report = await api.get('/reports/staff-performance', { ...range(), format: 'json' });
-    } catch (error) {
-      clear(out).append(h('p', { class: 'form-error', role: 'alert' }, error.message));
-      return;
-    }
+    const report = await orErrorNote(out, api.get('/reports/staff-performance', { ...range(), format: 'json' }));
+    if (!report) return;
     const head = ['Staff member', 'Attempts', 'By channel', 'By outcome', 'Promises made', 'Kept', 'Broken',
       'Callbacks done', 'Callbacks overdue', 'Recovered'];
     clear(out).append(report.items.length === 0 ? h('p', { class: 'muted' }, 'No staff activity in this range.')
@@ -143,17 +132,10 @@ async function renderStaffPerformance(section, ctx) {
     event.preventDefault();
     load();
   });
-  csv.addEventListener('click', async () => {
-    csv.disabled = true;
-    try {
-      const response = await api.send('GET', '/reports/staff-performance', { query: { ...range(), format: 'csv' }, raw: true });
-      download(await response.blob(), `staff-performance-${range().from}-to-${range().to}.csv`);
-      announce('Staff performance CSV downloaded.');
-    } catch (error) {
-      announce(error.message, 'error');
-    } finally {
-      csv.disabled = false;
-    }
-  });
+  csv.addEventListener('click', () => act(csv, async () => {
+    const response = await api.send('GET', '/reports/staff-performance', { query: { ...range(), format: 'csv' }, raw: true });
+    download(await response.blob(), `staff-performance-${range().from}-to-${range().to}.csv`);
+    announce('Staff performance CSV downloaded.');
+  }));
   await load();
 }

@@ -5,6 +5,9 @@
 
 import { utcDateToYmd, ymdToUtcDate } from './format.js';
 
+// The most installments a plan may have. /openapi.json does not state it, so this is the console's
+// one copy; its server-side twin is chalicelib/domain/plans.py MAX_INSTALLMENTS (the browser test
+// of the preview imports that one and checks the refusal names the same number).
 export const MAX_INSTALLMENTS = 120;
 
 function daysInMonth(year, monthIndex) {

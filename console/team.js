@@ -1,8 +1,8 @@
 // Team (Owners and Admins): the staff, write-off delegations (Owners grant and revoke them) and
 // the audit trail.
 
-import { announce, clear, field, formDialog, h, select } from './dom.js';
-import { FormError, label } from './format.js';
+import { act, announce, clear, field, formDialog, h, lacksRoute, orErrorNote, patientHref, select } from './dom.js';
+import { choices, FormError, label } from './format.js';
 
 const ACTIONS = ['invoice.created', 'payment.recorded', 'attempt.logged', 'callback.scheduled', 'callback.updated',
   'plan.created', 'plan.invoiced', 'promise.broken', 'writeoff.recorded', 'delegation.granted', 'delegation.revoked',
@@ -30,14 +30,16 @@ async function renderStaff(section, ctx) {
   if (api.has('POST /staff')) {
     const add = h('button', { type: 'button', class: 'secondary' }, 'Add staff member');
     add.addEventListener('click', async () => {
-      const roles = ctx.isOwner ? ['BillingStaff', 'Admin', 'Owner'] : ['BillingStaff', 'Admin'];
+      // The API lists the roles Owner first; the form offers the least one first, and an Admin
+      // may not create Owners.
+      const roles = [...ctx.vocabulary.roles].reverse().filter((r) => ctx.isOwner || r !== 'Owner');
       const created = await formDialog({
         title: 'Add staff member',
         submitLabel: 'Add staff member',
         build(form) {
           const name = field('Name', h('input', { type: 'text', maxlength: '200', autocomplete: 'off' }));
           const email = field('Email', h('input', { type: 'email', autocomplete: 'off' }));
-          const role = field('Role', select(roles.map((r) => [r, r === 'BillingStaff' ? 'Billing staff' : r])));
+          const role = field('Role', select(choices(roles)));
           form.append(name.wrap, email.wrap, role.wrap);
           this.controls = { name, email, role };
           return { name, email, role };
@@ -60,21 +62,14 @@ async function renderStaff(section, ctx) {
 
 async function renderDelegations(section, ctx) {
   const { api, fmt } = ctx;
-  if (!api.has('GET /delegations')) {
-    section.append(h('p', { class: 'muted' }, 'Not available on this server yet (needs GET /delegations).'));
-    return;
-  }
+  if (lacksRoute(api, 'GET /delegations', section)) return;
   section.append(h('p', { class: 'muted' }, 'A delegate may write off balances like an Owner until the delegation expires or is revoked.'));
   const list = h('div');
   section.append(list);
   async function load() {
-    let items;
-    try {
-      items = (await api.get('/delegations')).items;
-    } catch (error) {
-      clear(list).append(h('p', { class: 'form-error', role: 'alert' }, error.message));
-      return;
-    }
+    const page = await orErrorNote(list, api.get('/delegations'));
+    if (!page) return;
+    const { items } = page;
     clear(list);
     if (!items.length) {
       list.append(h('p', { class: 'empty' }, 'No active delegations.'));
@@ -85,17 +80,11 @@ async function renderDelegations(section, ctx) {
       const who = ctx.person(d.grantee_sub);
       const revoke = canRevoke ? h('button', { type: 'button', class: 'secondary small', 'aria-label': `Revoke ${who}'s delegation` }, 'Revoke') : null;
       if (revoke) {
-        revoke.addEventListener('click', async () => {
-          revoke.disabled = true;
-          try {
-            await api.delete(`/delegations/${encodeURIComponent(d.delegation_id)}`);
-            announce(`${who} can no longer write off.`);
-            await load();
-          } catch (error) {
-            announce(error.message, 'error');
-            revoke.disabled = false;
-          }
-        });
+        revoke.addEventListener('click', () => act(revoke, async () => {
+          await api.delete(`/delegations/${encodeURIComponent(d.delegation_id)}`);
+          announce(`${who} can no longer write off.`);
+          await load();
+        }));
       }
       return h('li', {}, h('span', { class: 'name' }, who), ' ',
         h('span', { class: 'muted' }, `${label(d.permission)} until ${fmt.instant(d.expires_at)}`), ' ', revoke);
@@ -137,10 +126,7 @@ async function renderDelegations(section, ctx) {
 
 async function renderAudit(section, ctx) {
   const { api, fmt } = ctx;
-  if (!api.has('GET /audit')) {
-    section.append(h('p', { class: 'muted' }, 'Not available on this server yet (needs GET /audit).'));
-    return;
-  }
+  if (lacksRoute(api, 'GET /audit', section)) return;
   const action = field('Action', select([['', 'Every action'], ...ACTIONS.map((a) => [a, a])]));
   const body = h('tbody');
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
@@ -173,7 +159,7 @@ async function renderAudit(section, ctx) {
         h('td', { 'data-label': 'Who' }, ctx.person(item.actor)),
         h('td', { 'data-label': 'Action' }, item.action),
         h('td', { 'data-label': 'Patient' }, item.patient_id
-          ? h('a', { href: `#/patients/${encodeURIComponent(item.patient_id)}`, class: 'id' }, item.patient_id) : ''),
+          ? h('a', { href: patientHref(item.patient_id), class: 'id' }, item.patient_id) : ''),
         h('td', { 'data-label': 'Details' }, details(item.details, fmt))));
     }
     cursor = page.next_cursor;

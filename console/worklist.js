@@ -1,11 +1,9 @@
 // Follow-ups: the worklist, most overdue first, with bucket chips and counts, balance sliders,
 // an invoice-date range, a status filter and cursor paging. Filters live in the URL.
 
-import { clear, field, h, select } from './dom.js';
+import { clear, errorNote, field, h, HOME, patientHref, select } from './dom.js';
 import { label } from './format.js';
 
-export const BUCKETS = ['0-30', '31-60', '61-90', '90+'];
-const STATUSES = [['', 'Any status'], ['open', 'Open'], ['promised', 'Promised'], ['payment_plan', 'Payment plan']];
 // Balance slider stops, in the currency's major units; the last stop of "Maximum" means no limit.
 const STOPS = [0, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000];
 const PAGE_SIZE = 25;
@@ -25,14 +23,15 @@ function stopIndex(cents, unit, fallback) {
 
 export async function renderWorklist(view, ctx, { params }) {
   const { api, fmt } = ctx;
-  const unit = 10 ** fmt.digits;
+  const { buckets, owingStatuses } = ctx.vocabulary;
+  const statusChoices = [['', 'Any status'], ...owingStatuses.map((status) => [status, label(status)])];
   const state = {
-    bucket: BUCKETS.includes(params.get('bucket')) ? params.get('bucket') : '',
-    min: stopIndex(params.get('min_balance_cents'), unit, 0),
-    max: stopIndex(params.get('max_balance_cents'), unit, STOPS.length),
+    bucket: buckets.includes(params.get('bucket')) ? params.get('bucket') : '',
+    min: stopIndex(params.get('min_balance_cents'), fmt.unit, 0),
+    max: stopIndex(params.get('max_balance_cents'), fmt.unit, STOPS.length),
     from: params.get('invoice_date_from') || '',
     to: params.get('invoice_date_to') || '',
-    status: STATUSES.some(([v]) => v && v === params.get('status')) ? params.get('status') : '',
+    status: owingStatuses.includes(params.get('status')) ? params.get('status') : '',
   };
   if (params.get('max_balance_cents') !== null) state.max = Math.min(state.max, STOPS.length - 1);
   let cursors = [null];
@@ -52,7 +51,7 @@ export async function renderWorklist(view, ctx, { params }) {
   // ----- filters --------------------------------------------------------------------------------
   const chips = h('div', { class: 'chips', role: 'group', 'aria-label': 'Aging bucket' });
   const chipButtons = new Map();
-  for (const bucket of ['', ...BUCKETS]) {
+  for (const bucket of ['', ...buckets]) {
     const count = h('span', { class: 'count' });
     const button = h('button', { type: 'button', class: 'chip', 'aria-pressed': String(state.bucket === bucket) },
       h('span', {}, bucket ? `${bucket} days` : 'All'), ' ', count);
@@ -74,14 +73,14 @@ export async function renderWorklist(view, ctx, { params }) {
   maxField.wrap.append(maxOut);
   const fromField = field('Oldest invoice from', h('input', { type: 'date', value: state.from, max: fmt.today() }));
   const toField = field('Oldest invoice to', h('input', { type: 'date', value: state.to, max: fmt.today() }));
-  const statusField = field('Status', select(STATUSES, { value: state.status }));
+  const statusField = field('Status', select(statusChoices, { value: state.status }));
   const clearButton = h('button', { type: 'button', class: 'secondary' }, 'Clear filters');
 
   function minCents() {
-    return state.min > 0 ? STOPS[state.min] * unit : null;
+    return state.min > 0 ? STOPS[state.min] * fmt.unit : null;
   }
   function maxCents() {
-    return state.max < STOPS.length ? STOPS[state.max] * unit : null;
+    return state.max < STOPS.length ? STOPS[state.max] * fmt.unit : null;
   }
   function showSliderValues() {
     const min = minCents();
@@ -156,7 +155,7 @@ export async function renderWorklist(view, ctx, { params }) {
       if (value !== null && value !== '') query.set(name, String(value));
     }
     const text = query.toString();
-    window.history.replaceState(null, '', `#/follow-ups${text ? `?${text}` : ''}`);
+    window.history.replaceState(null, '', `${HOME}${text ? `?${text}` : ''}`);
   }
 
   function resetFilters() {
@@ -202,10 +201,10 @@ export async function renderWorklist(view, ctx, { params }) {
     countToken += 1;
     const token = countToken;
     for (const chip of chipButtons.values()) chip.count.textContent = '…';
-    const buckets = ['', ...BUCKETS];
-    const counts = await Promise.all(buckets.map((b) => countBucket(b).catch(() => '?')));
+    const chipBuckets = [...chipButtons.keys()];
+    const counts = await Promise.all(chipBuckets.map((b) => countBucket(b).catch(() => '?')));
     if (token !== countToken) return;
-    buckets.forEach((bucket, i) => {
+    chipBuckets.forEach((bucket, i) => {
       chipButtons.get(bucket).count.textContent = counts[i];
     });
   }
@@ -219,7 +218,7 @@ export async function renderWorklist(view, ctx, { params }) {
       data = await api.get('/follow-ups', { ...apiFilters(), limit: PAGE_SIZE, cursor: cursors[page] });
     } catch (error) {
       if (token !== loadToken) return;
-      clear(results).append(h('p', { class: 'form-error', role: 'alert' }, error.message));
+      clear(results).append(errorNote(error.message));
       results.removeAttribute('aria-busy');
       return;
     }
@@ -257,7 +256,7 @@ export async function renderWorklist(view, ctx, { params }) {
       h('thead', {}, h('tr', {}, head.map((name) => h('th', { scope: 'col' }, name)))),
       h('tbody', {}, items.map((row) => h('tr', { dataset: { patientId: row.patient_id } },
         h('th', { scope: 'row', 'data-label': 'Patient' },
-          h('a', { href: `#/patients/${encodeURIComponent(row.patient_id)}` }, row.patient_name)),
+          h('a', { href: patientHref(row.patient_id) }, row.patient_name)),
         h('td', { 'data-label': 'Balance', class: 'num' }, fmt.money(row.balance_cents)),
         h('td', { 'data-label': 'Oldest invoice' }, fmt.date(row.oldest_invoice_date)),
         h('td', { 'data-label': 'Days overdue', class: 'num' },

@@ -8,20 +8,24 @@ the running stack's `/openapi.json` lacks one of them.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from tests.e2e.conftest import LocalStack
+from tests.e2e.conftest import ROOT, LocalStack
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DEMO_PASSWORD = "Demo-Password-2026"
 OWNER, ADMIN, BILLING = "owner@demo.clinic", "admin@demo.clinic", "billing@demo.clinic"
+YEN_OWNER = "owner@yen.clinic"
 
 _waiting_for_routes: dict[str, int] = {}
 
@@ -69,12 +73,18 @@ def route_key(spec: str) -> str:
 
 # ----- the stack ------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory):
+def local_stack_process(tmp_path_factory):
     local = LocalStack(tmp_path_factory.mktemp("browser-stack"))
-    info = local.start()
-    assert "console_url" in info, "the stack file names no console_url"
-    yield info
+    local.info = local.start()
+    yield local
     local.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(local_stack_process):
+    info = local_stack_process.info
+    assert "console_url" in info, "the stack file names no console_url"
+    return info
 
 
 @pytest.fixture(scope="session")
@@ -149,6 +159,20 @@ def billing_api(stack) -> StackApi:
 @pytest.fixture(scope="session")
 def owner_api(stack) -> StackApi:
     return StackApi(stack, OWNER)
+
+
+@pytest.fixture(scope="session")
+def yen_owner_api(local_stack_process, stack) -> StackApi:
+    """The Owner of a second clinic, made with the CLI, that bills in JPY (a currency without minor units)."""
+    def cli(*args: str) -> dict:
+        done = subprocess.run([sys.executable, "-m", "chalicelib.cli", *args], env=local_stack_process.env, cwd=ROOT,
+                              capture_output=True, text=True, check=True)
+        return json.loads(done.stdout)
+
+    clinic = cli("clinic", "create", "--name", "Yen Clinic", "--timezone", "Asia/Tokyo", "--currency", "JPY")
+    cli("user", "create", "--clinic", clinic["clinic_id"], "--email", YEN_OWNER, "--password", DEMO_PASSWORD,
+        "--role", "Owner")
+    return StackApi(stack, YEN_OWNER)
 
 
 # ----- the browser ----------------------------------------------------------------------------------

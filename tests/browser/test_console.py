@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chalicelib.domain.plans import MAX_INSTALLMENTS, build_schedule
-from tests.browser.conftest import ADMIN, BILLING, OWNER, new_console, origins_of
+from tests.browser.conftest import ADMIN, BILLING, OWNER, YEN_OWNER, new_console, origins_of
 
 pytestmark = pytest.mark.browser
 
@@ -297,6 +297,23 @@ def test_money_and_times_follow_the_clinics_currency_and_time_zone(console):
                                 1_500, "Enter an amount like 85."]
 
 
+def test_a_clinic_billing_in_yen_sees_and_types_whole_yen_not_hundredths(console, yen_owner_api):
+    name = unique("Yen Patient")
+    pid = yen_owner_api.owing_patient(name, (40, 12_345))
+    console.sign_in(YEN_OWNER)
+    page = console.page
+    expect(page.get_by_role("row").filter(has_text=name)).to_contain_text("¥12,345")
+    console.go(f"#/patients/{pid}")
+    expect(page.get_by_test_id("balance")).to_have_text("¥12,345")
+    page.get_by_role("button", name="Record payment").click()
+    dialog = console.dialog()
+    dialog.get_by_label("Amount").fill("2345")
+    with page.expect_request(lambda r: r.url.endswith("/payments") and r.method == "POST") as sent:
+        dialog.get_by_role("button", name="Record payment").click()
+    assert json.loads(sent.value.post_data)["amount_cents"] == 2_345
+    expect(page.get_by_test_id("balance")).to_have_text("¥10,000")
+
+
 def test_the_plan_preview_computes_the_same_schedule_as_the_server(console):
     rng = random.Random(9)
     starts = [date(2027, 1, 31), date(2028, 1, 31), date(2027, 8, 31), date(2027, 3, 30), date(2027, 12, 31),
@@ -317,11 +334,11 @@ def test_the_plan_preview_computes_the_same_schedule_as_the_server(console):
         want = [{"number": s.number, "due_date": s.due_date.isoformat(), "amount_cents": s.amount_cents}
                 for s in build_schedule(total, installment, frequency, date.fromisoformat(start))]
         assert got == want, (total, installment, frequency, start)
-    refused = console.page.evaluate("""async () => {
+    refused = console.page.evaluate("""async (total) => {
         const { buildSchedule } = await import('./schedule.js');
-        try { buildSchedule(12100, 100, 'monthly', '2027-01-01'); return 'built'; } catch (e) { return e.message; }
-    }""")
-    assert refused == "That makes 121 installments; a plan has at most 120."
+        try { buildSchedule(total, 100, 'monthly', '2027-01-01'); return 'built'; } catch (e) { return e.message; }
+    }""", (MAX_INSTALLMENTS + 1) * 100)
+    assert refused == f"That makes {MAX_INSTALLMENTS + 1} installments; a plan has at most {MAX_INSTALLMENTS}."
 
 
 # ----- quality: phone width, keyboard, labels ---------------------------------------------------------
