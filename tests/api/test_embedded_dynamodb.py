@@ -1,4 +1,4 @@
-"""The embedded DynamoDB keeps DynamoDB's all-or-nothing transactions (see chalicelib/moto_speedup.py)."""
+"""The embedded DynamoDB keeps DynamoDB's all-or-nothing transactions (see devtools/moto_patch.py)."""
 
 import boto3
 import pytest
