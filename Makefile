@@ -20,7 +20,7 @@ install: $(STAMP)
 
 ## Start the embedded AWS and the API on localhost:8000 with a demo clinic (Ctrl-C stops it).
 run: $(STAMP)
-	@exec $(BIN)/python -m chalicelib.devstack
+	@exec $(BIN)/python -m devtools.devstack
 
 ## The whole test suite, after the linters (which check the packaged AWS template too).
 test: lint

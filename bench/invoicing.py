@@ -226,7 +226,7 @@ def run_scenario(meter: Meter, clinics: int, plans: int, due_fraction: float, se
     from moto import mock_aws
 
     with mock_aws():
-        from chalicelib.store import bootstrap
+        from devtools import bootstrap
 
         bootstrap.create_tables()
         now = datetime.fromisoformat(NOW.replace("Z", "+00:00"))

@@ -5,7 +5,7 @@ several threads; then every patient's money is checked through the API.
     .venv/bin/python -m bench.soak --requests 400 --clinics 4 --threads 4
     .venv/bin/python -m bench.soak --stack-file .local/stack.json   # against a running `make run`
 
-Without --stack-file it starts the local stack (`python -m chalicelib.devstack`: moto server +
+Without --stack-file it starts the local stack (`python -m devtools.devstack`: moto server +
 `chalice local`) on free ports and stops it afterwards. Clinics and their Owner and BillingStaff
 users are made by a child process (`--provision`) that talks to the embedded AWS the way the CLI
 does; everything after that is HTTP to the API with real Cognito ID tokens.
@@ -75,7 +75,7 @@ def clean_env() -> dict[str, str]:
 
 
 class Stack:
-    """`python -m chalicelib.devstack` on free ports, as tests/e2e/conftest.py starts it."""
+    """`python -m devtools.devstack` on free ports, as tests/e2e/conftest.py starts it."""
 
     def __init__(self, workdir: Path):
         self.stack_file, self.log = workdir / "stack.json", workdir / "stack.log"
@@ -85,7 +85,7 @@ class Stack:
 
     def start(self, timeout: float = 90) -> dict:
         started = time.monotonic()
-        self.process = subprocess.Popen([sys.executable, "-m", "chalicelib.devstack"], cwd=ROOT, env=self.env,
+        self.process = subprocess.Popen([sys.executable, "-m", "devtools.devstack"], cwd=ROOT, env=self.env,
                                         stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         while time.monotonic() - started < timeout:
             if self.stack_file.exists():
@@ -118,7 +118,7 @@ def provision(stack_file: Path, clinics: int, tag: str) -> list[dict]:
 
 
 def _provision_main(count: int, tag: str) -> None:
-    from chalicelib.cli import _configure
+    from devtools.cli import _configure
 
     _configure()
     import boto3

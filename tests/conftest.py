@@ -10,9 +10,9 @@ os.environ.update({
     "FOLLOWUPS_TABLE": "followups-test", "FOLLOWUPS_AUDIT_TABLE": "followups-audit-test",
     "FOLLOWUPS_GATEWAY_AUTHORIZER": "off", "POWERTOOLS_LOG_LEVEL": "WARNING", "FOLLOWUPS_LOG_LEVEL": "WARNING",
 })
-from chalicelib import moto_speedup  # noqa: E402
+from devtools import moto_patch  # noqa: E402
 
-moto_speedup.install()
+moto_patch.install()
 
 for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_COGNITO_IDP", "AWS_PROFILE"):
     os.environ.pop(name, None)

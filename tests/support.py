@@ -22,7 +22,7 @@ def provision_embedded_aws() -> dict[str, str]:
     """Inside a moto mock (tests, benchmarks): the tables and the user pool, with the settings
     and the JWKS cache pointed at them."""
     from chalicelib.api.auth import JWKS  # noqa: PLC0415
-    from chalicelib.store import bootstrap  # noqa: PLC0415
+    from devtools import bootstrap  # noqa: PLC0415
 
     bootstrap.create_tables()
     pool_id, client_id = bootstrap.create_user_pool()

@@ -4,7 +4,7 @@ import boto3
 import pytest
 
 from chalicelib.api import auth
-from chalicelib.store import bootstrap
+from devtools import bootstrap
 from tests.support import PASSWORD, Api
 
 

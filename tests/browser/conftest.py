@@ -1,5 +1,5 @@
 """Browser tests: Playwright drives Debian's Chromium (`/usr/bin/chromium`) against the real local
-stack (`python -m chalicelib.devstack` on free ports) and signs in as the demo users.
+stack (`python -m devtools.devstack` on free ports) and signs in as the demo users.
 
 Without Chromium (or Playwright) every browser test is skipped and the run says so loudly in the
 terminal summary. A test marked `needs_routes(...)` is skipped, naming the missing routes, while

@@ -60,6 +60,28 @@ def test_importing_the_app_from_the_package_compiles_nothing(extracted):
         line for line in from_task if not line.rstrip("'").endswith(".pyc")][:5]
 
 
+# What only development uses lives in devtools/ (installed by `make install`, never zipped); these
+# are the modules that used to sit in chalicelib/ and the packages only the dev requirements pull in.
+DEV_ONLY_MODULES = ("chalicelib/cli", "chalicelib/devstack", "chalicelib/local_api", "chalicelib/demo",
+                    "chalicelib/moto_speedup", "chalicelib/moto_patch", "chalicelib/store/bootstrap")
+DEV_ONLY_PACKAGES = ("devtools", "click", "moto")
+
+
+def test_the_package_holds_none_of_the_development_tools(template):
+    with zipfile.ZipFile(BUILD / "deployment.zip") as z:
+        names = z.namelist()
+    assert "app.py" in names and "chalicelib/api/routing.py" in names  # the zip read is the app's
+    shipped = [n for n in names if n.split("/")[0] in DEV_ONLY_PACKAGES
+               or any(n in (f"{m}.py", importlib.util.cache_from_source(f"{m}.py")) for m in DEV_ONLY_MODULES)]
+    assert not shipped, f"development-only code in the Lambda zip (move it to devtools/): {shipped[:10]}"
+
+
+def test_the_runtime_requirements_leave_out_what_only_development_needs():
+    pinned = {line.split("==")[0].split("[")[0].strip().lower()
+              for line in (ROOT / "requirements.txt").read_text().splitlines() if line.strip() and line[0] != "#"}
+    assert not pinned & {"click", "moto", "chalice"}, "requirements.txt is what Lambda gets; see requirements-dev.txt"
+
+
 @pytest.mark.parametrize("service", slim.BOTOCORE_SERVICES)
 def test_the_package_can_still_make_the_clients_the_code_uses(extracted, service):
     code = f"import botocore.session as s; s.get_session().create_client({service!r}, region_name='us-east-1')"

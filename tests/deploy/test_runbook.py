@@ -31,7 +31,7 @@ def free_port() -> int:
 def embedded_aws():
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom chalicelib.devstack import start_embedded_aws\n"
+        [sys.executable, "-c", "import sys, time\nfrom devtools.devstack import start_embedded_aws\n"
                                f"start_embedded_aws({port})\nprint('ready', flush=True)\ntime.sleep(900)"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
@@ -52,7 +52,7 @@ def aws_env(endpoint: str, **extra) -> dict:
 @pytest.fixture(scope="module")
 def deployed_stack(embedded_aws, template):
     """What `make deploy` leaves behind: the tables, the pool and a stack with the template's outputs."""
-    create = ("import json\nfrom chalicelib.store import bootstrap\nbootstrap.create_tables()\n"
+    create = ("import json\nfrom devtools import bootstrap\nbootstrap.create_tables()\n"
               "pool, client = bootstrap.create_user_pool('followups-runbook-staff')\n"
               "print(json.dumps([pool, client]))")
     made = subprocess.run([sys.executable, "-c", create], cwd=ROOT, capture_output=True, text=True, timeout=120,

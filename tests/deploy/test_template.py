@@ -127,7 +127,7 @@ def test_the_role_groups_are_those_the_code_checks(template):
 def test_the_local_stack_pool_is_built_like_the_deployed_one(template, monkeypatch):
     """bootstrap.create_user_pool (local stack, tests) and the template must not drift apart:
     compare what the local stack asks Cognito for with what the template declares."""
-    from chalicelib.store import bootstrap
+    from devtools import bootstrap
 
     asked: dict[str, list[dict]] = {}
 

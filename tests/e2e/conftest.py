@@ -1,4 +1,4 @@
-"""The real local stack (`python -m chalicelib.devstack`, what `make run` starts) on free ports."""
+"""The real local stack (`python -m devtools.devstack`, what `make run` starts) on free ports."""
 
 import json
 import os
@@ -32,7 +32,7 @@ class LocalStack:
 
     def start(self, timeout: float = 60) -> dict:
         started = time.monotonic()
-        self.process = subprocess.Popen([sys.executable, "-m", "chalicelib.devstack"], cwd=ROOT, env=self.env,
+        self.process = subprocess.Popen([sys.executable, "-m", "devtools.devstack"], cwd=ROOT, env=self.env,
                                         stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         while time.monotonic() - started < timeout:
             if self.stack_file.exists():

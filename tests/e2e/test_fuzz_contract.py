@@ -35,7 +35,7 @@ def api_schema(local_stack):
 def owner_token(local_stack):
     """The Owner of a clinic of the fuzzer's own: generated PATCHes must not rename the demo clinic."""
     stack, info = local_stack
-    cli = [sys.executable, "-m", "chalicelib.cli"]
+    cli = [sys.executable, "-m", "devtools.cli"]
     made = subprocess.run([*cli, "clinic", "create", "--name", "Fuzz Clinic", "--timezone", "Europe/Lisbon"],
                           env=stack.env, cwd=ROOT, capture_output=True, text=True, check=True)
     clinic_id = json.loads(made.stdout)["clinic_id"]

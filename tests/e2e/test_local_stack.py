@@ -60,7 +60,7 @@ def test_garbage_and_missing_tokens_get_a_json_401_not_a_dropped_connection(loca
 
 def test_the_cli_creates_a_clinic_and_a_user_who_can_sign_in_at_once(local_stack):
     stack, info = local_stack
-    cli = [sys.executable, "-m", "chalicelib.cli"]
+    cli = [sys.executable, "-m", "devtools.cli"]
     env = {**stack.env}
     out = subprocess.run([*cli, "clinic", "create", "--name", "CLI Clinic", "--timezone", "Asia/Kathmandu"],
                          env=env, cwd=ROOT, capture_output=True, text=True, check=True)

@@ -38,7 +38,7 @@ def test_fifty_identical_payments_with_one_key_make_one_payment(owing_patient):
             pass
         return requests.post(f"{api}/payments", json=body, headers={**h, **key}, timeout=60)
 
-    # All 50 at once: the local API listens with a backlog of 128 (chalicelib/local_api.py); with
+    # All 50 at once: the local API listens with a backlog of 128 (devtools/local_api.py); with
     # socketserver's default of 5, 16 clients connecting at the same instant got resets.
     with ThreadPoolExecutor(50) as pool:
         responses = list(pool.map(send, range(50)))

@@ -41,7 +41,7 @@ def _free_port() -> int:
 def _start_aws() -> str:
     """The embedded AWS on a free port; the environment points this process (and children) at it."""
     port = _free_port()
-    from chalicelib.devstack import aws_environment, start_embedded_aws
+    from devtools.devstack import aws_environment, start_embedded_aws
 
     endpoint = f"http://127.0.0.1:{port}"
     os.environ.update(aws_environment(endpoint))
@@ -57,7 +57,7 @@ def _start_aws() -> str:
 def _reset(endpoint: str) -> None:
     import requests
 
-    from chalicelib.store import bootstrap
+    from devtools import bootstrap
 
     requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
     bootstrap.create_tables()
@@ -255,7 +255,7 @@ def payments_during_runs() -> dict:
 
 def cli_processes(endpoint: str) -> dict:
     """Four `followups invoicing run --at` processes at once, as four Lambdas would be."""
-    from chalicelib.store import bootstrap
+    from devtools import bootstrap
 
     world = _setup()
     pool_id, client_id = bootstrap.create_user_pool("race-pool")

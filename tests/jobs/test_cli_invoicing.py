@@ -5,8 +5,8 @@ from datetime import date
 
 from click.testing import CliRunner
 
-from chalicelib.cli import main
 from chalicelib.domain.ids import installment_invoice_id
+from devtools.cli import main
 from tests.jobs.helpers import clinic_with_plan, instant
 
 

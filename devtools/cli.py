@@ -30,7 +30,7 @@ def _configure() -> None:
     path = _stack_file()
     if path is not None and path.exists() and not os.environ.get("FOLLOWUPS_USE_AWS"):
         stack = json.loads(path.read_text())
-        from .devstack import aws_environment
+        from devtools.devstack import aws_environment
 
         os.environ.update(aws_environment(stack["aws_endpoint_url"], stack["region"]))
         os.environ["FOLLOWUPS_USER_POOL_ID"] = stack["user_pool_id"]
@@ -50,7 +50,7 @@ def _fail_on_domain_error(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .domain.errors import FollowUpsError
+        from chalicelib.domain.errors import FollowUpsError
 
         try:
             return fn(*args, **kwargs)
@@ -80,7 +80,7 @@ def clinic() -> None:
 def clinic_create(name: str, timezone: str, currency: str) -> None:
     """Create a clinic; prints {"clinic_id"}."""
     _configure()
-    from .services import clinics
+    from chalicelib.services import clinics
 
     created = clinics.create(name, timezone, currency.upper(), datetime.now(UTC), actor="cli")
     _emit({"clinic_id": created.clinic_id})
@@ -101,7 +101,7 @@ def user() -> None:
 def user_create(clinic_id: str, email: str, password: str, role: str, name: str | None) -> None:
     """Create a confirmed user who can sign in at once; prints {"sub","email"}."""
     _configure()
-    from .services import clinics, staff
+    from chalicelib.services import clinics, staff
 
     clinics.get(clinic_id)
     member = staff.create(clinic_id, email=email.lower(), name=name or email.split("@")[0], role=role,
@@ -122,14 +122,14 @@ def invoicing_run(at: str) -> None:
     {"clinics_run":[..],"invoices_created":N,"promises_broken":N}."""
     import uuid
 
-    from .jobs import auto_invoicing
+    from chalicelib.jobs import auto_invoicing
 
     try:
         auto_invoicing.event_time({"time": at})
     except ValueError as e:
         raise click.BadParameter(f"{at!r} is not an ISO 8601 instant with an offset", param_hint="--at") from e
     _configure()
-    from . import config
+    from chalicelib import config
 
     event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
              "account": "000000000000", "time": at, "region": config.region(), "resources": [], "detail": {}}
@@ -144,7 +144,7 @@ def token(email: str, password: str) -> None:
     _configure()
     import boto3
 
-    from . import config
+    from chalicelib import config
 
     cognito = boto3.client("cognito-idp", region_name=config.region())
     try:

@@ -8,7 +8,11 @@ This replacement keeps moto's semantics for what we use (Put, Update, Delete, Co
 one action per item; all or nothing): it evaluates every condition against the state before
 the transaction, and only when all hold applies the writes, backing up just the items it
 touches so that a failure while applying restores them. Used by the local stack and the tests;
-never on AWS.
+never on AWS. The upstream report, with a reproduction and figures: docs/moto-transact-write-items.md.
+
+Written against one moto version (WRITTEN_FOR_MOTO); tests/api/test_embedded_dynamodb.py fails
+when another is installed, so the copy is re-checked against moto's new code, or dropped once
+moto backs up only the touched items.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+WRITTEN_FOR_MOTO = "5.2.5"  # moto/dynamodb/models/__init__.py, DynamoDBBackend.transact_write_items
 _PATCHED = False
 
 

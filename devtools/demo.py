@@ -21,7 +21,7 @@ DEMO_PATIENTS = (
 
 
 def seed(password: str, now: datetime | None = None) -> dict:
-    from .services import clinics, invoices, patients, payments, plans, staff
+    from chalicelib.services import clinics, invoices, patients, payments, plans, staff
 
     now = now or datetime.now(UTC)
     clinic = clinics.create("Demo Family Clinic", "America/New_York", "USD", now)

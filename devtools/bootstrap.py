@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import boto3
 
-from .. import config
-from .models import ALL_TABLES
+from chalicelib import config
+from chalicelib.store.models import ALL_TABLES
 
 ROLES = ("Owner", "Admin", "BillingStaff")
 

@@ -4,7 +4,7 @@ socketserver listens with a backlog of 5, so more than about ten clients connect
 instant (a race test, the console and a script) got connection resets from the local stack,
 never from API Gateway. Same command line as `chalice local`:
 
-    python -m chalicelib.local_api local --stage local --port 8000 --no-autoreload
+    python -m devtools.local_api local --stage local --port 8000 --no-autoreload
 """
 
 from __future__ import annotations

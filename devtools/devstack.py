@@ -47,9 +47,9 @@ def start_embedded_aws(port: int, host: str = "127.0.0.1"):
 
     from moto.server import DomainDispatcherApplication, create_backend_app
 
-    from . import moto_speedup
+    from devtools import moto_patch
 
-    moto_speedup.install()
+    moto_patch.install()
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
@@ -86,9 +86,9 @@ def _child_setup() -> None:
 
 
 def start_api(port: int, env: dict[str, str]) -> subprocess.Popen:
-    """`chalice local` (with a deeper listen backlog, chalicelib/local_api.py) on `port`."""
+    """`chalice local` (with a deeper listen backlog, devtools/local_api.py) on `port`."""
     return subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local_api", "local", "--stage", "local", "--host", "127.0.0.1",
+        [sys.executable, "-m", "devtools.local_api", "local", "--stage", "local", "--host", "127.0.0.1",
          "--port", str(port), "--no-autoreload"],
         cwd=ROOT, env=env, preexec_fn=_child_setup)
 
@@ -109,12 +109,12 @@ def stop_api(process: subprocess.Popen) -> None:
 def bootstrap(endpoint: str) -> tuple[str, str]:
     """Tables and user pool in the embedded AWS; returns (pool id, client id)."""
     os.environ.update(aws_environment(endpoint))
-    from .store import bootstrap as resources
+    from devtools import bootstrap as resources
 
     resources.create_tables()
     pool_id, client_id = resources.create_user_pool()
     os.environ["FOLLOWUPS_USER_POOL_ID"], os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = pool_id, client_id
-    from . import config
+    from chalicelib import config
 
     config.settings.cache_clear()
     return pool_id, client_id
@@ -127,7 +127,7 @@ def main() -> int:
     started = time.monotonic()
     server, endpoint = start_embedded_aws(aws_port)
     pool_id, client_id = bootstrap(endpoint)
-    from . import demo
+    from devtools import demo
 
     demo_info = demo.seed(DEMO_PASSWORD)
     env = {**os.environ, **aws_environment(endpoint), "FOLLOWUPS_USER_POOL_ID": pool_id,
