@@ -81,8 +81,10 @@ def clinic_create(name: str, timezone: str, currency: str) -> None:
     """Create a clinic; prints {"clinic_id"}."""
     _configure()
     from chalicelib.services import clinics
+    from chalicelib.store.uow import UnitOfWork
 
-    created = clinics.create(name, timezone, currency.upper(), datetime.now(UTC), actor="cli")
+    created = clinics.create(UnitOfWork(), datetime.now(UTC), name=name, timezone=timezone,
+                             currency=currency.upper(), actor="cli")
     _emit({"clinic_id": created.clinic_id})
 
 
@@ -102,10 +104,12 @@ def user_create(clinic_id: str, email: str, password: str, role: str, name: str 
     """Create a confirmed user who can sign in at once; prints {"sub","email"}."""
     _configure()
     from chalicelib.services import clinics, staff
+    from chalicelib.store.uow import UnitOfWork
 
-    clinics.get(clinic_id)
-    member = staff.create(clinic_id, email=email.lower(), name=name or email.split("@")[0], role=role,
-                          now=datetime.now(UTC), actor="cli", password=password)
+    uow = UnitOfWork()
+    clinics.get(uow, clinic_id)
+    member = staff.create(uow, clinic_id, datetime.now(UTC), email=email.lower(),
+                          name=name or email.split("@")[0], role=role, actor="cli", password=password)
     _emit({"sub": member.sub, "email": member.email})
 
 

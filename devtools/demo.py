@@ -21,32 +21,35 @@ DEMO_PATIENTS = (
 
 
 def seed(password: str, now: datetime | None = None) -> dict:
+    from chalicelib.domain.roles import BILLING, Caller
     from chalicelib.services import clinics, invoices, patients, payments, plans, staff
+    from chalicelib.store.uow import UnitOfWork
 
     now = now or datetime.now(UTC)
-    clinic = clinics.create("Demo Family Clinic", "America/New_York", "USD", now)
+    uow = UnitOfWork()
+    clinic = clinics.create(uow, now, name="Demo Family Clinic", timezone="America/New_York", currency="USD")
     users = []
     for email, name, role in DEMO_USERS:
-        member = staff.create(clinic.clinic_id, email=email, name=name, role=role, now=now, password=password)
+        member = staff.create(uow, clinic.clinic_id, now, email=email, name=name, role=role, password=password)
         users.append(member)
-    billing = users[-1].sub
+    billing = Caller(users[-1].sub, clinic.clinic_id, frozenset({BILLING}))
     today = clinic.today(now)
     for n, (name, bills, paid) in enumerate(DEMO_PATIENTS):
-        patient = patients.create(clinic.clinic_id, billing, now, name=name, phone=f"+1-555-010{n}")
+        patient_id = patients.create(uow, billing, now, name=name, phone=f"+1-555-010{n}").patient_id
         for days_ago, cents in bills:
-            invoices.create(clinic.clinic_id, billing, now, patient_id=patient["patient_id"], amount_cents=cents,
+            invoices.create(uow, billing, now, patient_id=patient_id, amount_cents=cents,
                             invoice_date=today - timedelta(days=days_ago),
                             service_date=today - timedelta(days=days_ago + 2), description="Office visit")
         if paid:
-            payments.record(clinic.clinic_id, billing, now, idempotency_key=f"demo-{n}",
-                            body={"patient_id": patient["patient_id"], "amount_cents": paid, "method": "card"})
+            payments.record(uow, billing, now, idempotency_key=f"demo-{n}",
+                            body={"patient_id": patient_id, "amount_cents": paid, "method": "card"})
     # One patient on a monthly payment plan whose first installment is invoiced today.
-    patient = patients.create(clinic.clinic_id, billing, now, name="Iris Nakamura", phone="+1-555-0109")
-    invoices.create(clinic.clinic_id, billing, now, patient_id=patient["patient_id"], amount_cents=36_000,
+    patient_id = patients.create(uow, billing, now, name="Iris Nakamura", phone="+1-555-0109").patient_id
+    invoices.create(uow, billing, now, patient_id=patient_id, amount_cents=36_000,
                     invoice_date=today - timedelta(days=50), description="Minor procedure")
-    plan = plans.create(clinic.clinic_id, billing, now, patient_id=patient["patient_id"], installment_cents=12_000,
+    plan = plans.create(uow, billing, now, patient_id=patient_id, installment_cents=12_000,
                         frequency="monthly", start_date=today)
-    plans.run(clinic.clinic_id, billing, now, plan["plan_id"])
+    plans.run(uow, billing, now, plan.plan_id)
     return {"clinic_id": clinic.clinic_id, "users": [(u.email, u.role) for u in users]}
 
 
