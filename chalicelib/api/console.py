@@ -13,19 +13,18 @@ In production the same files can be uploaded to S3/CloudFront with a `config.jso
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from chalice import Response
 
 from .. import config
-from ..domain.errors import FollowUpsError, NotFound, ValidationError
+from ..domain.errors import FollowUpsError, NotFound
 from .routing import RouteSpec, error_response, static_route
+from .urls import public_base_url
 
 CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
 
-_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
 _JS = "text/javascript; charset=utf-8"
 # Every file the console is made of; anything else under /console/ is 404 (no path is ever
 # built from the request beyond a name in this table).
@@ -62,20 +61,8 @@ def _origin(url: str) -> str:
 
 
 def api_base_url(request) -> str:
-    """The API as the browser reached it: the configured public URL, else the request's scheme
-    and host plus whatever prefix (an API Gateway stage such as /api) comes before /console."""
-    public = config.settings().public_url
-    if public:
-        return public.rstrip("/")
-    headers = request.headers
-    forwarded = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
-    scheme = forwarded if forwarded in ("http", "https") else "http"
-    host = (headers.get("host") or "127.0.0.1").strip()
-    if not _HOST.match(host):
-        raise ValidationError("the Host header is malformed", fields={"Host": "a host name and optional port"})
-    path = (request.context or {}).get("path") or "/console/config.json"
-    prefix = path[: path.find("/console")] if "/console" in path else ""
-    return f"{scheme}://{host}{prefix}"
+    """The API as the browser reached it (the prefix before /console is API Gateway's stage)."""
+    return public_base_url(request, "/console", default_host="127.0.0.1")
 
 
 def cognito_endpoint() -> str:

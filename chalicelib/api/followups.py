@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from chalice import Response
 from pydantic import BeforeValidator, Field
 
-from .. import config
 from ..domain.account import FOLLOW_UP_STATUSES
 from ..domain.aging import BUCKETS
 from ..domain.contact import CALLBACK_STATUSES, CHANNELS, MAX_NOTES, OUTCOMES
-from ..domain.errors import ValidationError
 from ..domain.roles import ALL_STAFF
 from ..services import attempts, calendar, callbacks, followups
 from . import views
 from .routing import RequestContext, route
 from .types import Body, Cents, InstantOrWall, LocalDate, Out, Query, QueryLimit, query_int, text
+from .urls import public_base_url
 
 MAX_BALANCE_FILTER = 10**13
 
@@ -221,7 +219,7 @@ def calendar_ics(ctx: RequestContext) -> Response:
 def issue_feed(ctx: RequestContext) -> dict:
     """A new secret feed URL of the caller's calendar (no header needed); the old one stops working."""
     token = calendar.issue_feed(ctx.uow, ctx.caller, ctx.now)
-    return {"url": f"{public_base_url(ctx.request)}/calendar/feed/{token}"}
+    return {"url": f"{public_base_url(ctx.request, '/calendar')}/calendar/feed/{token}"}
 
 
 @route("/calendar/feed", "DELETE", roles=ALL_STAFF, status=204)
@@ -235,26 +233,3 @@ def revoke_feed(ctx: RequestContext) -> Response:
 def calendar_feed(ctx: RequestContext, token: str) -> Response:
     """The feed owner's calendar, for calendar apps: the secret URL is the credential."""
     return _calendar_response(calendar.feed(ctx.uow, token, ctx.now))
-
-
-# ----- the public URL of this API --------------------------------------------------------------
-_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
-
-
-def public_base_url(request) -> str:
-    """Where clients reach this API: FOLLOWUPS_PUBLIC_URL if set, else the request's own scheme,
-    host and path prefix (API Gateway's stage, or a custom domain's base path)."""
-    configured = config.settings().public_url
-    if configured:
-        return configured.rstrip("/")
-    host = (request.headers.get("host") or "").strip()
-    if not _HOST.match(host):
-        raise ValidationError("the Host header is missing or malformed", fields={"Host": "required"})
-    forwarded = (request.headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
-    scheme = forwarded if forwarded in ("http", "https") else "http"
-    # requestContext.path is the path the client used (with the stage behind API Gateway);
-    # request.path is the route's resource path; what comes before it is the prefix.
-    full = (request.context or {}).get("path") or ""
-    resource = request.path or ""
-    prefix = full[: -len(resource)] if resource and full.endswith(resource) else ""
-    return f"{scheme}://{host}{prefix.rstrip('/')}"

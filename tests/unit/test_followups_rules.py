@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.api.followups import public_base_url
+from chalicelib.api.urls import public_base_url
 from chalicelib.domain.errors import ValidationError
 from chalicelib.services import attempts
 from chalicelib.services.callbacks import resolve_due_at
@@ -118,7 +118,7 @@ class FakeSettings:
 def test_the_feed_url_is_built_from_where_the_request_came_in(monkeypatch, headers, context_path, expected):
     from chalicelib import config
     monkeypatch.setattr(config, "settings", lambda: FakeSettings())
-    assert public_base_url(FakeRequest(headers, {"path": context_path})) == expected
+    assert public_base_url(FakeRequest(headers, {"path": context_path}), "/calendar") == expected
 
 
 def test_a_malformed_host_is_refused(monkeypatch):
@@ -126,4 +126,4 @@ def test_a_malformed_host_is_refused(monkeypatch):
     monkeypatch.setattr(config, "settings", lambda: FakeSettings())
     for host in ("", "evil.test/path", "a b", "x.test@y"):
         with pytest.raises(ValidationError):
-            public_base_url(FakeRequest({"host": host}, {"path": "/calendar/feed"}))
+            public_base_url(FakeRequest({"host": host}, {"path": "/calendar/feed"}), "/calendar")
