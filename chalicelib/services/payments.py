@@ -23,6 +23,7 @@ from ..domain.roles import SYSTEM, Caller
 from . import audit, clinics
 
 KEY_LIFETIME = timedelta(hours=48)  # the contract promises at least 24 h
+FUTURE_SKEW = timedelta(minutes=5)
 SCOPE = "payments"
 
 
@@ -57,6 +58,8 @@ def _record_new(uow, caller: Caller, now: datetime, key: str, digest: str, body:
         raise unknown
     clinic = clinics.get(uow, clinic_id)
     received_at = body.get("received_at") or now
+    if received_at > now + FUTURE_SKEW:
+        raise ValidationError("received_at is in the future", fields={"received_at": "must not be in the future"})
     invoice_id = body.get("invoice_id")
     if invoice_id is not None and patient_of(invoice_id, "inv") != patient_id:
         raise ValidationError("invoice_id is not an invoice of this patient",

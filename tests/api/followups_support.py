@@ -11,62 +11,110 @@ import boto3
 from pynamodb.connection.base import Connection
 
 from chalicelib import config
+from chalicelib.api import views
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.ids import new_child_id, new_id
-from chalicelib.services import clinics, invoices, patients, payments
-from chalicelib.store import accounts, keys
-from chalicelib.store.models import AuditRecord
-from chalicelib.store.tx import Unit
+from chalicelib.domain.roles import BILLING, Caller
+from chalicelib.services import attempts, callbacks, clinics, followups, invoices, patients, payments
+from chalicelib.store.uow import UnitOfWork
 from tests.support import PASSWORD, Api, id_token
 
 ACTOR = "staff-under-test"
 
 
+def as_staff(clinic_id: str, sub: str = ACTOR, roles: frozenset[str] = frozenset({BILLING})) -> Caller:
+    """The caller a service sees for a request of BillingStaff `sub` (ACTOR unless told)."""
+    return Caller(sub=sub, clinic_id=clinic_id, roles=roles)
+
+
 def real_today(clinic_id: str) -> date:
-    return clinics.get(clinic_id).today(datetime.now(UTC))
+    return clinics.get(UnitOfWork(), clinic_id).today(datetime.now(UTC))
 
 
 def new_clinic(now: datetime, tz: str = "America/New_York") -> str:
-    return clinics.create("Fixed-time Clinic", tz, "USD", now).clinic_id
+    return clinics.create(UnitOfWork(), now, name="Fixed-time Clinic", timezone=tz, currency="USD").clinic_id
 
 
 def owing(clinic_id: str, now: datetime, invoice_date: date, cents: int = 10_000, name: str | None = None,
           service_date: date | None = None) -> str:
     """A patient owing one invoice, created at `now`."""
-    pid = patients.create(clinic_id, ACTOR, now, name=name or f"Patient {secrets.token_hex(3)}")["patient_id"]
-    invoices.create(clinic_id, ACTOR, now, patient_id=pid, amount_cents=cents, invoice_date=invoice_date,
+    uow, caller = UnitOfWork(), as_staff(clinic_id)
+    pid = patients.create(uow, caller, now, name=name or f"Patient {secrets.token_hex(3)}").patient_id
+    invoices.create(uow, caller, now, patient_id=pid, amount_cents=cents, invoice_date=invoice_date,
                     service_date=service_date)
     return pid
 
 
 def pay(clinic_id: str, now: datetime, pid: str, cents: int, **extra) -> dict:
-    return payments.record(clinic_id, ACTOR, now, idempotency_key=new_id("key"),
-                           body={"patient_id": pid, "amount_cents": cents, "method": "cash", **extra})[1]
+    """A payment recorded by ACTOR, as POST /payments answers it."""
+    _, payment = payments.record(UnitOfWork(), as_staff(clinic_id), now, idempotency_key=new_id("key"),
+                                 body={"patient_id": pid, "amount_cents": cents, "method": "cash", **extra})
+    return views.payment(payment)
 
 
 def convert_to_plan(clinic_id: str, now: datetime, pid: str, installment_cents: int, start: date,
                     frequency: str = "monthly"):
     """A payment plan made through the account aggregate (the plan route is another issue's)."""
-    loaded = accounts.load(clinic_id, pid)
-    today = clinics.get(clinic_id).today(now)
+    uow = UnitOfWork()
+    loaded = uow.accounts.load(clinic_id, pid)
+    today = clinics.get(uow, clinic_id).today(now)
     plan = loaded.account.convert_to_plan(new_child_id("plan", pid), installment_cents, frequency, start, today,
                                           now, ACTOR)
-    unit = Unit(now)
-    accounts.stage_account(unit, loaded)
-    unit.commit()
+    uow.accounts.stage(loaded, now)
+    uow.commit()
     return plan
 
 
 def invoice_installments(clinic_id: str, now: datetime, pid: str, run_date: date):
-    loaded = accounts.load(clinic_id, pid)
+    uow = UnitOfWork()
+    loaded = uow.accounts.load(clinic_id, pid)
     created = loaded.account.invoice_due_installments(run_date, now)
-    unit = Unit(now)
-    accounts.stage_account(unit, loaded)
-    unit.commit()
+    uow.accounts.stage(loaded, now)
+    uow.commit()
     return created
 
 
-def audit_of(clinic_id: str, patient_id: str) -> list[AuditRecord]:
-    return list(AuditRecord.by_patient.query(keys.audit_patient_pk(clinic_id, patient_id)))
+def audit_of(clinic_id: str, patient_id: str) -> list[AuditEntry]:
+    """The patient's whole audit trail, oldest first, read through the audit repository."""
+    uow, entries, before = UnitOfWork(), [], None
+    while True:
+        page, more = uow.audit.search(clinic_id, patient_id=patient_id, action=None, limit=100, before=before)
+        entries.extend(page)
+        if not more:
+            return entries[::-1]
+        before = page[-1]
+
+
+# ----- the services, answering as their routes do (views render what the service returns) -----
+def log_attempt(clinic_id: str, by: str, now: datetime, pid: str, **fields) -> dict:
+    logged = attempts.log(UnitOfWork(), as_staff(clinic_id, by), now, pid, **fields)
+    return {**views.attempt(logged.attempt), "follow_up_status": logged.follow_up_status,
+            "balance_cents": logged.balance_cents}
+
+
+def schedule_callback(clinic_id: str, by: str, now: datetime, pid: str, **fields) -> dict:
+    return views.callback(callbacks.schedule(UnitOfWork(), as_staff(clinic_id, by), now, pid, **fields))
+
+
+def update_callback(clinic_id: str, by: str, now: datetime, callback_id: str, **fields) -> dict:
+    return views.callback(callbacks.update(UnitOfWork(), as_staff(clinic_id, by), now, callback_id, **fields))
+
+
+def tasks_of(clinic_id: str, sub: str, now: datetime) -> dict:
+    due = callbacks.tasks(UnitOfWork(), as_staff(clinic_id, sub), now)
+    return {"as_of": due.as_of.isoformat(), "items": [views.task(t) for t in due.items]}
+
+
+def worklist(clinic_id: str, now: datetime, filters: followups.Filters | None = None, **page) -> dict:
+    return views.worklist(followups.worklist(UnitOfWork(), as_staff(clinic_id), now, filters, **page))
+
+
+def follow_up(clinic_id: str, pid: str, now: datetime) -> dict:
+    return views.follow_up(followups.detail(UnitOfWork(), as_staff(clinic_id), now, pid))
+
+
+def add_invoice(clinic_id: str, by: str, now: datetime, **fields) -> dict:
+    return views.invoice(invoices.create(UnitOfWork(), as_staff(clinic_id, by), now, **fields))
 
 
 def roleless_api(http, clinic_id: str) -> Api:

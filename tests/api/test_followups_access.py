@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.domain import cursor as cursors
+from chalicelib.services import followups
 from tests.api.followups_support import real_today, roleless_api
 from tests.support import Api
 
@@ -97,8 +99,7 @@ def test_a_cursor_cannot_reach_into_another_clinic(clinic, theirs, other_clinic)
     pid = clinic.patient("Mine")
     clinic.invoice(pid, 1_000, real_today(clinic.clinic_id).isoformat())
     # A cursor is only a position in the list; in another clinic it is a position in that list.
-    import base64
-    cursor = base64.urlsafe_b64encode(f"wl1|0000-01-01#{theirs[0]}".encode()).decode().rstrip("=")
+    cursor = cursors.encode(followups.WORKLIST, ["0001-01-01", theirs[0]])
     rows = clinic.billing.get(f"/follow-ups?cursor={cursor}").body["items"]
     assert [r["patient_id"] for r in rows] == [pid]
     assert first["items"][0]["patient_id"] == theirs[0]

@@ -6,10 +6,19 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.services import attempts, followups
 from chalicelib.store import keys
 from chalicelib.store.models import AttemptRecord, Record
-from tests.api.followups_support import at, audit_of, days_before, new_clinic, owing, pay, real_today
+from tests.api.followups_support import (
+    at,
+    audit_of,
+    days_before,
+    follow_up,
+    log_attempt,
+    new_clinic,
+    owing,
+    pay,
+    real_today,
+)
 
 NOW = at("2026-03-15T15:00:00Z")
 TODAY = NOW.date()
@@ -136,7 +145,7 @@ def test_notes_of_2000_characters_are_kept_and_never_copied_into_the_audit(clini
     logged = [a for a in audit_of(clinic.clinic_id, debtor) if a.action == "attempt.logged"]
     assert len(logged) == 1
     assert logged[0].actor == clinic.sub("billing")
-    assert logged[0].details.as_dict() == {"attempt_id": r.body["attempt_id"], "channel": "phone",
+    assert logged[0].details == {"attempt_id": r.body["attempt_id"], "channel": "phone",
                                            "outcome": "no_answer"}
 
 
@@ -151,11 +160,11 @@ def test_an_attempt_is_stored_on_the_timeline_the_reports_read(clinic, debtor):
 def test_a_new_promise_replaces_a_pending_one_which_counts_as_broken(aws):
     clinic_id = new_clinic(NOW)
     pid = owing(clinic_id, NOW, days_before(TODAY, 10))
-    first = attempts.log(clinic_id, "x", NOW, pid, channel="phone", outcome="promised_payment",
+    first = log_attempt(clinic_id, "x", NOW, pid, channel="phone", outcome="promised_payment",
                          promised_amount_cents=5_000, promised_date=TODAY + timedelta(days=2))
-    second = attempts.log(clinic_id, "x", NOW, pid, channel="phone", outcome="promised_payment",
+    second = log_attempt(clinic_id, "x", NOW, pid, channel="phone", outcome="promised_payment",
                           promised_amount_cents=3_000, promised_date=TODAY + timedelta(days=9))
-    d = followups.detail(clinic_id, pid, NOW)
+    d = follow_up(clinic_id, pid, NOW)
     assert d["promises"] == {"made": 2, "kept": 0, "broken": 1}
     assert d["pending_promise"]["promise_id"] == second["promise_id"]
     broken = [a for a in audit_of(clinic_id, pid) if a.action == "promise.broken"]
@@ -165,16 +174,16 @@ def test_a_new_promise_replaces_a_pending_one_which_counts_as_broken(aws):
 def test_no_payment_despite_a_promise_whose_date_has_passed_breaks_it_at_once(aws):
     clinic_id = new_clinic(NOW)
     pid = owing(clinic_id, NOW, days_before(TODAY, 10))
-    attempts.log(clinic_id, "x", NOW, pid, channel="phone", outcome="promised_payment",
+    log_attempt(clinic_id, "x", NOW, pid, channel="phone", outcome="promised_payment",
                  promised_amount_cents=5_000, promised_date=TODAY + timedelta(days=1))
     # On the promised day it still stands.
     on_the_day = NOW + timedelta(days=1)
-    r = attempts.log(clinic_id, "x", on_the_day, pid, channel="phone", outcome="no_payment_despite_promise")
+    r = log_attempt(clinic_id, "x", on_the_day, pid, channel="phone", outcome="no_payment_despite_promise")
     assert r["follow_up_status"] == "promised"
     later = NOW + timedelta(days=2)
-    r = attempts.log(clinic_id, "x", later, pid, channel="phone", outcome="no_payment_despite_promise")
+    r = log_attempt(clinic_id, "x", later, pid, channel="phone", outcome="no_payment_despite_promise")
     assert r["follow_up_status"] == "open"
-    d = followups.detail(clinic_id, pid, later)
+    d = follow_up(clinic_id, pid, later)
     assert d["promises"] == {"made": 1, "kept": 0, "broken": 1} and d["pending_promise"] is None
     assert [a.action for a in audit_of(clinic_id, pid)].count("promise.broken") == 1
 
@@ -182,10 +191,10 @@ def test_no_payment_despite_a_promise_whose_date_has_passed_breaks_it_at_once(aw
 def test_a_payment_after_the_promised_date_does_not_keep_the_promise(aws):
     clinic_id = new_clinic(NOW)
     pid = owing(clinic_id, NOW, days_before(TODAY, 10))
-    attempts.log(clinic_id, "x", NOW, pid, channel="phone", outcome="promised_payment",
+    log_attempt(clinic_id, "x", NOW, pid, channel="phone", outcome="promised_payment",
                  promised_amount_cents=5_000, promised_date=TODAY)
     pay(clinic_id, NOW + timedelta(days=1), pid, 5_000)
-    assert followups.detail(clinic_id, pid, NOW)["promises"] == {"made": 1, "kept": 0, "broken": 0}
+    assert follow_up(clinic_id, pid, NOW)["promises"] == {"made": 1, "kept": 0, "broken": 0}
 
 
 def test_the_promise_date_is_today_or_later_in_the_clinics_calendar(aws):
@@ -194,8 +203,8 @@ def test_the_promise_date_is_today_or_later_in_the_clinics_calendar(aws):
     pid = owing(clinic_id, instant, days_before(TODAY, 10))
     from chalicelib.domain.errors import ValidationError
     with pytest.raises(ValidationError):
-        attempts.log(clinic_id, "x", instant, pid, channel="phone", outcome="promised_payment",
+        log_attempt(clinic_id, "x", instant, pid, channel="phone", outcome="promised_payment",
                      promised_amount_cents=100, promised_date=TODAY)
-    r = attempts.log(clinic_id, "x", instant, pid, channel="phone", outcome="promised_payment",
+    r = log_attempt(clinic_id, "x", instant, pid, channel="phone", outcome="promised_payment",
                      promised_amount_cents=100, promised_date=TODAY + timedelta(days=1))
     assert r["follow_up_status"] == "promised"

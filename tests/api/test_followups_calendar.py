@@ -10,10 +10,11 @@ import pytest
 from icalendar import Calendar
 
 from chalicelib import config
-from chalicelib.services import callbacks
+from chalicelib.domain import cursor as tokens
+from chalicelib.services import calendar
 from chalicelib.store import keys
 from chalicelib.store.models import CalendarFeedRecord
-from tests.api.followups_support import real_today
+from tests.api.followups_support import real_today, schedule_callback
 from tests.support import Api
 
 
@@ -95,8 +96,7 @@ def test_a_revoked_feed_url_answers_404(clinic, booked):
 def test_the_feed_secret_is_stored_only_as_its_sha256(clinic, booked):
     url = clinic.billing.post("/calendar/feed", headers={"Host": "h.test"}).body["url"]
     token = url.rsplit("/", 1)[1]
-    import base64
-    secret = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")[2]
+    secret = tokens.decode(calendar.FEED_TOKEN, token)[2]
     record = CalendarFeedRecord.get(keys.clinic_pk(clinic.clinic_id), keys.feed_sk(clinic.sub("billing")))
     assert record.secret_sha256 == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in str(record.attribute_values)
@@ -105,16 +105,17 @@ def test_the_feed_secret_is_stored_only_as_its_sha256(clinic, booked):
 def test_a_forged_or_garbled_feed_token_answers_404(clinic, other_clinic, booked):
     url = clinic.billing.post("/calendar/feed", headers={"Host": "h.test"}).body["url"]
     token = url.rsplit("/", 1)[1]
-    import base64
-    clinic_id, sub, secret = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")
+    clinic_id, sub, secret = tokens.decode(calendar.FEED_TOKEN, token)
 
-    def enc(text):
-        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    def enc(*parts):
+        return tokens.encode(calendar.FEED_TOKEN, list(parts))
 
     forged = [
-        enc(f"{clinic_id}:{clinic.sub('billing2')}:{secret}"),  # a colleague's feed with my secret
-        enc(f"{other_clinic.clinic_id}:{sub}:{secret}"),  # another clinic
-        enc(f"{clinic_id}:{sub}:{secret[:-1]}A" if not secret.endswith("A") else f"{clinic_id}:{sub}:{secret[:-1]}B"),
+        enc(clinic_id, clinic.sub("billing2"), secret),  # a colleague's feed with my secret
+        enc(other_clinic.clinic_id, sub, secret),  # another clinic
+        enc(clinic_id, sub, secret[:-1] + ("A" if not secret.endswith("A") else "B")),
+        enc(clinic_id, sub), enc(clinic_id, sub, secret, "extra"),  # not three parts
+        tokens.encode("worklist", [clinic_id, sub, secret]),  # another kind of token
         "x" * 60, token[:-4], token + "AAAA", "%00" * 20,
     ]
     for bad in forged:
@@ -139,7 +140,7 @@ def test_the_feed_follows_callbacks_as_they_change(clinic, booked):
     pid, mine = booked
     url = clinic.billing.post("/calendar/feed", headers={"Host": "h.test"}).body["url"]
     clinic.billing.patch(f"/callbacks/{mine[0]['callback_id']}", {"status": "cancelled"})
-    extra = callbacks.schedule(clinic.clinic_id, clinic.sub("billing"), datetime.now(UTC), pid,
+    extra = schedule_callback(clinic.clinic_id, clinic.sub("billing"), datetime.now(UTC), pid,
                                due_at=datetime.now(UTC) + timedelta(days=1))
     uids = {str(e["UID"]) for e in events(anonymous_get(clinic, url).text)}
     assert uids == {mine[1]["callback_id"], extra["callback_id"]}

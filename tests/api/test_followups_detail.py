@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chalicelib.services import attempts, callbacks, followups, invoices
 from tests.api.followups_support import (
+    add_invoice,
     at,
     convert_to_plan,
     days_before,
     dynamodb_calls,
+    follow_up,
     invoice_installments,
+    log_attempt,
     new_clinic,
     owing,
     pay,
     real_today,
+    schedule_callback,
+    update_callback,
+    worklist,
 )
 
 NOW = at("2026-03-15T15:00:00Z")
@@ -61,10 +66,10 @@ def test_the_detail_is_one_query_on_the_patients_partition(aws):
     clinic_id = new_clinic(NOW)
     pid = owing(clinic_id, NOW, days_before(TODAY, 10))
     pay(clinic_id, NOW, pid, 100)
-    attempts.log(clinic_id, "x", NOW, pid, channel="sms", outcome="no_answer")
-    callbacks.schedule(clinic_id, "x", NOW, pid, due_at=NOW + timedelta(hours=2))
+    log_attempt(clinic_id, "x", NOW, pid, channel="sms", outcome="no_answer")
+    schedule_callback(clinic_id, "x", NOW, pid, due_at=NOW + timedelta(hours=2))
     with dynamodb_calls() as calls:
-        d = followups.detail(clinic_id, pid, NOW)
+        d = follow_up(clinic_id, pid, NOW)
     assert calls.ops() == ["GetItem", "Query"]  # the clinic's time zone, then the partition
     assert len(d["payments"]) == len(d["attempts"]) == len(d["callbacks"]) == 1
 
@@ -74,7 +79,7 @@ def test_payments_are_newest_first_and_at_most_twenty(aws):
     pid = owing(clinic_id, NOW, days_before(TODAY, 10), cents=100_000)
     made = [pay(clinic_id, NOW, pid, 100, received_at=NOW - timedelta(hours=30 - i))["payment_id"]
             for i in range(22)]
-    d = followups.detail(clinic_id, pid, NOW)
+    d = follow_up(clinic_id, pid, NOW)
     assert [p["payment_id"] for p in d["payments"]] == list(reversed(made))[:20]
     assert d["balance_cents"] == 100_000 - 2_200
 
@@ -93,12 +98,12 @@ def test_a_plan_shows_with_its_installments_and_its_next_one_is_the_next_action(
     pid = owing(clinic_id, NOW, days_before(TODAY, 50), cents=30_000)
     plan = convert_to_plan(clinic_id, NOW, pid, 10_000, TODAY)
     # In a plan with nothing invoiced yet the patient is off the worklist (no open invoice).
-    assert followups.worklist(clinic_id, NOW)["items"] == []
+    assert worklist(clinic_id, NOW)["items"] == []
     invoice_installments(clinic_id, NOW, pid, TODAY)
-    [row] = followups.worklist(clinic_id, NOW)["items"]
+    [row] = worklist(clinic_id, NOW)["items"]
     assert (row["status"], row["days_overdue"], row["balance_cents"]) == ("payment_plan", 0, 30_000)
     assert row["next_action"] == {"type": "installment", "due": "2026-04-15"}
-    d = followups.detail(clinic_id, pid, NOW)
+    d = follow_up(clinic_id, pid, NOW)
     # The detail shows the plan exactly as GET /payment-plans/{id} does (one renderer).
     assert {k: d["plan"][k] for k in ("plan_id", "patient_id", "status", "total_cents", "installment_cents",
                                       "frequency", "start_date", "installments")} == {
@@ -118,26 +123,26 @@ def test_a_plan_shows_with_its_installments_and_its_next_one_is_the_next_action(
 def test_next_action_is_the_earliest_of_callback_promise_and_installment(aws):
     clinic_id = new_clinic(NOW)
     pid = owing(clinic_id, NOW, days_before(TODAY, 5), cents=10_000)
-    cb = callbacks.schedule(clinic_id, "x", NOW, pid, due_at=NOW + timedelta(days=3))
-    assert followups.detail(clinic_id, pid, NOW)["next_action"] == {"type": "callback", "due": cb["due_at"]}
-    attempts.log(clinic_id, "x", NOW, pid, channel="phone", outcome="promised_payment",
+    cb = schedule_callback(clinic_id, "x", NOW, pid, due_at=NOW + timedelta(days=3))
+    assert follow_up(clinic_id, pid, NOW)["next_action"] == {"type": "callback", "due": cb["due_at"]}
+    log_attempt(clinic_id, "x", NOW, pid, channel="phone", outcome="promised_payment",
                  promised_amount_cents=1_000, promised_date=TODAY + timedelta(days=1))
-    assert followups.detail(clinic_id, pid, NOW)["next_action"] == {"type": "promise", "due": "2026-03-16"}
-    early = callbacks.schedule(clinic_id, "x", NOW, pid, due_at=NOW + timedelta(hours=1))
-    [row] = followups.worklist(clinic_id, NOW)["items"]
+    assert follow_up(clinic_id, pid, NOW)["next_action"] == {"type": "promise", "due": "2026-03-16"}
+    early = schedule_callback(clinic_id, "x", NOW, pid, due_at=NOW + timedelta(hours=1))
+    [row] = worklist(clinic_id, NOW)["items"]
     assert row["next_action"] == {"type": "callback", "due": early["due_at"]}
-    callbacks.update(clinic_id, "x", NOW, early["callback_id"], status="cancelled")
-    [row] = followups.worklist(clinic_id, NOW)["items"]
+    update_callback(clinic_id, "x", NOW, early["callback_id"], status="cancelled")
+    [row] = worklist(clinic_id, NOW)["items"]
     assert row["next_action"] == {"type": "promise", "due": "2026-03-16"}
 
 
 def test_invoices_are_newest_first_including_paid_ones(aws):
     clinic_id = new_clinic(NOW)
     pid = owing(clinic_id, NOW, days_before(TODAY, 30), cents=1_000)
-    newer = invoices.create(clinic_id, "x", NOW, patient_id=pid, amount_cents=2_000,
+    newer = add_invoice(clinic_id, "x", NOW, patient_id=pid, amount_cents=2_000,
                             invoice_date=days_before(TODAY, 3))
     pay(clinic_id, NOW, pid, 1_000)
-    d = followups.detail(clinic_id, pid, NOW)
+    d = follow_up(clinic_id, pid, NOW)
     assert [i["invoice_id"] for i in d["invoices"]][0] == newer["invoice_id"]
     assert [i["status"] for i in d["invoices"]] == ["open", "paid"]
 

@@ -7,16 +7,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.domain import aging
-from chalicelib.services import followups
 from chalicelib.services.followups import Filters
+from chalicelib.store import accounts as store_accounts
 from tests.api.followups_support import (
+    add_invoice,
     at,
     days_before,
     dynamodb_calls,
+    log_attempt,
     new_clinic,
     owing,
     pay,
     real_today,
+    worklist,
 )
 
 NOW = at("2026-03-15T15:00:00Z")  # 11:00 in New York, a Sunday after the DST change
@@ -30,7 +33,7 @@ def ids(page: dict) -> list[str]:
 def all_pages(clinic_id, now, filters=None, limit=7) -> tuple[list[dict], int]:
     rows, cursor, pages = [], None, 0
     while True:
-        page = followups.worklist(clinic_id, now, filters, limit=limit, cursor=cursor)
+        page = worklist(clinic_id, now, filters, limit=limit, cursor=cursor)
         pages += 1
         rows.extend(page["items"])
         cursor = page["next_cursor"]
@@ -50,7 +53,7 @@ def boundaries(aws):
 
 def test_days_overdue_and_bucket_follow_the_boundaries_0_30_31_60_61_90_91(boundaries):
     clinic_id, by_age = boundaries
-    page = followups.worklist(clinic_id, NOW)
+    page = worklist(clinic_id, NOW)
     got = {row["patient_id"]: (row["days_overdue"], row["bucket"]) for row in page["items"]}
     assert got == {by_age[0]: (0, "0-30"), by_age[30]: (30, "0-30"), by_age[31]: (31, "31-60"),
                    by_age[60]: (60, "31-60"), by_age[61]: (61, "61-90"), by_age[90]: (90, "61-90"),
@@ -62,21 +65,21 @@ def test_days_overdue_and_bucket_follow_the_boundaries_0_30_31_60_61_90_91(bound
                                           ("90+", [91])])
 def test_a_bucket_filter_returns_exactly_the_patients_of_that_age(boundaries, bucket, ages):
     clinic_id, by_age = boundaries
-    page = followups.worklist(clinic_id, NOW, Filters(bucket=bucket))
+    page = worklist(clinic_id, NOW, Filters(bucket=bucket))
     assert ids(page) == [by_age[a] for a in ages]  # most overdue first
 
 
 def test_a_bucket_filter_is_a_key_condition_reading_only_matching_rows(boundaries):
     clinic_id, _ = boundaries
     with dynamodb_calls() as calls:
-        page = followups.worklist(clinic_id, NOW, Filters(bucket="31-60"))
+        page = worklist(clinic_id, NOW, Filters(bucket="31-60"))
     assert calls.ops() == ["GetItem", "Query"]  # the clinic (its time zone), then one page
     assert calls.scanned() == len(page["items"]) == 2
 
 
 def test_days_overdue_grow_at_read_time_without_any_write(boundaries):
     clinic_id, by_age = boundaries
-    tomorrow = followups.worklist(clinic_id, NOW + timedelta(days=1))
+    tomorrow = worklist(clinic_id, NOW + timedelta(days=1))
     got = {row["patient_id"]: (row["days_overdue"], row["bucket"]) for row in tomorrow["items"]}
     assert got[by_age[30]] == (31, "31-60")
     assert got[by_age[90]] == (91, "90+")
@@ -86,22 +89,21 @@ def test_days_overdue_grow_at_read_time_without_any_write(boundaries):
 def test_aging_counts_from_the_invoice_date_never_the_service_date(aws):
     clinic_id = new_clinic(NOW)
     pid = owing(clinic_id, NOW, days_before(TODAY, 5), service_date=days_before(TODAY, 200))
-    [row] = followups.worklist(clinic_id, NOW)["items"]
+    [row] = worklist(clinic_id, NOW)["items"]
     assert (row["patient_id"], row["oldest_invoice_date"], row["days_overdue"], row["bucket"]) == (
         pid, "2026-03-10", 5, "0-30")
-    assert followups.worklist(clinic_id, NOW, Filters(bucket="90+"))["items"] == []
+    assert worklist(clinic_id, NOW, Filters(bucket="90+"))["items"] == []
 
 
 def test_aging_follows_the_oldest_open_invoice_once_older_ones_are_paid(aws):
     clinic_id = new_clinic(NOW)
     pid = owing(clinic_id, NOW, days_before(TODAY, 100), cents=5_000)
-    from chalicelib.services import invoices
-    invoices.create(clinic_id, "x", NOW, patient_id=pid, amount_cents=7_000, invoice_date=days_before(TODAY, 40))
-    assert followups.worklist(clinic_id, NOW)["items"][0]["bucket"] == "90+"
+    add_invoice(clinic_id, "x", NOW, patient_id=pid, amount_cents=7_000, invoice_date=days_before(TODAY, 40))
+    assert worklist(clinic_id, NOW)["items"][0]["bucket"] == "90+"
     pay(clinic_id, NOW, pid, 5_000)  # settles the oldest invoice first
-    [row] = followups.worklist(clinic_id, NOW)["items"]
+    [row] = worklist(clinic_id, NOW)["items"]
     assert (row["days_overdue"], row["bucket"], row["balance_cents"]) == (40, "31-60", 7_000)
-    assert followups.worklist(clinic_id, NOW, Filters(bucket="90+"))["items"] == []
+    assert worklist(clinic_id, NOW, Filters(bucket="90+"))["items"] == []
 
 
 @pytest.mark.parametrize("tz, now, local_today", [
@@ -114,12 +116,12 @@ def test_aging_uses_the_clinics_own_calendar_not_utcs(aws, tz, now, local_today)
     local = datetime.fromisoformat(local_today).date()
     fresh = owing(clinic_id, instant, local)  # dated the clinic's today
     edge = owing(clinic_id, instant, local - timedelta(days=30))
-    page = followups.worklist(clinic_id, instant)
+    page = worklist(clinic_id, instant)
     assert page["as_of"] == local_today
     got = {row["patient_id"]: (row["days_overdue"], row["bucket"]) for row in page["items"]}
     assert got == {fresh: (0, "0-30"), edge: (30, "0-30")}
     # The bucket's date range is the clinic's too: by UTC's date `edge` would be 29 or 31 days old.
-    assert ids(followups.worklist(clinic_id, instant, Filters(bucket="0-30"))) == [edge, fresh]
+    assert ids(worklist(clinic_id, instant, Filters(bucket="0-30"))) == [edge, fresh]
 
 
 def test_the_route_ages_by_the_clinics_today_where_it_differs_from_utcs(http):
@@ -172,7 +174,6 @@ def test_every_staff_role_sees_the_worklist(clinic):
 @pytest.fixture(scope="module")
 def mixed(aws):
     """Patients of different ages, balances and statuses."""
-    from chalicelib.services import attempts
     clinic_id = new_clinic(NOW)
     p = {
         "young_small": owing(clinic_id, NOW, days_before(TODAY, 10), cents=2_000),
@@ -182,7 +183,7 @@ def mixed(aws):
         "old_promised": owing(clinic_id, NOW, days_before(TODAY, 120), cents=50_000),
         "old_small": owing(clinic_id, NOW, days_before(TODAY, 200), cents=1_500),
     }
-    attempts.log(clinic_id, "x", NOW, p["old_promised"], channel="phone", outcome="promised_payment",
+    log_attempt(clinic_id, "x", NOW, p["old_promised"], channel="phone", outcome="promised_payment",
                  promised_amount_cents=10_000, promised_date=TODAY + timedelta(days=3))
     return clinic_id, p
 
@@ -211,13 +212,13 @@ def names(page, p):
 ])
 def test_filters_combine_with_and(mixed, filters, expected):
     clinic_id, p = mixed
-    assert names(followups.worklist(clinic_id, NOW, filters), p) == expected
+    assert names(worklist(clinic_id, NOW, filters), p) == expected
 
 
 def test_a_closed_or_written_off_status_filter_costs_no_query(mixed):
     clinic_id, _ = mixed
     with dynamodb_calls() as calls:
-        assert followups.worklist(clinic_id, NOW, Filters(status="written_off"))["items"] == []
+        assert worklist(clinic_id, NOW, Filters(status="written_off"))["items"] == []
     assert "Query" not in calls.ops()
 
 
@@ -264,7 +265,7 @@ def test_pages_walk_the_whole_list_once_in_order(crowd):
     rows, pages = all_pages(clinic_id, NOW, limit=7)
     got = [r["patient_id"] for r in rows]
     assert len(got) == len(set(got)) == 45
-    assert got == [r["patient_id"] for r in followups.worklist(clinic_id, NOW, limit=100)["items"]]
+    assert got == [r["patient_id"] for r in worklist(clinic_id, NOW, limit=100)["items"]]
     assert [(r["oldest_invoice_date"], r["patient_id"]) for r in rows] == sorted(
         (r["oldest_invoice_date"], r["patient_id"]) for r in rows)
     assert pages == 7  # 6 full pages of 7 and a last one of 3
@@ -278,9 +279,9 @@ def test_a_list_that_fills_the_last_page_exactly_ends_with_a_null_cursor(crowd):
 
 def test_one_page_is_one_query_reading_at_most_limit_plus_one_items(crowd):
     clinic_id, _ = crowd
-    first = followups.worklist(clinic_id, NOW, limit=10)
+    first = worklist(clinic_id, NOW, limit=10)
     with dynamodb_calls() as calls:
-        followups.worklist(clinic_id, NOW, limit=10, cursor=first["next_cursor"])
+        worklist(clinic_id, NOW, limit=10, cursor=first["next_cursor"])
     assert calls.ops() == ["GetItem", "Query"]
     assert calls.scanned() == 11
 
@@ -288,7 +289,7 @@ def test_one_page_is_one_query_reading_at_most_limit_plus_one_items(crowd):
 def test_pages_never_skip_or_repeat_unchanged_rows_when_others_change_between_pages(aws):
     clinic_id = new_clinic(NOW)
     pids = [owing(clinic_id, NOW, days_before(TODAY, 60 - 2 * i), cents=5_000) for i in range(20)]
-    first = followups.worklist(clinic_id, NOW, limit=8)
+    first = worklist(clinic_id, NOW, limit=8)
     seen = ids(first)
     assert seen == pids[:8]
     # Between pages: a seen row is paid off, an unseen row is paid off, a new patient lands
@@ -297,12 +298,11 @@ def test_pages_never_skip_or_repeat_unchanged_rows_when_others_change_between_pa
     pay(clinic_id, NOW, pids[12], 5_000)
     before = owing(clinic_id, NOW, days_before(TODAY, 59), cents=100)
     after = owing(clinic_id, NOW, days_before(TODAY, 1), cents=100)
-    from chalicelib.services import invoices
-    invoices.create(clinic_id, "x", NOW, patient_id=pids[0], amount_cents=100, invoice_date=days_before(TODAY, 3))
+    add_invoice(clinic_id, "x", NOW, patient_id=pids[0], amount_cents=100, invoice_date=days_before(TODAY, 3))
     pay(clinic_id, NOW, pids[0], 5_000)  # its oldest open invoice is now 3 days old
     rest, cursor = [], first["next_cursor"]
     while cursor:
-        page = followups.worklist(clinic_id, NOW, limit=8, cursor=cursor)
+        page = worklist(clinic_id, NOW, limit=8, cursor=cursor)
         rest.extend(ids(page))
         cursor = page["next_cursor"]
     unchanged_unseen = [p for p in pids[8:] if p != pids[12]]
@@ -317,9 +317,9 @@ def test_filtered_pages_keep_querying_until_full_and_never_skip_a_match(crowd):
     # Balances are 1000 + i and the first patients are the youngest: the 12 matches sit at the
     # end of the list, behind 33 rows the filter drops.
     filters = Filters(min_balance_cents=1_000, max_balance_cents=1_011)
-    expected = [p for p in ids(followups.worklist(clinic_id, NOW, limit=100)) if pids.index(p) < 12]
+    expected = [p for p in ids(worklist(clinic_id, NOW, limit=100)) if pids.index(p) < 12]
     with dynamodb_calls() as calls:
-        first = followups.worklist(clinic_id, NOW, filters, limit=5)
+        first = worklist(clinic_id, NOW, filters, limit=5)
     assert len(first["items"]) == 5 and calls.ops().count("Query") > 1
     rows, pages = all_pages(clinic_id, NOW, filters, limit=5)
     assert [r["patient_id"] for r in rows] == expected
@@ -328,14 +328,14 @@ def test_filtered_pages_keep_querying_until_full_and_never_skip_a_match(crowd):
 
 def test_a_filtered_page_stops_at_its_read_budget_with_a_cursor_where_reading_stopped(crowd, monkeypatch):
     clinic_id, pids = crowd
-    monkeypatch.setattr(followups, "FILTER_MAX_QUERIES", 1)
+    monkeypatch.setattr(store_accounts, "FILTER_MAX_QUERIES", 1)
     filters = Filters(min_balance_cents=1_000, max_balance_cents=1_011)
     with dynamodb_calls() as calls:
-        page = followups.worklist(clinic_id, NOW, filters, limit=5)
+        page = worklist(clinic_id, NOW, filters, limit=5)
     assert calls.ops() == ["GetItem", "Query"] and calls.scanned() == 6
     assert page["items"] == [] and page["next_cursor"] is not None
     rows, _ = all_pages(clinic_id, NOW, filters, limit=5)
-    everyone = ids(followups.worklist(clinic_id, NOW, limit=100))
+    everyone = ids(worklist(clinic_id, NOW, limit=100))
     assert [r["patient_id"] for r in rows] == [p for p in everyone if pids.index(p) < 12]
 
 
