@@ -7,6 +7,21 @@ the test if anything still tries to reach AWS or the network.
 
 The fixtures the moto tier's tests use (`http`, `chalice_client`, `clinic`, `other_clinic`) have
 the same names and shapes here, so a behaviour test moves between the tiers unchanged.
+
+Moving a module from tests/api (or tests/jobs) here:
+1. `git mv tests/api/test_x.py tests/fast/test_x.py`;
+2. `make_clinic`, `id_token`, `roleless_api` come from `tests.fast.support` (`Api`, `ClinicWorld`,
+   `PASSWORD` still from `tests.support`);
+3. a test that takes `aws` only to have a store takes `store` (or `uow`) instead; services called
+   with `UnitOfWork()` get the `uow` fixture;
+4. reads through PynamoDB models (`AuditRecord.query`, `Record.worklist.query`, `XRecord.get`)
+   become repository reads on `routing.unit_of_work()` (`audit_entries(...)` for the audit), which
+   work in both tiers; changes made behind the API's back (demoting an Owner, deleting a staff
+   record) are edits of the `store` dicts, e.g. `store.staff[(clinic_id, sub)] = replace(m, role=...)`;
+5. `make test-fast`: a `NoAws` failure names the line that still reaches AWS.
+What stays in the moto tier: DynamoDB and Cognito themselves (keys and indexes, call counts and
+budgets, PynamoDB-level races and faults, real tokens and sign-in), the scheduled function through
+`lambda_.invoke` (jobs/auto_invoicing builds its own `UnitOfWork()`), end-to-end and browser tests.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime
 
 from chalicelib.api import routing
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.services import clinics, staff
 from tests.fast import fakes
 from tests.support import PASSWORD, Api, ClinicWorld
@@ -39,3 +40,12 @@ def roleless_api(http, clinic_id: str) -> Api:
     """A signed-in user of the clinic who is in no role group."""
     pool = fakes.cognito()
     return Api(http, pool.sign_in(pool.add_roleless_user(clinic_id)))
+
+
+def audit_entries(clinic_id: str, *, action: str | None = None, patient_id: str | None = None) -> list[AuditEntry]:
+    """The clinic's audit trail, newest first, read through the repositories the routes use (so it
+    reads moto's table in the moto tier and the memory store here)."""
+    found, more = routing.unit_of_work().audit.search(clinic_id, patient_id=patient_id, action=action, limit=1_000,
+                                                      before=None)
+    assert not more, "more than 1,000 audit entries: page with `before`"
+    return found

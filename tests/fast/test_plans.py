@@ -9,6 +9,7 @@ from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.clock import local_date
 from chalicelib.domain.ids import installment_invoice_id
 from chalicelib.store import keys
+from tests.fast.support import audit_entries
 from tests.support import Api
 
 
@@ -34,8 +35,7 @@ def convert(clinic, pid: str, installment_cents=3_000, frequency="monthly", star
 
 
 def audits(clinic, action: str) -> list[AuditEntry]:
-    return routing.unit_of_work().audit.search(clinic.clinic_id, patient_id=None, action=action, limit=100,
-                                               before=None)[0]
+    return audit_entries(clinic.clinic_id, action=action)
 
 
 def worklist_keys(clinic) -> dict[str, str]:
