@@ -8,7 +8,7 @@ BUILD := build
 STAGE ?= prod
 STACK ?= followups-$(STAGE)
 
-.PHONY: run test lint install clean package deploy stack-env routes
+.PHONY: run test test-fast lint install clean package deploy stack-env routes
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ run: $(STAMP)
 ## The whole test suite, after the linters (which check the packaged AWS template too).
 test: lint
 	$(BIN)/python -m pytest
+
+## The domain rules and the service behaviour on the in-memory store: no AWS, no sockets, well
+## under a minute. `make test` runs these too, with the moto tier, the browser and deploy checks.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit tests/fast -q
 
 ## ruff on the code; cfn-lint on the packaged template (built first).
 lint: package

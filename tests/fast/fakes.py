@@ -1,0 +1,96 @@
+"""What the fast tier puts in place of AWS: a user pool in memory and opaque test tokens.
+
+Verifying a real Cognito ID token (signature, issuer, audience, expiry) stays tested in the moto
+tier (tests/api/test_auth.py, test_token_edges.py); here a token is a random string that stands
+for the `Caller` it was issued to, as `api.auth.caller_from_header` would have built it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from chalicelib.domain.errors import Conflict, Unauthorized
+from chalicelib.domain.roles import Caller
+
+
+@dataclass
+class FakeUser:
+    sub: str
+    clinic_id: str
+    email: str
+    name: str
+    role: str | None  # None: in no role group
+
+
+class FakeCognito:
+    """The user pool: `create_user` and `delete_user` stand in for `chalicelib.store.cognito`'s
+    (same signatures), `sign_in` issues a token, `caller_from_header` for `api.auth`'s."""
+
+    def __init__(self):
+        self.users: dict[str, FakeUser] = {}  # by email (the pool's username)
+        self.tokens: dict[str, Caller] = {}
+
+    def create_user(self, *, pool_id: str, clinic_id: str, email: str, name: str, role: str,
+                    password: str | None = None) -> str:
+        if email in self.users:
+            raise Conflict(f"a user with the email {email} already exists")
+        sub = str(uuid.uuid4())
+        self.users[email] = FakeUser(sub, clinic_id, email, name, role)
+        return sub
+
+    def delete_user(self, *, pool_id: str, username: str) -> None:
+        self.users.pop(username, None)
+
+    def add_roleless_user(self, clinic_id: str) -> str:
+        """A user of the clinic in no role group (Cognito allows it; the API must refuse them)."""
+        email = f"nobody-{secrets.token_hex(4)}@example.test"
+        self.users[email] = FakeUser(str(uuid.uuid4()), clinic_id, email, "Nobody", None)
+        return email
+
+    def sign_in(self, email: str) -> str:
+        """A token for the user as they are now (like an ID token: later changes do not alter it)."""
+        user = self.users[email]
+        token = "test-token-" + secrets.token_urlsafe(16)
+        self.tokens[token] = Caller(sub=user.sub, clinic_id=user.clinic_id,
+                                    roles=frozenset({user.role} if user.role else ()), email=user.email)
+        return token
+
+    def caller_from_header(self, header: str | None) -> Caller:
+        if not header:
+            raise Unauthorized("missing Authorization header")
+        token = header.strip()
+        if token[:7].lower() == "bearer ":
+            token = token[7:].strip()
+        caller = self.tokens.get(token)
+        if caller is None:
+            raise Unauthorized("invalid token")
+        return caller
+
+
+_active: FakeCognito | None = None
+
+
+def activate(cognito: FakeCognito | None) -> None:
+    global _active
+    _active = cognito
+
+
+def cognito() -> FakeCognito:
+    """The user pool of the running test module (set up by tests/fast/conftest.py)."""
+    if _active is None:
+        raise RuntimeError("no fake user pool: this helper runs only in tests/fast")
+    return _active
+
+
+class NoAws(AssertionError):
+    """The fast tier tried to reach AWS (moto included) or the network."""
+
+
+def refuse_aws_call(self, *args, **kwargs):
+    raise NoAws("the fast tier called AWS through botocore: move this test to the moto tier or fake the call")
+
+
+def refuse_socket(self, *args, **kwargs):
+    raise NoAws("the fast tier opened a network connection")

@@ -1,0 +1,559 @@
+"""The store in memory: the repositories of `chalicelib/store/` with the same methods, on dicts.
+
+`MemoryStore` is the "database": one dict per stored kind, keyed the way DynamoDB keys the item
+(always the clinic first), holding domain dataclasses. `MemoryUnitOfWork(store)` is what a
+service gets instead of `store.uow.UnitOfWork()`: reads see what is committed, writes are staged
+and `commit()` applies them all or none, after every condition holds, with the conditions the
+DynamoDB repositories put on their writes:
+
+- a create fails if the item exists; a save of a versioned item (Clinic, Patient) fails if the
+  stored version is not the one read (None: must not exist yet), and bumps it;
+- `require_role` / `require_member` / `require_unrevoked`, `save_revoked`'s "not revoked yet",
+  the idempotency put's "absent or expired";
+- a failed condition raises `StaleWrite` with the labels the DynamoDB repositories use and applies
+  nothing; more than 100 staged items is a `Conflict`; two actions on one item is an error (a
+  ValidationException in DynamoDB).
+
+Everything is copied on the way in and out (instants in UTC, as DynamoDB gives them back), so a
+service never changes stored state without committing. Index reads compute from the stored
+dataclasses the same sort keys `store/keys.py` builds, so orders and half-open ranges are the
+same. Not modelled: eventual consistency, DynamoDB's paging and read budgets (a filtered worklist
+page here is always full), TTL deletion, and the cost of a call (the moto tier measures those).
+
+tests/fast/test_memory_parity.py checks that each class here has the public methods and
+signatures of its DynamoDB twin; tests/contract/ runs the same scenarios against both.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from chalicelib.domain import account as acc
+from chalicelib.domain import reports
+from chalicelib.domain.audit import AuditEntry, StoredResponse
+from chalicelib.domain.clinic import Clinic
+from chalicelib.domain.clock import as_utc, iso_z
+from chalicelib.domain.contact import DONE, Attempt, CalendarFeed, Callback
+from chalicelib.domain.errors import Conflict, InvariantViolation, NotFound
+from chalicelib.domain.ids import new_child_id
+from chalicelib.domain.team import Delegation, StaffMember
+from chalicelib.store import keys
+from chalicelib.store.accounts import LoadedAccount, PatientFile
+from chalicelib.store.uow import MAX_ITEMS, StaleWrite, retrying
+
+T = TypeVar("T")
+Condition = Callable[[Any], bool]  # given the stored item, or None when there is none
+
+
+class TwoActionsOnOneItem(Exception):
+    """One transaction wrote or checked the same item twice (DynamoDB refuses it: a bug)."""
+
+
+def read_back(value):
+    """A copy of `value` as DynamoDB would give it back: every instant in UTC (a naive datetime
+    raises, as `iso_z` does), nothing shared with the original."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, list):
+        return [read_back(v) for v in value]
+    if isinstance(value, dict):
+        return {k: read_back(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: read_back(getattr(value, f.name))
+                                            for f in dataclasses.fields(value) if f.init})
+    return copy.deepcopy(value)
+
+
+@dataclass
+class MemoryStore:
+    """The shared in-memory "database" (one per test module, like moto's tables)."""
+
+    clinics: dict[str, Clinic] = field(default_factory=dict)
+    staff: dict[tuple[str, str], StaffMember] = field(default_factory=dict)  # (clinic, sub)
+    delegations: dict[tuple[str, str], Delegation] = field(default_factory=dict)  # (clinic, delegation)
+    feeds: dict[tuple[str, str], CalendarFeed] = field(default_factory=dict)  # (clinic, sub)
+    patients: dict[tuple[str, str], acc.Patient] = field(default_factory=dict)  # (clinic, patient)
+    # A patient's items: (clinic, patient, own id); the ledger by (clinic, patient, seq).
+    invoices: dict[tuple[str, str, str], acc.Invoice] = field(default_factory=dict)
+    plans: dict[tuple[str, str, str], acc.Plan] = field(default_factory=dict)
+    promises: dict[tuple[str, str, str], acc.Promise] = field(default_factory=dict)
+    payments: dict[tuple[str, str, str], acc.Payment] = field(default_factory=dict)
+    attempts: dict[tuple[str, str, str], Attempt] = field(default_factory=dict)
+    callbacks: dict[tuple[str, str, str], Callback] = field(default_factory=dict)
+    ledger: dict[tuple[str, str, int], acc.LedgerLine] = field(default_factory=dict)
+    audit: dict[tuple[str, str], AuditEntry] = field(default_factory=dict)  # (clinic, <at>#<audit id>)
+    idempotency: dict[tuple[str, str, str], StoredResponse] = field(default_factory=dict)  # (clinic, scope, key)
+
+    def of_patient(self, kind: str, clinic_id: str, patient_id: str) -> list:
+        """Copies of one patient's items of a kind, in key order (as a Query returns them)."""
+        table = getattr(self, kind)
+        return [read_back(table[k]) for k in sorted(table) if k[:2] == (clinic_id, patient_id)]
+
+    def of_clinic(self, kind: str, clinic_id: str) -> list:
+        table = getattr(self, kind)
+        return [read_back(table[k]) for k in sorted(table) if k[0] == clinic_id]
+
+
+@dataclass
+class _Staged:
+    label: str
+    kind: str  # the MemoryStore dict
+    key: tuple | str
+    item: Any  # None: a condition check, nothing written
+    condition: Condition | None
+    versioned: bool
+
+
+def _exists(stored) -> bool:
+    return stored is not None
+
+
+def _version_holds(item) -> Condition:
+    """PynamoDB's VersionAttribute: the stored version is the one read (None: no item yet)."""
+    if item.version is None:
+        return lambda stored: stored is None
+    return lambda stored: stored is not None and stored.version == item.version
+
+
+class MemoryTransaction:
+    """The staged writes of one unit of work, applied together by `send`."""
+
+    def __init__(self, store: MemoryStore):
+        self.store = store
+        self._items: list[_Staged] = []
+
+    def create(self, kind: str, key, item, label: str, versioned: bool = False) -> None:
+        self._items.append(_Staged(label, kind, key, read_back(item), lambda stored: stored is None, versioned))
+
+    def save(self, kind: str, key, item, label: str, condition: Condition | None = None,
+             versioned: bool = False) -> None:
+        self._items.append(_Staged(label, kind, key, read_back(item), condition, versioned))
+
+    def check(self, kind: str, key, condition: Condition, label: str) -> None:
+        self._items.append(_Staged(label, kind, key, None, condition, False))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        self._items = []
+
+    def send(self) -> None:
+        if not self._items:
+            return
+        if len(self._items) > MAX_ITEMS:
+            raise Conflict(f"this change touches {len(self._items)} items, more than one transaction holds "
+                           f"({MAX_ITEMS})")
+        seen = set()
+        for staged in self._items:
+            if (staged.kind, staged.key) in seen:
+                raise TwoActionsOnOneItem(f"{staged.kind} {staged.key} twice in one transaction")
+            seen.add((staged.kind, staged.key))
+        failed = [s.label for s in self._items if not self._holds(s)]
+        if failed:
+            self.clear()
+            raise StaleWrite(failed)
+        for staged in self._items:
+            if staged.item is None:
+                continue
+            if staged.versioned:
+                staged.item.version = (staged.item.version or 0) + 1
+            getattr(self.store, staged.kind)[staged.key] = staged.item
+        self.clear()
+
+    def _holds(self, staged: _Staged) -> bool:
+        stored = getattr(self.store, staged.kind).get(staged.key)
+        if staged.condition is not None and not staged.condition(stored):
+            return False
+        return not staged.versioned or _version_holds(staged.item)(stored)
+
+
+class _Repository:
+    def __init__(self, store: MemoryStore, tx: MemoryTransaction):
+        self._store, self._tx = store, tx
+
+
+# ----- clinics ------------------------------------------------------------------------------
+class ClinicRepository(_Repository):
+    def get(self, clinic_id: str, *, consistent: bool = False) -> Clinic:
+        clinic = self._store.clinics.get(clinic_id)
+        if clinic is None:
+            raise NotFound("no such clinic")
+        return read_back(clinic)
+
+    def add(self, clinic: Clinic) -> None:
+        self._tx.create("clinics", clinic.clinic_id, clinic, label="clinic", versioned=True)
+
+    def save(self, clinic: Clinic) -> None:
+        """Stage the clinic; refused at commit if another writer changed it since it was read."""
+        self._tx.save("clinics", clinic.clinic_id, clinic, label="clinic", versioned=True)
+
+    def save_now(self, clinic: Clinic) -> None:
+        """Put the clinic alone, outside the unit's transaction (version-conditioned): StaleWrite."""
+        alone = MemoryTransaction(self._store)
+        alone.save("clinics", clinic.clinic_id, clinic, label="clinic", versioned=True)
+        alone.send()
+        clinic.version = self._store.clinics[clinic.clinic_id].version
+
+    def due_for_run(self, now: datetime) -> Iterator[Clinic]:
+        """Clinics whose next 03:00 run instant is at or before `now`, soonest first (a Query)."""
+        until = keys.runs_until(iso_z(now))
+        due = sorted((keys.run_sk(iso_z(c.next_run_at()), c.clinic_id), c.clinic_id)
+                     for c in self._store.clinics.values() if c.next_run_date is not None)
+        for sort_key, clinic_id in due:
+            if sort_key <= until:
+                yield read_back(self._store.clinics[clinic_id])
+
+
+# ----- staff, delegations, feeds --------------------------------------------------------------
+class StaffRepository(_Repository):
+    def get(self, clinic_id: str, sub: str, *, consistent: bool = False) -> StaffMember | None:
+        member = self._store.staff.get((clinic_id, sub))
+        return read_back(member) if member is not None else None
+
+    def list(self, clinic_id: str) -> list[StaffMember]:
+        return self._store.of_clinic("staff", clinic_id)
+
+    def add(self, clinic_id: str, member: StaffMember) -> None:
+        stored = dataclasses.replace(member, created_at=member.created_at or "")  # stored as a string
+        self._tx.create("staff", (clinic_id, member.sub), stored, label="staff")
+
+    def require_role(self, clinic_id: str, member: StaffMember, role: str, label: str = "permission") -> None:
+        """At commit, `member` must still hold `role` (a demotion that lands first refuses it)."""
+        self._tx.check("staff", (clinic_id, member.sub), lambda stored: stored is not None and stored.role == role,
+                       label=label)
+
+    def require_member(self, clinic_id: str, member: StaffMember, label: str = "permission") -> None:
+        """At commit, `member` must still be staff of the clinic."""
+        self._tx.check("staff", (clinic_id, member.sub), _exists, label=label)
+
+
+def _not_revoked(stored) -> bool:
+    """`attribute_not_exists(revoked_at)`: also true when there is no item at all."""
+    return stored is None or stored.revoked_at is None
+
+
+class DelegationRepository(_Repository):
+    def active(self, clinic_id: str, now: datetime, grantee_sub: str | None = None) -> list[Delegation]:
+        """Unrevoked, unexpired grants of the clinic (one strongly consistent Query on its partition)."""
+        return [g for g in self._store.of_clinic("delegations", clinic_id)
+                if g.is_active(now) and (grantee_sub is None or g.grantee_sub == grantee_sub)]
+
+    def get(self, clinic_id: str, delegation_id: str) -> Delegation | None:
+        grant = self._store.delegations.get((clinic_id, delegation_id))
+        return read_back(grant) if grant is not None else None
+
+    def add(self, clinic_id: str, grant: Delegation) -> None:
+        self._tx.create("delegations", (clinic_id, grant.delegation_id), grant, label="delegation")
+
+    def save_revoked(self, clinic_id: str, grant: Delegation) -> None:
+        """Stage the revocation; of two revokers racing, one wins (the other's condition fails)."""
+        self._tx.save("delegations", (clinic_id, grant.delegation_id), grant, label="delegation",
+                      condition=_not_revoked)
+
+    def require_unrevoked(self, clinic_id: str, grant: Delegation, label: str = "permission") -> None:
+        self._tx.check("delegations", (clinic_id, grant.delegation_id), _not_revoked, label=label)
+
+
+class CalendarFeedRepository(_Repository):
+    def get(self, clinic_id: str, sub: str) -> CalendarFeed | None:
+        feed = self._store.feeds.get((clinic_id, sub))
+        return read_back(feed) if feed is not None else None
+
+    def save(self, clinic_id: str, feed: CalendarFeed) -> None:
+        """Stage the member's feed, replacing the one before (whose URL then stops working)."""
+        self._tx.save("feeds", (clinic_id, feed.sub), feed, label="feed")
+
+
+# ----- a patient's account ----------------------------------------------------------------------
+def _between(items: Iterable[tuple[str, T]], start: datetime, end: datetime) -> list[T]:
+    """The items whose timeline key (`<iso_z>#<id>`) is in BETWEEN iso_z(start) AND iso_z(end),
+    in key order: half-open [start, end), as `store/accounts.timeline` reads it."""
+    low, high = iso_z(start), iso_z(end)
+    return [item for sort_key, item in sorted(items, key=lambda pair: pair[0]) if low <= sort_key <= high]
+
+
+class AccountRepository(_Repository):
+    # ----- patients ------------------------------------------------------------------------
+    def get_patient(self, clinic_id: str, patient_id: str, *, consistent: bool = False) -> acc.Patient | None:
+        patient = self._store.patients.get((clinic_id, patient_id))
+        return read_back(patient) if patient is not None else None
+
+    def add_patient(self, clinic_id: str, patient: acc.Patient) -> None:
+        self._tx.create("patients", (clinic_id, patient.patient_id), patient, label="patient", versioned=True)
+
+    def save_patient(self, clinic_id: str, patient: acc.Patient) -> None:
+        """Stage the patient record; refused at commit if another writer changed it since it was read."""
+        self._tx.save("patients", (clinic_id, patient.patient_id), patient, label="patient", versioned=True)
+
+    def names(self, clinic_id: str, patient_ids: Iterable[str]) -> dict[str, str]:
+        found = (self._store.patients.get((clinic_id, pid)) for pid in sorted(set(patient_ids)))
+        return {p.patient_id: p.name for p in found if p is not None}
+
+    # ----- the money operations ------------------------------------------------------------
+    def load(self, clinic_id: str, patient_id: str) -> LoadedAccount | None:
+        profile = self.get_patient(clinic_id, patient_id)
+        if profile is None:
+            return None
+        invoices = {i.invoice_id: i for i in self._store.of_patient("invoices", clinic_id, patient_id)}
+        active = self.plan(clinic_id, patient_id, profile.active_plan_id) if profile.active_plan_id else None
+        return LoadedAccount(clinic_id, profile, profile.account(invoices, active))
+
+    def load_with_plan(self, clinic_id: str, patient_id: str, plan_id: str) -> tuple[acc.Patient, acc.Plan] | None:
+        patient, plan = self.get_patient(clinic_id, patient_id), self.plan(clinic_id, patient_id, plan_id)
+        return (patient, plan) if patient is not None and plan is not None else None
+
+    def stage(self, loaded: LoadedAccount, at: datetime) -> list[acc.LedgerLine]:
+        """Stage every change the account recorded, the ledger entries and the patient record
+        (the same items, labels and checks as the DynamoDB repository)."""
+        clinic_id, patient, account = loaded.clinic_id, loaded.patient, loaded.account
+        pid = account.patient_id
+        changes = account.changes
+        for invoice in changes.invoices.values():
+            key, label = (clinic_id, invoice.patient_id, invoice.invoice_id), f"invoice:{invoice.invoice_id}"
+            if invoice.invoice_id in changes.new_invoice_ids:
+                self._tx.create("invoices", key, invoice, label=label)
+            else:
+                self._tx.save("invoices", key, invoice, label=label)
+        if changes.plan is not None:
+            key = (clinic_id, changes.plan.patient_id, changes.plan.plan_id)
+            if changes.new_plan:
+                self._tx.create("plans", key, changes.plan, label="plan")
+            else:
+                self._tx.save("plans", key, changes.plan, label="plan")
+        latest = {promise.promise_id: promise for promise in changes.promises}  # the last state of each wins
+        for promise in latest.values():
+            self._tx.save("promises", (clinic_id, pid, promise.promise_id), promise,
+                          label=f"promise:{promise.promise_id}")
+        lines = []
+        running, seq = patient.balance_cents, patient.ledger_seq
+        for entry in changes.ledger:
+            seq += 1
+            running += entry.amount_cents
+            line = acc.LedgerLine(new_child_id("ent", pid), pid, seq, at, entry.type, entry.amount_cents, running,
+                                  entry.ref)
+            self._tx.create("ledger", (clinic_id, pid, seq), line, label="ledger")
+            lines.append(line)
+        if running != account.balance_cents:
+            raise InvariantViolation("ledger_mismatch", patient_id=pid, ledger_cents=running,
+                                     balance_cents=account.balance_cents)
+        account.check_invariant()
+        patient.take_state_of(account)
+        patient.ledger_seq = seq
+        self.save_patient(clinic_id, patient)
+        return lines
+
+    # ----- single items --------------------------------------------------------------------
+    def invoice(self, clinic_id: str, patient_id: str, invoice_id: str) -> acc.Invoice | None:
+        found = self._store.invoices.get((clinic_id, patient_id, invoice_id))
+        return read_back(found) if found is not None else None
+
+    def plan(self, clinic_id: str, patient_id: str, plan_id: str) -> acc.Plan | None:
+        found = self._store.plans.get((clinic_id, patient_id, plan_id))
+        return read_back(found) if found is not None else None
+
+    def payment(self, clinic_id: str, patient_id: str, payment_id: str) -> acc.Payment | None:
+        found = self._store.payments.get((clinic_id, patient_id, payment_id))
+        return read_back(found) if found is not None else None
+
+    def add_payment(self, clinic_id: str, payment: acc.Payment) -> None:
+        self._tx.create("payments", (clinic_id, payment.patient_id, payment.payment_id), payment, label="payment")
+
+    def ledger(self, clinic_id: str, patient_id: str) -> list[acc.LedgerLine]:
+        """Oldest first."""
+        return self._store.of_patient("ledger", clinic_id, patient_id)
+
+    def patient_file(self, clinic_id: str, patient_id: str) -> PatientFile | None:
+        patient = self.get_patient(clinic_id, patient_id)
+        if patient is None:
+            return None
+        return PatientFile(
+            patient=patient, invoices=self._store.of_patient("invoices", clinic_id, patient_id),
+            payments=self._store.of_patient("payments", clinic_id, patient_id),
+            attempts=self._store.of_patient("attempts", clinic_id, patient_id),
+            callbacks=self._store.of_patient("callbacks", clinic_id, patient_id),
+            plans={p.plan_id: p for p in self._store.of_patient("plans", clinic_id, patient_id)})
+
+    # ----- the worklist --------------------------------------------------------------------
+    def worklist_page(self, clinic_id: str, *, low: date | None, high: date | None,
+                      after: tuple[date, str] | None, limit: int, min_balance_cents: int | None = None,
+                      max_balance_cents: int | None = None, status: str | None = None
+                      ) -> tuple[list[acc.Patient], tuple[date, str] | None]:
+        """Up to `limit` patients with an open invoice, by (oldest open invoice date, patient id),
+        strictly after `after`; and the row the next page continues after (None at the end)."""
+        def listed(p: acc.Patient) -> bool:
+            day = p.oldest_open_invoice_date
+            return (day is not None and (low is None or day >= low) and (high is None or day <= high)
+                    and (after is None or (day, p.patient_id) > after)
+                    and (min_balance_cents is None or p.balance_cents >= min_balance_cents)
+                    and (max_balance_cents is None or p.balance_cents <= max_balance_cents)
+                    and (status is None or p.status == status))
+
+        rows = sorted((p for (c, _), p in self._store.patients.items() if c == clinic_id and listed(p)),
+                      key=lambda p: (p.oldest_open_invoice_date, p.patient_id))[:limit + 1]
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            return [read_back(p) for p in rows[:limit]], (last.oldest_open_invoice_date, last.patient_id)
+        return [read_back(p) for p in rows], None
+
+    # ----- what the nightly run and the reports read ----------------------------------------
+    def due_work(self, clinic_id: str, run_date: date) -> list[tuple[str, str, str | None]]:
+        """(kind, patient_id, plan_id) for every plan with an installment due on or before the run
+        date and every pending promise dated before it, in the `due` index's order."""
+        entries = []
+        for (c, pid, plan_id), plan in self._store.plans.items():
+            if c == clinic_id and plan.next_due_date is not None and plan.next_due_date <= run_date:
+                entries.append((keys.due_sk(plan.next_due_date, keys.DUE_PLAN, plan_id), ("plan", pid, plan_id)))
+        for (c, pid), patient in self._store.patients.items():
+            promise = patient.pending_promise
+            if c == clinic_id and promise is not None and promise.promised_date < run_date:
+                entries.append((keys.due_sk(promise.promised_date, keys.DUE_PROMISE, pid), ("promise", pid, None)))
+        return [work for _, work in sorted(entries)]
+
+    def owed(self, clinic_id: str) -> tuple[list[reports.OpenInvoice], list[int]]:
+        """Open invoices (by date, then id) and active plans' uninvoiced parts (by plan id)."""
+        open_invoices = sorted((i for (c, _, _), i in self._store.invoices.items() if c == clinic_id and i.is_open),
+                               key=lambda i: (i.invoice_date, i.invoice_id))
+        plans = sorted((p for (c, _, _), p in self._store.plans.items() if c == clinic_id and p.uninvoiced_cents > 0),
+                       key=lambda p: p.plan_id)
+        invoices = [reports.OpenInvoice(i.patient_id, i.invoice_date, i.balance_cents) for i in open_invoices]
+        remainders = [p.uninvoiced_cents for p in plans]
+        return invoices, remainders
+
+    def payments_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.PaymentEvent]:
+        found = ((keys.timeline_sk(iso_z(p.received_at), p.payment_id), p)
+                 for (c, _, _), p in self._store.payments.items() if c == clinic_id)
+        for p in _between(found, start, end):
+            yield reports.PaymentEvent(p.recovered_by, p.amount_cents, p.received_at)
+
+    def promises_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.PromiseEvent]:
+        found = ((keys.timeline_sk(iso_z(p.resolved_at or p.made_at), p.promise_id), p)
+                 for (c, _, _), p in self._store.promises.items() if c == clinic_id)
+        for p in _between(found, start, end):
+            yield reports.PromiseEvent(p.made_by, p.status, p.resolved_at)
+
+
+# ----- contact history --------------------------------------------------------------------------
+def _callback_timeline_at(c: Callback) -> datetime:
+    """A done callback sits on the `CB` timeline at the instant it was done, any other at its due time."""
+    return c.done_at if c.status == DONE and c.done_at else c.due_at
+
+
+class ContactRepository(_Repository):
+    # ----- attempts ------------------------------------------------------------------------
+    def add_attempt(self, clinic_id: str, attempt: Attempt) -> None:
+        self._tx.create("attempts", (clinic_id, attempt.patient_id, attempt.attempt_id), attempt, label="attempt")
+
+    def attempt(self, clinic_id: str, patient_id: str, attempt_id: str) -> Attempt | None:
+        found = self._store.attempts.get((clinic_id, patient_id, attempt_id))
+        return read_back(found) if found is not None else None
+
+    def attempt_authors(self, clinic_id: str, patient_id: str) -> list[tuple[datetime, str]]:
+        return [(a.at, a.by) for a in self._store.of_patient("attempts", clinic_id, patient_id)]
+
+    def attempts_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.AttemptEvent]:
+        found = ((keys.timeline_sk(iso_z(a.at), a.attempt_id), a)
+                 for (c, _, _), a in self._store.attempts.items() if c == clinic_id)
+        for a in _between(found, start, end):
+            yield reports.AttemptEvent(a.by, a.at, a.channel, a.outcome)
+
+    # ----- callbacks -----------------------------------------------------------------------
+    def callbacks_of(self, clinic_id: str, patient_id: str) -> dict[str, Callback]:
+        return {c.callback_id: c for c in self._store.of_patient("callbacks", clinic_id, patient_id)}
+
+    def add_callback(self, clinic_id: str, callback: Callback) -> None:
+        self._tx.create("callbacks", (clinic_id, callback.patient_id, callback.callback_id), callback,
+                        label="callback")
+
+    def save_callback(self, clinic_id: str, callback: Callback) -> None:
+        self._tx.save("callbacks", (clinic_id, callback.patient_id, callback.callback_id), callback,
+                      label="callback")
+
+    def scheduled_for(self, clinic_id: str, sub: str, before: datetime | None = None) -> list[Callback]:
+        """The assignee's scheduled callbacks, soonest first (only those due before `before`)."""
+        until = iso_z(before) if before is not None else None
+        found = sorted(((keys.assignee_sk(iso_z(c.due_at), c.callback_id), c)
+                        for (clinic, _, _), c in self._store.callbacks.items()
+                        if clinic == clinic_id and c.is_scheduled and c.assignee_sub == sub), key=lambda pair: pair[0])
+        return [read_back(c) for sort_key, c in found if until is None or sort_key < until]
+
+    def callbacks_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.CallbackEvent]:
+        found = ((keys.timeline_sk(iso_z(_callback_timeline_at(c)), c.callback_id), c)
+                 for (clinic, _, _), c in self._store.callbacks.items() if clinic == clinic_id)
+        for c in _between(found, start, end):
+            yield reports.CallbackEvent(c.assignee_sub, c.status, c.due_at, c.done_at)
+
+
+# ----- audit and idempotency --------------------------------------------------------------------
+class AuditRepository(_Repository):
+    def add(self, clinic_id: str, entry: AuditEntry) -> None:
+        self._tx.create("audit", (clinic_id, keys.audit_sk(iso_z(entry.at), entry.audit_id)),
+                        dataclasses.replace(entry, details=entry.details or {}), label="audit")
+
+    def search(self, clinic_id: str, *, patient_id: str | None, action: str | None, limit: int,
+               before: AuditEntry | None) -> tuple[list[AuditEntry], bool]:
+        """Newest first, strictly before `before`; (up to `limit` entries, whether there are more)."""
+        bound = keys.audit_sk(iso_z(before.at), before.audit_id) if before is not None else None
+        found = [entry for (c, sort_key), entry in sorted(self._store.audit.items(), reverse=True)
+                 if c == clinic_id and (bound is None or sort_key < bound)
+                 and (patient_id is None or entry.patient_id == patient_id)
+                 and (action is None or entry.action == action)][:limit + 1]
+        return [read_back(e) for e in found[:limit]], len(found) > limit
+
+
+def _ttl(instant: datetime) -> datetime:
+    """A TTL attribute keeps whole epoch seconds."""
+    return as_utc(instant).replace(microsecond=0)
+
+
+class IdempotencyRepository(_Repository):
+    def get(self, clinic_id: str, scope: str, key: str, now: datetime) -> StoredResponse | None:
+        stored = self._store.idempotency.get((clinic_id, scope, key))
+        if stored is None or (stored.expires_at is not None and stored.expires_at <= now):
+            return None  # an expired record counts as absent until TTL deletes it
+        return read_back(stored)
+
+    def add(self, clinic_id: str, scope: str, key: str, stored: StoredResponse, now: datetime) -> None:
+        """Stage the answer; two requests racing with one key: the second's transaction fails."""
+        kept = dataclasses.replace(stored, body=json.loads(json.dumps(stored.body)),
+                                   expires_at=_ttl(stored.expires_at))
+        self._tx.save("idempotency", (clinic_id, scope, key), kept, label="idempotency",
+                      condition=lambda current: current is None or (current.expires_at is not None
+                                                                     and current.expires_at <= _ttl(now)))
+
+
+# ----- the unit of work ---------------------------------------------------------------------------
+class MemoryUnitOfWork:
+    """The in-memory twin of `store.uow.UnitOfWork`: one per request or job step, on a shared store."""
+
+    def __init__(self, store: MemoryStore):
+        self.store = store
+        self.transaction = MemoryTransaction(store)
+        tx = self.transaction
+        self.clinics = ClinicRepository(store, tx)
+        self.staff = StaffRepository(store, tx)
+        self.delegations = DelegationRepository(store, tx)
+        self.accounts = AccountRepository(store, tx)
+        self.contacts = ContactRepository(store, tx)
+        self.feeds = CalendarFeedRepository(store, tx)
+        self.audit = AuditRepository(store, tx)
+        self.idempotency = IdempotencyRepository(store, tx)
+
+    @property
+    def staged(self) -> int:
+        return len(self.transaction)
+
+    def commit(self) -> None:
+        self.transaction.send()
+
+    def discard(self) -> None:
+        self.transaction.clear()
+
+    def retrying(self, operation: Callable[[], T], attempts: int | None = None) -> T:
+        return retrying(self, operation, attempts)
