@@ -62,10 +62,12 @@ def index():
     return {"hello": "world"}
 '''
 
-# As on Lambda: the stage `prod` of .chalice/config.json plus the template's variables.
+# As on Lambda: the stage `prod` of .chalice/config.json plus the template's variables, and the
+# function's name, which the runtime sets (app.py's one gc.freeze() happens only then).
 LAMBDA_ENV = {
     "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
     "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_LAMBDA_FUNCTION_NAME": "followups-prod-APIHandler-X",
     "POWERTOOLS_SERVICE_NAME": "followups", "FOLLOWUPS_GATEWAY_AUTHORIZER": "cognito",
     "FOLLOWUPS_TABLE": "followups-prod-BillingTable-X", "FOLLOWUPS_AUDIT_TABLE": "followups-prod-AuditTable-X",
     "FOLLOWUPS_USER_POOL_ID": "us-east-1_example", "FOLLOWUPS_USER_POOL_CLIENT_ID": "exampleclientid",

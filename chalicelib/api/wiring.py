@@ -22,6 +22,7 @@ import importlib
 import json
 import pkgutil
 import sys
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,8 +93,10 @@ def _registered() -> dict[tuple[str, str], Handler]:
 
 
 def _import_quietly(name: str) -> None:
-    """Import without garbage collections, then keep what it built out of later ones: loading
-    modules allocates much and frees nothing (as app.py does for its own imports)."""
+    """Import without garbage collections: loading modules allocates much and frees nothing, so a
+    collection in the middle of it would only walk what is being built. Never `gc.freeze()` here:
+    a freeze pins every cyclic object alive at that moment for the rest of the process (in tests,
+    moto's backends), and app.py freezes once, at the Lambda entry, which is the only place it pays."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -101,16 +104,19 @@ def _import_quietly(name: str) -> None:
     finally:
         if enabled:
             gc.enable()
-            gc.freeze()
 
 
-def route_modules() -> list[str]:
+@cache
+def route_modules() -> tuple[str, ...]:
+    """The route modules under chalicelib/api, in name order (listed once per process)."""
     package = Path(__file__).parent
-    return sorted(m.name for m in pkgutil.iter_modules([str(package)]) if m.name not in NOT_ROUTE_MODULES)
+    return tuple(sorted(m.name for m in pkgutil.iter_modules([str(package)]) if m.name not in NOT_ROUTE_MODULES))
 
 
+@cache
 def load_all() -> dict[tuple[str, str], Handler]:
-    """Import every route module (the OpenAPI document, the route-table check and tests need them all)."""
+    """Import every route module (the OpenAPI document, the route-table check and tests need them
+    all), once per process: a module's import registers its routes, so a second pass has nothing to do."""
     for module in route_modules():
         _import_quietly(f"{__package__}.{module}")
     from .routing import HANDLERS  # noqa: PLC0415
@@ -129,7 +135,8 @@ def api_routes() -> list[RouteSpec]:
 def render_table() -> str:
     """The text of route_table.py, from the modules' decorators."""
     handlers = load_all()
-    rows = sorted(handlers.items(), key=lambda kv: (route_modules().index(kv[1].module), kv[0][1], kv[0][0]))
+    order = {module: i for i, module in enumerate(route_modules())}
+    rows = sorted(handlers.items(), key=lambda kv: (order[kv[1].module], kv[0][1], kv[0][0]))
     lines = [f"    ({', '.join(json.dumps(v) for v in (method, path, h.module, h.name))}, {h.authenticated!r}),"
              for (method, path), h in rows]
     return "\n".join([

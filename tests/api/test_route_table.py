@@ -115,3 +115,56 @@ print(json.dumps([[m, p, e.authorizer is not None] for p, ms in app.app.routes.i
     local = {(m, p): a for m, p, a in _run(code, FOLLOWUPS_GATEWAY_AUTHORIZER="off")}
     assert deployed == {(m, p): authenticated for m, p, _, _, authenticated in route_table.TABLE}
     assert not any(local.values())
+
+
+# gc.freeze() pins every cyclic object alive at that moment for the rest of the process: only the
+# Lambda runtime's start-up may do it, once. Fresh processes, so that a route module is still unloaded.
+COUNT_FREEZES = """
+import gc, importlib, json
+freezes, imported = [], []
+real_freeze, real_import = gc.freeze, importlib.import_module
+gc.freeze = lambda: freezes.append(1) or real_freeze()
+def counting_import(name, *args, **kwargs):
+    if name.startswith("chalicelib.api."):
+        imported.append(name)
+    return real_import(name, *args, **kwargs)
+importlib.import_module = counting_import
+"""
+
+
+def test_loading_routes_lazily_or_all_at_once_never_freezes_the_collector():
+    code = COUNT_FREEZES + """
+import app
+from chalicelib.api import wiring
+at_start = len(freezes)
+wiring.handler("GET", "/health", "system")
+first = len(imported)
+handlers = wiring.load_all()
+second = len(imported)
+again = wiring.load_all()
+print(json.dumps({"freezes": [at_start, len(freezes)], "lazy": imported[:first],
+                  "imports": [second - first, len(imported) - second], "same": again is handlers,
+                  "gc_enabled": gc.isenabled()}))
+"""
+    seen = _run(code)
+    assert seen["freezes"] == [0, 0]
+    assert seen["lazy"] == ["chalicelib.api.system"]
+    assert seen["imports"] == [len(wiring.route_modules()), 0], "the second load_all() imported again"
+    assert seen["same"] and seen["gc_enabled"]
+
+
+def test_app_freezes_the_collector_once_when_the_lambda_runtime_starts_it_and_never_elsewhere():
+    code = COUNT_FREEZES + """
+import app
+at_import = len(freezes)
+from chalicelib.api import wiring
+wiring.handler("GET", "/health", "system")
+wiring.load_all()
+print(json.dumps({"at_import": at_import, "after_routes": len(freezes), "frozen": gc.get_freeze_count() > 0}))
+"""
+    lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "followups-prod-APIHandler-X"}
+    assert _run(code, **lambda_env) == {"at_import": 1, "after_routes": 1, "frozen": True}
+    assert _run(code) == {"at_import": 0, "after_routes": 0, "frozen": False}
+    # `chalice local` and `chalice package` say so, even with a stage that names a function.
+    assert _run(code, AWS_CHALICE_CLI_MODE="true", **lambda_env)["after_routes"] == 0
+    assert _run(code, FOLLOWUPS_PRELOAD_ROUTES="on", **lambda_env)["after_routes"] == 1
