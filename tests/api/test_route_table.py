@@ -8,6 +8,7 @@ modules' own decorators and check that start-up stays lean.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,20 @@ def test_the_app_serves_exactly_the_tables_routes_with_the_decorators_options():
         assert entry.view_name == handlers[(method, path)].name
         assert ("application/json" in entry.content_types) and (
             len(entry.content_types) > 1) == (method in wiring.BODY_METHODS), f"{method} {path}"
+
+
+def test_every_route_a_console_screen_asks_for_is_in_the_route_table():
+    """The console hides a screen whose route a server lacks (console/api.js `has`); this build
+    must lack none, so a screen that would say "not available" fails here."""
+    asked = {m.group(1) for path in (ROOT / "console").glob("*.js")
+             for m in re.finditer(r"""api\.has\(['"]([^'"]+)['"]\)""", path.read_text())}
+    assert asked, "no api.has(...) found in console/*.js"
+    def key(method: str, path: str) -> str:  # as console/api.js routeKey: parameter names do not matter
+        return f"{method} {re.sub(r'{[^}]*}', '{}', path)}"
+
+    served = {key(method, path) for method, path, *_ in route_table.TABLE}
+    missing = sorted(spec for spec in asked if key(*spec.split(maxsplit=1)) not in served)
+    assert missing == [], f"console screens ask for routes this app does not register: {missing}"
 
 
 def _run(code: str, **env: str) -> dict:
