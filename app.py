@@ -19,12 +19,13 @@ from chalicelib.api import wiring  # noqa: E402
 app = Chalice(app_name="followups")
 wiring.register(app)
 
-gc.enable()
 if config.lambda_runtime():
     # Once, at the Lambda entry: what start-up built lives as long as the process, so later
     # collections need not walk it. Never in tests or `chalice local`, where a freeze would pin
     # every cyclic object alive at that moment (moto's backends, tracebacks) for the whole run.
+    # Before gc.enable(): the first allocation after it would otherwise collect all of start-up.
     gc.freeze()
+gc.enable()
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="auto_invoicing")

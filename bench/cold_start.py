@@ -83,11 +83,11 @@ IMPORT_APP = "import app"
 FIRST_WORKLIST = "from chalicelib.api import wiring\nwiring.handler('GET', '/follow-ups', 'followups')"
 EVERY_ROUTE = "from chalicelib.api import wiring\nwiring.load_all()"
 SCHEDULED = "from chalicelib.jobs import auto_invoicing"  # what app.auto_invoicing imports on its first event
-# with the collector off, as wiring._import_quietly loads it. The split by package is approximate:
+# as wiring._import loads it (collector on). The split by package is approximate:
 # -X importtime times only `import` statements, so a module loaded by `from package import module`
 # (or importlib) is charged to whichever timed module is loading (e.g. ~15 ms of ours show up as
 # urllib3.util.url's self time); the perf_counter columns are the figures to go by.
-WORKLIST_MODULE = "import app\nimport gc\ngc.disable()\nimport chalicelib.api.followups"
+WORKLIST_MODULE = "import app\nimport chalicelib.api.followups"
 TIMED = """import time
 start = time.perf_counter()
 import app

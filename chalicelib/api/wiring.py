@@ -17,7 +17,6 @@ concurrency or SnapStart, where start-up happens before traffic and its work is 
 
 from __future__ import annotations
 
-import gc
 import importlib
 import json
 import pkgutil
@@ -82,28 +81,23 @@ def handler(method: str, path: str, module: str) -> Handler:
     handler counts, and importlib makes a second importer wait for the first."""
     found = _registered().get((method, path))
     if found is None:
-        _import_quietly(f"{__package__}.{module}")
+        _import(module)
         found = _registered()[(method, path)]
     return found
+
+
+def _import(module: str) -> None:
+    """Import a route module, with the collector on and no gc.freeze(): a freeze pins every cyclic
+    object alive at that moment for the rest of the process (in tests, moto's backends), so app.py
+    freezes once, at the Lambda entry. Turning the collector off for the import no longer pays
+    without the freeze: the first collection after it walks everything the import built
+    (BENCHMARKS.md, "Cold start")."""
+    importlib.import_module(f"{__package__}.{module}")
 
 
 def _registered() -> dict[tuple[str, str], Handler]:
     routing = sys.modules.get(f"{__package__}.routing")  # not imported before the first route
     return getattr(routing, "HANDLERS", {})
-
-
-def _import_quietly(name: str) -> None:
-    """Import without garbage collections: loading modules allocates much and frees nothing, so a
-    collection in the middle of it would only walk what is being built. Never `gc.freeze()` here:
-    a freeze pins every cyclic object alive at that moment for the rest of the process (in tests,
-    moto's backends), and app.py freezes once, at the Lambda entry, which is the only place it pays."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        importlib.import_module(name)
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @cache
@@ -118,7 +112,7 @@ def load_all() -> dict[tuple[str, str], Handler]:
     """Import every route module (the OpenAPI document, the route-table check and tests need them
     all), once per process: a module's import registers its routes, so a second pass has nothing to do."""
     for module in route_modules():
-        _import_quietly(f"{__package__}.{module}")
+        _import(module)
     from .routing import HANDLERS  # noqa: PLC0415
 
     return HANDLERS
