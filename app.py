@@ -8,18 +8,24 @@ and the auto-invoicing job on the first scheduled event.
 import gc
 
 # A cold start allocates a lot and frees nothing: no garbage collections while the modules load
-# (BENCHMARKS.md, "Cold start"), then keep what they built out of later collections.
+# (BENCHMARKS.md, "Cold start").
 gc.disable()
 
 from chalice import Chalice, Rate  # noqa: E402
 
+from chalicelib import config  # noqa: E402
 from chalicelib.api import wiring  # noqa: E402
 
 app = Chalice(app_name="followups")
 wiring.register(app)
 
+if config.lambda_runtime():
+    # Once, at the Lambda entry: what start-up built lives as long as the process, so later
+    # collections need not walk it. Never in tests or `chalice local`, where a freeze would pin
+    # every cyclic object alive at that moment (moto's backends, tracebacks) for the whole run.
+    # Before gc.enable(): the first allocation after it would otherwise collect all of start-up.
+    gc.freeze()
 gc.enable()
-gc.freeze()
 
 
 @app.schedule(Rate(15, unit=Rate.MINUTES), name="auto_invoicing")

@@ -1,7 +1,7 @@
 """Cold start: the import time of the Lambda entry module (`app`) against a bare Chalice + PynamoDB
 app, side by side in one run (`python -X importtime -c 'import app'`, alternating, medians).
 
-Usage: .venv/bin/python bench/cold_start.py [--runs 15] [--json]
+Usage: .venv/bin/python bench/cold_start.py [--runs 15] [--json] [--against REV]
 
 Both apps are imported from what Lambda would run: build/deployment.zip (built by `make package`
 if it is missing or stale) extracted to a directory, with the runtime's boto3 after it on the path,
@@ -15,6 +15,10 @@ alone is not the whole cold start. Two more columns say what the first request a
 plus what `GET /follow-ups` loads (its module, pydantic models, services, PynamoDB models: a
 typical route), and the import plus every route module (what app.py imported before routes
 were deferred, and what a Lambda that serves every route once ends up loading).
+
+`--against REV` compares, instead, this working tree with git revision REV in one run: the same
+package with app.py and chalicelib/ as they are at REV (their bytecode too; REV must have the same
+requirements.txt), CPU time of the import, the first `GET /follow-ups` and every route, alternating.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -62,10 +67,12 @@ def index():
     return {"hello": "world"}
 '''
 
-# As on Lambda: the stage `prod` of .chalice/config.json plus the template's variables.
+# As on Lambda: the stage `prod` of .chalice/config.json plus the template's variables, and the
+# function's name, which the runtime sets (app.py's one gc.freeze() happens only then).
 LAMBDA_ENV = {
     "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
     "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_LAMBDA_FUNCTION_NAME": "followups-prod-APIHandler-X",
     "POWERTOOLS_SERVICE_NAME": "followups", "FOLLOWUPS_GATEWAY_AUTHORIZER": "cognito",
     "FOLLOWUPS_TABLE": "followups-prod-BillingTable-X", "FOLLOWUPS_AUDIT_TABLE": "followups-prod-AuditTable-X",
     "FOLLOWUPS_USER_POOL_ID": "us-east-1_example", "FOLLOWUPS_USER_POOL_CLIENT_ID": "exampleclientid",
@@ -81,11 +88,11 @@ IMPORT_APP = "import app"
 FIRST_WORKLIST = "from chalicelib.api import wiring\nwiring.handler('GET', '/follow-ups', 'followups')"
 EVERY_ROUTE = "from chalicelib.api import wiring\nwiring.load_all()"
 SCHEDULED = "from chalicelib.jobs import auto_invoicing"  # what app.auto_invoicing imports on its first event
-# with the collector off, as wiring._import_quietly loads it. The split by package is approximate:
+# as wiring._import loads it (collector on). The split by package is approximate:
 # -X importtime times only `import` statements, so a module loaded by `from package import module`
 # (or importlib) is charged to whichever timed module is loading (e.g. ~15 ms of ours show up as
 # urllib3.util.url's self time); the perf_counter columns are the figures to go by.
-WORKLIST_MODULE = "import app\nimport gc\ngc.disable()\nimport chalicelib.api.followups"
+WORKLIST_MODULE = "import app\nimport chalicelib.api.followups"
 TIMED = """import time
 start = time.perf_counter()
 import app
@@ -232,11 +239,76 @@ def measure(runs: int) -> dict:
     }
 
 
+def git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout
+
+
+def tree_at(rev: str, task: Path, dest: Path) -> Path:
+    """A copy of the package tree `task` with app.py and chalicelib/ as they are at git REV."""
+    if git("diff", "--name-only", rev, "--", "requirements.txt").strip():
+        raise SystemExit(f"requirements.txt differs from {rev}: its package would have other libraries")
+    shutil.copytree(task, dest, symlinks=True)
+    for line in git("diff", "--name-status", "--no-renames", rev, "--", "app.py", "chalicelib").splitlines():
+        status, rel = line.split("\t")
+        if not rel.endswith(".py"):
+            continue
+        target, cached = dest / rel, dest / importlib.util.cache_from_source(rel)
+        if status == "A":  # added since REV: not in REV's package
+            target.unlink(missing_ok=True)
+            cached.unlink(missing_ok=True)
+            continue
+        source = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{rel}"], capture_output=True,
+                                check=True).stdout
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(source)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(slim.pyc(source, rel))
+    return dest
+
+
+def compare(runs: int, rev: str) -> dict:
+    """CPU time of this tree and of REV's, alternating, as ratios to the bare app's import."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t = lambda_tree(Path(tmp))
+        old = tree_at(rev, t["task"], Path(tmp) / "at-rev")
+        trees = {rev: (old, [old, t["runtime"]]), "this tree": (t["task"], [t["task"], t["runtime"]])}
+        codes = {"import app": IMPORT_APP, "+ first GET /follow-ups": f"{IMPORT_APP}\n{FIRST_WORKLIST}",
+                 "+ every route module": f"{IMPORT_APP}\n{EVERY_ROUTE}"}
+        bare_setup = (t["bare"], [t["bare"], t["task"], t["runtime"]])
+        for setup in (bare_setup, *trees.values()):
+            cpu_ms(*setup)  # warm the file cache
+        cpu: dict[tuple[str, str], list[float]] = {(n, c): [] for n in trees for c in codes}
+        bare, interpreter = [], []
+        for _ in range(runs):
+            interpreter.append(cpu_ms(t["bare"], [t["runtime"]], "pass"))
+            bare.append(cpu_ms(*bare_setup))
+            for name, code in cpu:
+                cpu[(name, code)].append(cpu_ms(*trees[name], codes[code]))
+    empty = statistics.median(interpreter)
+    bare_ms = statistics.median(bare) - empty
+    return {"runs": runs, "bare_ms": round(bare_ms, 1), "cpu": {
+        code: {name: [round(statistics.median(cpu[(name, code)]) - empty, 1),
+                      round((statistics.median(cpu[(name, code)]) - empty) / bare_ms, 2)] for name in trees}
+        for code in codes}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--against", metavar="REV", help="compare this working tree with git revision REV")
     args = parser.parse_args()
+    if args.against:
+        c = compare(args.runs, args.against)
+        if args.json:
+            print(json.dumps(c, indent=2))
+            return 0
+        print(f"CPU time (process CPU minus an empty interpreter's), medians of {c['runs']} alternating rounds; "
+              f"ratio to the bare app's import ({c['bare_ms']:.1f} ms)")
+        for code, by_tree in c["cpu"].items():
+            print(f"  {code:26s}" + "".join(f"  {name}: {ms:6.1f} ms {ratio:.2f}x" for name, (ms, ratio)
+                                              in by_tree.items()))
+        return 0
     r = measure(args.runs)
     if args.json:
         print(json.dumps(r, indent=2))

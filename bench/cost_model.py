@@ -411,23 +411,15 @@ SCENARIOS: list[Scenario] = [
 ]
 
 
-def scheduled_scenarios(app) -> list[Scenario]:
-    """The 15-minute tick, when app.py has the scheduled `auto_invoicing` function. Each run starts
-    from an empty stack (so the tick meets only the clinic it is about), which is why these go last."""
-    from chalice.app import ScheduledEventConfig
-
-    from chalicelib.api.wiring import api_routes
-
-    if "auto_invoicing" not in {s.name for s in app.event_sources if isinstance(s, ScheduledEventConfig)}:
-        return []
-    found = [Scenario("scheduled run: tick, nothing due", lambda s, i: _tick(s, s.data["at"]),
-                      setup=_stack_with_clinic_up_to_date, function="auto_invoicing",
-                      state="1 clinic, already run today")]
-    if any(r.path == "/follow-ups/{patient_id}/payment-plan" for r in api_routes()):
-        found.append(Scenario("scheduled run: 1 clinic due, 1 installment", lambda s, i: _tick(s, s.data["at"]),
-                              setup=_stack_with_installment_due, function="auto_invoicing",
-                              state="1 clinic at 03:00, 1 plan installment due"))
-    return found
+def scheduled_scenarios() -> list[Scenario]:
+    """The 15-minute tick of the scheduled `auto_invoicing` function. Each run starts from an empty
+    stack (so the tick meets only the clinic it is about), which is why these go last."""
+    return [Scenario("scheduled run: tick, nothing due", lambda s, i: _tick(s, s.data["at"]),
+                     setup=_stack_with_clinic_up_to_date, function="auto_invoicing",
+                     state="1 clinic, already run today"),
+            Scenario("scheduled run: 1 clinic due, 1 installment", lambda s, i: _tick(s, s.data["at"]),
+                     setup=_stack_with_installment_due, function="auto_invoicing",
+                     state="1 clinic at 03:00, 1 plan installment due")]
 
 
 def _tick(s: State, at: datetime):
@@ -530,8 +522,8 @@ class _LogCounter:
         pass
 
 
-def run(runs: int = 15, only: str | None = None, prepare_app: Callable | None = None) -> list[Result]:
-    """Measure every scenario; `prepare_app(app)` may add to the app first (tests add a stub tick)."""
+def run(runs: int = 15, only: str | None = None) -> list[Result]:
+    """Measure every scenario."""
     from moto import mock_aws
 
     with mock_aws():
@@ -542,13 +534,10 @@ def run(runs: int = 15, only: str | None = None, prepare_app: Callable | None = 
         provision_embedded_aws()
         from app import app
 
-        if prepare_app is not None:
-            prepare_app(app)
-
         recorder = Recorder(_table_indexes())
         recorder.install()
         results = []
-        scenarios = SCENARIOS + scheduled_scenarios(app)
+        scenarios = SCENARIOS + scheduled_scenarios()
         with Client(app, stage_name="local") as client:
             for scenario in scenarios:
                 if only and only not in scenario.name:

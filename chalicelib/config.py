@@ -85,3 +85,11 @@ def settings() -> Settings:
         log_level=_env("FOLLOWUPS_LOG_LEVEL", "INFO"),
         preload_routes=_env("FOLLOWUPS_PRELOAD_ROUTES", "off") == "on",
     )
+
+
+def lambda_runtime() -> bool:
+    """Is this process the Lambda runtime starting a function? Only the runtime sets
+    AWS_LAMBDA_FUNCTION_NAME. Every chalice command (`chalice local`, `chalice package`) sets
+    AWS_CHALICE_CLI_MODE, in case a stage's variables name a function; `chalice.test.Client`, the
+    tests and the local stack set neither. (AWS_EXECUTION_ENV is no sign: `Chalice()` sets it.)"""
+    return _env("AWS_LAMBDA_FUNCTION_NAME") is not None and _env("AWS_CHALICE_CLI_MODE") is None

@@ -17,11 +17,11 @@ concurrency or SnapStart, where start-up happens before traffic and its work is 
 
 from __future__ import annotations
 
-import gc
 import importlib
 import json
 import pkgutil
 import sys
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,9 +81,18 @@ def handler(method: str, path: str, module: str) -> Handler:
     handler counts, and importlib makes a second importer wait for the first."""
     found = _registered().get((method, path))
     if found is None:
-        _import_quietly(f"{__package__}.{module}")
+        _import(module)
         found = _registered()[(method, path)]
     return found
+
+
+def _import(module: str) -> None:
+    """Import a route module, with the collector on and no gc.freeze(): a freeze pins every cyclic
+    object alive at that moment for the rest of the process (in tests, moto's backends), so app.py
+    freezes once, at the Lambda entry. Turning the collector off for the import no longer pays
+    without the freeze: the first collection after it walks everything the import built
+    (BENCHMARKS.md, "Cold start")."""
+    importlib.import_module(f"{__package__}.{module}")
 
 
 def _registered() -> dict[tuple[str, str], Handler]:
@@ -91,28 +100,19 @@ def _registered() -> dict[tuple[str, str], Handler]:
     return getattr(routing, "HANDLERS", {})
 
 
-def _import_quietly(name: str) -> None:
-    """Import without garbage collections, then keep what it built out of later ones: loading
-    modules allocates much and frees nothing (as app.py does for its own imports)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        importlib.import_module(name)
-    finally:
-        if enabled:
-            gc.enable()
-            gc.freeze()
-
-
-def route_modules() -> list[str]:
+@cache
+def route_modules() -> tuple[str, ...]:
+    """The route modules under chalicelib/api, in name order (listed once per process)."""
     package = Path(__file__).parent
-    return sorted(m.name for m in pkgutil.iter_modules([str(package)]) if m.name not in NOT_ROUTE_MODULES)
+    return tuple(sorted(m.name for m in pkgutil.iter_modules([str(package)]) if m.name not in NOT_ROUTE_MODULES))
 
 
+@cache
 def load_all() -> dict[tuple[str, str], Handler]:
-    """Import every route module (the OpenAPI document, the route-table check and tests need them all)."""
+    """Import every route module (the OpenAPI document, the route-table check and tests need them
+    all), once per process: a module's import registers its routes, so a second pass has nothing to do."""
     for module in route_modules():
-        _import_quietly(f"{__package__}.{module}")
+        _import(module)
     from .routing import HANDLERS  # noqa: PLC0415
 
     return HANDLERS
@@ -129,7 +129,8 @@ def api_routes() -> list[RouteSpec]:
 def render_table() -> str:
     """The text of route_table.py, from the modules' decorators."""
     handlers = load_all()
-    rows = sorted(handlers.items(), key=lambda kv: (route_modules().index(kv[1].module), kv[0][1], kv[0][0]))
+    order = {module: i for i, module in enumerate(route_modules())}
+    rows = sorted(handlers.items(), key=lambda kv: (order[kv[1].module], kv[0][1], kv[0][0]))
     lines = [f"    ({', '.join(json.dumps(v) for v in (method, path, h.module, h.name))}, {h.authenticated!r}),"
              for (method, path), h in rows]
     return "\n".join([

@@ -8,6 +8,7 @@ modules' own decorators and check that start-up stays lean.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,20 @@ def test_the_app_serves_exactly_the_tables_routes_with_the_decorators_options():
         assert entry.view_name == handlers[(method, path)].name
         assert ("application/json" in entry.content_types) and (
             len(entry.content_types) > 1) == (method in wiring.BODY_METHODS), f"{method} {path}"
+
+
+def test_every_route_a_console_screen_asks_for_is_in_the_route_table():
+    """The console hides a screen whose route a server lacks (console/api.js `has`); this build
+    must lack none, so a screen that would say "not available" fails here."""
+    asked = {m.group(1) for path in (ROOT / "console").glob("*.js")
+             for m in re.finditer(r"""api\.has\(['"]([^'"]+)['"]\)""", path.read_text())}
+    assert asked, "no api.has(...) found in console/*.js"
+    def key(method: str, path: str) -> str:  # as console/api.js routeKey: parameter names do not matter
+        return f"{method} {re.sub(r'{[^}]*}', '{}', path)}"
+
+    served = {key(method, path) for method, path, *_ in route_table.TABLE}
+    missing = sorted(spec for spec in asked if key(*spec.split(maxsplit=1)) not in served)
+    assert missing == [], f"console screens ask for routes this app does not register: {missing}"
 
 
 def _run(code: str, **env: str) -> dict:
@@ -115,3 +130,56 @@ print(json.dumps([[m, p, e.authorizer is not None] for p, ms in app.app.routes.i
     local = {(m, p): a for m, p, a in _run(code, FOLLOWUPS_GATEWAY_AUTHORIZER="off")}
     assert deployed == {(m, p): authenticated for m, p, _, _, authenticated in route_table.TABLE}
     assert not any(local.values())
+
+
+# gc.freeze() pins every cyclic object alive at that moment for the rest of the process: only the
+# Lambda runtime's start-up may do it, once. Fresh processes, so that a route module is still unloaded.
+COUNT_FREEZES = """
+import gc, importlib, json
+freezes, imported = [], []
+real_freeze, real_import = gc.freeze, importlib.import_module
+gc.freeze = lambda: freezes.append(1) or real_freeze()
+def counting_import(name, *args, **kwargs):
+    if name.startswith("chalicelib.api."):
+        imported.append(name)
+    return real_import(name, *args, **kwargs)
+importlib.import_module = counting_import
+"""
+
+
+def test_loading_routes_lazily_or_all_at_once_never_freezes_the_collector():
+    code = COUNT_FREEZES + """
+import app
+from chalicelib.api import wiring
+at_start = len(freezes)
+wiring.handler("GET", "/health", "system")
+first = len(imported)
+handlers = wiring.load_all()
+second = len(imported)
+again = wiring.load_all()
+print(json.dumps({"freezes": [at_start, len(freezes)], "lazy": imported[:first],
+                  "imports": [second - first, len(imported) - second], "same": again is handlers,
+                  "gc_enabled": gc.isenabled()}))
+"""
+    seen = _run(code)
+    assert seen["freezes"] == [0, 0]
+    assert seen["lazy"] == ["chalicelib.api.system"]
+    assert seen["imports"] == [len(wiring.route_modules()), 0], "the second load_all() imported again"
+    assert seen["same"] and seen["gc_enabled"]
+
+
+def test_app_freezes_the_collector_once_when_the_lambda_runtime_starts_it_and_never_elsewhere():
+    code = COUNT_FREEZES + """
+import app
+at_import = len(freezes)
+from chalicelib.api import wiring
+wiring.handler("GET", "/health", "system")
+wiring.load_all()
+print(json.dumps({"at_import": at_import, "after_routes": len(freezes), "frozen": gc.get_freeze_count() > 0}))
+"""
+    lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "followups-prod-APIHandler-X"}
+    assert _run(code, **lambda_env) == {"at_import": 1, "after_routes": 1, "frozen": True}
+    assert _run(code) == {"at_import": 0, "after_routes": 0, "frozen": False}
+    # `chalice local` and `chalice package` say so, even with a stage that names a function.
+    assert _run(code, AWS_CHALICE_CLI_MODE="true", **lambda_env)["after_routes"] == 0
+    assert _run(code, FOLLOWUPS_PRELOAD_ROUTES="on", **lambda_env)["after_routes"] == 1

@@ -1,10 +1,6 @@
 """The console's follow-up flows in a real browser: the worklist and its filters, the patient
 panel's actions (attempts, callbacks, payments that close a follow-up, plans with a live preview,
 write-offs), the dashboard, reports and the Owner's team tools.
-
-Each test names the routes it needs; while the running stack's /openapi.json lacks one of them
-the test is skipped with that list (the routes come from other issues' branches), so these run as
-soon as the routes are merged.
 """
 
 from __future__ import annotations
@@ -23,14 +19,6 @@ from playwright.sync_api import expect
 from tests.browser.conftest import BILLING, OWNER, new_console
 
 pytestmark = pytest.mark.browser
-
-WORKLIST = "GET /follow-ups"
-DETAIL = "GET /follow-ups/{patient_id}"
-ATTEMPTS = "POST /follow-ups/{patient_id}/attempts"
-CALLBACKS = "POST /follow-ups/{patient_id}/callbacks"
-PLAN = "POST /follow-ups/{patient_id}/payment-plan"
-RUN = "POST /payment-plans/{plan_id}/run"
-WRITE_OFF = "POST /follow-ups/{patient_id}/write-off"
 
 
 def unique(name: str) -> str:
@@ -62,7 +50,6 @@ def all_pages(page) -> list[str]:
     raise AssertionError("more than 50 pages")
 
 
-@pytest.mark.needs_routes(WORKLIST)
 def test_after_sign_in_the_worklist_lists_the_demo_patients_by_name_most_overdue_first(console):
     console.sign_in(BILLING)
     page = console.page
@@ -75,7 +62,6 @@ def test_after_sign_in_the_worklist_lists_the_demo_patients_by_name_most_overdue
     assert "Gus Johansson" not in names  # paid in full
 
 
-@pytest.mark.needs_routes(WORKLIST)
 def test_paging_walks_a_long_worklist_by_cursor_and_back(console, billing_api):
     day = billing_api.today() - timedelta(days=400 + uuid.uuid4().int % 3000)
     age = (billing_api.today() - day).days
@@ -101,7 +87,6 @@ def test_paging_walks_a_long_worklist_by_cursor_and_back(console, billing_api):
                              headers={"Idempotency-Key": uuid.uuid4().hex}, expect=201)
 
 
-@pytest.mark.needs_routes(WORKLIST)
 def test_a_bucket_chip_shows_only_that_buckets_rows_and_counts_them(console, billing_api):
     in_bucket = unique("Forty Days")
     recent = unique("Five Days")
@@ -126,7 +111,6 @@ def test_a_bucket_chip_shows_only_that_buckets_rows_and_counts_them(console, bil
     expect(page.get_by_role("link", name=recent)).to_have_count(0)
 
 
-@pytest.mark.needs_routes(WORKLIST)
 def test_an_empty_worklist_says_which_filters_hide_the_rows(console):
     console.sign_in(BILLING, hash_="#/follow-ups?bucket=0-30&min_balance_cents=2500000&status=promised")
     page = console.page
@@ -138,7 +122,6 @@ def test_an_empty_worklist_says_which_filters_hide_the_rows(console):
     expect(page.get_by_role("link", name="Dana Kowalski", exact=True)).to_be_visible()
 
 
-@pytest.mark.needs_routes(WORKLIST)
 def test_the_balance_sliders_filter_by_balance_from_the_keyboard(console, billing_api):
     big = unique("Big Balance")
     billing_api.owing_patient(big, (50, 600_000))
@@ -155,7 +138,6 @@ def test_the_balance_sliders_filter_by_balance_from_the_keyboard(console, billin
     expect(page.get_by_role("link", name=big)).to_be_visible()
 
 
-@pytest.mark.needs_routes(WORKLIST)
 def test_on_a_phone_the_rows_come_first_and_the_other_filters_fold_away(phone):
     phone.sign_in(BILLING)
     page = phone.page
@@ -169,7 +151,6 @@ def test_on_a_phone_the_rows_come_first_and_the_other_filters_fold_away(phone):
     expect(row).to_be_visible()
 
 
-@pytest.mark.needs_routes(WORKLIST, DETAIL)
 def test_opening_a_patient_from_the_worklist_shows_the_panel(console, billing_api):
     name = unique("Clickable")
     billing_api.owing_patient(name, (65, 4_200), (2, 800))
@@ -186,7 +167,6 @@ def test_opening_a_patient_from_the_worklist_shows_the_panel(console, billing_ap
 
 
 # ----- the patient panel's actions --------------------------------------------------------------------
-@pytest.mark.needs_routes(DETAIL, ATTEMPTS)
 def test_logging_an_attempt_with_a_promise_records_it_in_the_contact_history(console, billing_api):
     pid = billing_api.owing_patient(unique("Promiser"), (35, 10_000))
     console.sign_in(BILLING, hash_=f"#/patients/{pid}")
@@ -208,7 +188,6 @@ def test_logging_an_attempt_with_a_promise_records_it_in_the_contact_history(con
     expect(page.get_by_role("region", name="Summary")).to_contain_text("Promised")
 
 
-@pytest.mark.needs_routes(DETAIL, ATTEMPTS)
 def test_a_promise_above_the_balance_is_refused_in_the_form(console, billing_api):
     pid = billing_api.owing_patient(unique("Overpromiser"), (35, 1_000))
     console.sign_in(BILLING, hash_=f"#/patients/{pid}")
@@ -223,7 +202,6 @@ def test_a_promise_above_the_balance_is_refused_in_the_form(console, billing_api
     expect(dialog).to_be_visible()
 
 
-@pytest.mark.needs_routes(DETAIL, CALLBACKS)
 def test_scheduling_a_callback_at_a_clinic_wall_time_shows_it_on_the_panel(console, billing_api):
     pid = billing_api.owing_patient(unique("Call Me"), (20, 3_000))
     console.sign_in(BILLING, hash_=f"#/patients/{pid}")
@@ -243,7 +221,6 @@ def test_scheduling_a_callback_at_a_clinic_wall_time_shows_it_on_the_panel(conso
     expect(page.get_by_role("region", name="Summary")).to_contain_text("Callback")
 
 
-@pytest.mark.needs_routes(DETAIL, "POST /payments", WORKLIST)
 def test_a_payment_of_the_whole_balance_closes_the_follow_up_and_removes_its_row(console, billing_api):
     name = unique("Closer")
     billing_api.owing_patient(name, (80, 12_345))
@@ -262,7 +239,6 @@ def test_a_payment_of_the_whole_balance_closes_the_follow_up_and_removes_its_row
     expect(page.get_by_role("link", name=name)).to_have_count(0)
 
 
-@pytest.mark.needs_routes(DETAIL, PLAN, RUN)
 def test_converting_to_a_plan_previews_the_schedule_live_and_creates_it(console, billing_api):
     pid = billing_api.owing_patient(unique("Planner"), (45, 31_000))
     console.sign_in(BILLING, hash_=f"#/patients/{pid}")
@@ -298,7 +274,6 @@ def test_converting_to_a_plan_previews_the_schedule_live_and_creates_it(console,
     expect(plan.get_by_role("row").nth(2)).to_contain_text("Scheduled")
 
 
-@pytest.mark.needs_routes(DETAIL, WRITE_OFF)
 def test_an_owner_writes_off_a_balance_after_giving_a_reason(console, owner_api):
     pid = owner_api.owing_patient(unique("Uncollectable"), (200, 7_500))
     console.sign_in(OWNER, hash_=f"#/patients/{pid}")
@@ -316,7 +291,6 @@ def test_an_owner_writes_off_a_balance_after_giving_a_reason(console, owner_api)
     expect(page.get_by_role("button", name="Write off")).to_have_count(0)
 
 
-@pytest.mark.needs_routes(DETAIL, WRITE_OFF)
 def test_billing_staff_do_not_get_the_write_off_button(console, billing_api):
     pid = billing_api.owing_patient(unique("Not Yours To Forgive"), (200, 7_500))
     console.sign_in(BILLING, hash_=f"#/patients/{pid}")
@@ -325,8 +299,6 @@ def test_billing_staff_do_not_get_the_write_off_button(console, billing_api):
     expect(page.get_by_role("button", name="Write off")).to_have_count(0)
 
 
-@pytest.mark.needs_routes(DETAIL, WRITE_OFF, "POST /delegations", "GET /delegations",
-                          "DELETE /delegations/{delegation_id}", "GET /staff")
 def test_an_owner_delegates_write_off_and_the_delegate_gets_the_button_until_revoked(browser, stack, billing_api):
     pid = billing_api.owing_patient(unique("Delegated"), (120, 2_000))
     owner, owner_context = new_console(browser, stack)
@@ -352,7 +324,6 @@ def test_an_owner_delegates_write_off_and_the_delegate_gets_the_button_until_rev
         staff_context.close()
 
 
-@pytest.mark.needs_routes("GET /audit", "POST /payments")
 def test_the_owner_sees_the_audit_trail_newest_first(console, billing_api):
     pid = billing_api.owing_patient(unique("Audited"), (10, 2_000))
     billing_api.post("/payments", {"patient_id": pid, "amount_cents": 500, "method": "cash"},
@@ -368,7 +339,6 @@ def test_the_owner_sees_the_audit_trail_newest_first(console, billing_api):
 
 
 # ----- dashboard and reports ------------------------------------------------------------------------
-@pytest.mark.needs_routes("GET /tasks", CALLBACKS)
 def test_the_dashboard_lists_todays_callbacks(console, billing_api):
     name = unique("Call Today")
     pid = billing_api.owing_patient(name, (20, 3_000))
@@ -388,7 +358,6 @@ def test_the_dashboard_lists_todays_callbacks(console, billing_api):
     expect(tasks.get_by_role("link", name=name)).to_have_count(0)
 
 
-@pytest.mark.needs_routes("POST /calendar/feed")
 def test_the_calendar_feed_link_can_be_copied(browser, stack):
     console, context = new_console(browser, stack, permissions=["clipboard-read", "clipboard-write"])
     try:
@@ -404,7 +373,6 @@ def test_the_calendar_feed_link_can_be_copied(browser, stack):
         context.close()
 
 
-@pytest.mark.needs_routes("GET /reports/aging")
 def test_the_aging_report_is_a_bar_chart_with_its_table(console):
     console.sign_in(OWNER, hash_="#/reports")
     page = console.page
@@ -414,7 +382,6 @@ def test_the_aging_report_is_a_bar_chart_with_its_table(console):
     expect(page.get_by_role("region", name="Aging").get_by_role("row")).to_have_count(7)  # head, 4, 2 totals
 
 
-@pytest.mark.needs_routes("GET /reports/staff-performance")
 def test_the_staff_performance_table_downloads_as_csv(console):
     console.sign_in(OWNER, hash_="#/reports")
     page = console.page
@@ -426,7 +393,6 @@ def test_the_staff_performance_table_downloads_as_csv(console):
     assert "sub" in rows[0] and any("by_channel.phone" == c for c in rows[0])
 
 
-@pytest.mark.needs_routes("GET /reports/staff-performance")
 def test_billing_staff_see_no_staff_performance_report(console):
     console.sign_in(BILLING, hash_="#/reports")
     expect(console.page.get_by_role("heading", name="Reports")).to_be_visible()

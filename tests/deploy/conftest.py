@@ -1,5 +1,5 @@
-"""The packaged template of this app, and of small fixture apps packaged with the same config,
-policies and merge template (to check what the rules do to functions this branch does not have)."""
+"""The packaged template of this app, and small fixture projects packaged with the same config,
+policies and merge template (to check that the rules refuse what this app must never ship)."""
 
 from __future__ import annotations
 
@@ -14,31 +14,6 @@ from deploy import package as packaging
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
-
-FIXTURE_APP = '''
-from chalice import Chalice, CognitoUserPoolAuthorizer, Rate
-
-app = Chalice(app_name="followups")
-users = CognitoUserPoolAuthorizer("followups-users", provider_arns=[
-    "arn:aws:cognito-idp:us-east-1:000000000000:userpool/replaced-by-merge-template"])
-
-
-@app.route("/health")
-def health():
-    return {"status": "ok"}
-
-
-@app.route("/me", authorizer=users)
-def me():
-    return {}
-
-
-# The scheduled function as another branch adds it to app.py (a stub: it does nothing).
-@app.schedule(Rate(15, unit=Rate.MINUTES))
-def auto_invoicing(event):
-    return {}
-'''
-
 
 @pytest.fixture(scope="session")
 def template() -> dict:
@@ -56,14 +31,6 @@ def fixture_project(tmp_path: Path, app_source: str) -> Path:
     for path in (ROOT / ".chalice").glob("*.json"):
         shutil.copy(path, project / ".chalice" / path.name)
     return project
-
-
-@pytest.fixture(scope="session")
-def scheduled_template(tmp_path_factory) -> dict:
-    """A fixture app with the API and the 15-minute `auto_invoicing` function."""
-    tmp = tmp_path_factory.mktemp("scheduled")
-    project = fixture_project(tmp, FIXTURE_APP)
-    return packaging.package(tmp / "build", project_dir=project)
 
 
 def translate(template: dict) -> dict:
