@@ -10,19 +10,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.api.followups import public_base_url
+from chalicelib.api.views import next_action as shown
+from chalicelib.domain import cursor as cursors
 from chalicelib.domain.errors import ValidationError
 from chalicelib.services import attempts
 from chalicelib.services.callbacks import resolve_due_at
-from chalicelib.services.followups import (
-    date_window,
-    decode_cursor,
-    encode_cursor,
-    next_action,
-    sort_key_range,
-)
+from chalicelib.services.followups import WORKLIST, date_window, next_action
+from chalicelib.services.followups import _after as decode_cursor
+from chalicelib.store.keys import worklist_range
 
 TODAY = date(2026, 3, 15)
 PID = "pat_0123456789abcdef"
+
+
+def encode_cursor(*position) -> str:
+    """A worklist cursor as a page hands it out: the last row's (oldest open invoice date, patient)."""
+    return cursors.encode(WORKLIST, list(position))
+
+
+def sort_key_range(window, after):
+    return worklist_range(window[0], window[1], after)
 
 
 def test_a_bucket_window_meets_an_explicit_date_range():
@@ -41,24 +48,28 @@ def test_the_key_range_covers_whole_days_and_starts_strictly_after_the_cursor():
     assert lo < f"2026-02-01#{PID}" < hi and f"2026-02-12#{PID}" < hi
     assert not lo < f"2026-01-31#{PID}" and not f"2026-02-13#{PID}" < hi
     after = f"2026-02-05#{PID}"
-    lo2, _ = sort_key_range((date(2026, 2, 1), date(2026, 2, 12)), after)
+    lo2, _ = sort_key_range((date(2026, 2, 1), date(2026, 2, 12)), (date(2026, 2, 5), PID))
     assert not lo2 <= after
     assert lo2 <= "2026-02-05#pat_0123456789abcdeg" and lo2 <= f"2026-02-06#{PID}"
 
 
 def test_a_cursor_past_the_window_gives_an_empty_range():
-    assert sort_key_range((None, date(2026, 2, 12)), f"2026-03-01#{PID}") is None
+    assert sort_key_range((None, date(2026, 2, 12)), (date(2026, 3, 1), PID)) is None
 
 
 @given(st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 1, 1)),
        st.text(alphabet="0123456789abcdefghjkmnpqrstvwxyz", min_size=16, max_size=16))
 def test_a_cursor_round_trips_its_sort_key(day, rand):
-    sk = f"{day.isoformat()}#pat_{rand}"
-    assert decode_cursor(encode_cursor(sk)) == sk
+    assert decode_cursor(encode_cursor(day.isoformat(), f"pat_{rand}")) == (day, f"pat_{rand}")
 
 
-@pytest.mark.parametrize("cursor", ["", "!!!", "d2wxfA", encode_cursor("x")[:-2] + "==", "a" * 300,
-                                    "eHx8MjAyNi0wMS0wMSNwYXRfMDEyMzQ1Njc4OWFiY2RlZg"])
+@pytest.mark.parametrize("cursor", [
+    "", "!!!", "d2wxfA", encode_cursor("x")[:-2] + "==", "a" * 300, "a" * 401,
+    "eHx8MjAyNi0wMS0wMSNwYXRfMDEyMzQ1Njc4OWFiY2RlZg",  # "x||2026-01-01#pat_0123456789abcdef"
+    encode_cursor("x"), encode_cursor("2026-01-01"), encode_cursor("2026-01-01", PID, "C#cln_x"),
+    encode_cursor("2026-13-01", PID), encode_cursor("2026-01-01", "C#cln_x"), encode_cursor("2026-01-01", 5),
+    cursors.encode("audit::", ["2026-01-01", PID]),  # another list's cursor
+])
 def test_anything_but_a_cursor_we_made_is_refused(cursor):
     with pytest.raises(ValidationError):
         decode_cursor(cursor)
@@ -67,13 +78,13 @@ def test_anything_but_a_cursor_we_made_is_refused(cursor):
 def test_next_action_is_the_earliest_and_dates_count_from_the_start_of_the_clinic_day():
     tz = "America/New_York"
     call = datetime(2026, 3, 16, 3, 0, tzinfo=UTC)  # 23:00 on the 15th in New York
-    assert next_action(tz, call, date(2026, 3, 16), date(2026, 4, 1)) == {"type": "callback",
-                                                                         "due": "2026-03-16T03:00:00Z"}
+    assert shown(next_action(tz, call, date(2026, 3, 16), date(2026, 4, 1))) == {"type": "callback",
+                                                                                "due": "2026-03-16T03:00:00Z"}
     late_call = datetime(2026, 3, 16, 5, 0, tzinfo=UTC)  # 01:00 on the 16th: after the promise's day began
-    assert next_action(tz, late_call, date(2026, 3, 16), None) == {"type": "promise", "due": "2026-03-16"}
-    assert next_action(tz, None, date(2026, 3, 20), date(2026, 3, 18)) == {"type": "installment",
-                                                                          "due": "2026-03-18"}
-    assert next_action(tz, None, date(2026, 3, 18), date(2026, 3, 18))["type"] == "promise"
+    assert shown(next_action(tz, late_call, date(2026, 3, 16), None)) == {"type": "promise", "due": "2026-03-16"}
+    assert shown(next_action(tz, None, date(2026, 3, 20), date(2026, 3, 18))) == {"type": "installment",
+                                                                                 "due": "2026-03-18"}
+    assert next_action(tz, None, date(2026, 3, 18), date(2026, 3, 18)).type == "promise"
     assert next_action(tz, None, None, None) is None
 
 
