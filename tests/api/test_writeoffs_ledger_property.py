@@ -14,6 +14,7 @@ and the worklist / due index keys agree with the account.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +31,7 @@ from hypothesis.stateful import (
 )
 
 from chalicelib.api import views
-from chalicelib.domain import clock
+from chalicelib.domain import clock, ids
 from chalicelib.domain.errors import Conflict, Overpayment
 from chalicelib.domain.roles import OWNER as OWNER_ROLE
 from chalicelib.domain.roles import Caller
@@ -203,7 +204,13 @@ class StoredAccountMachine(RuleBasedStateMachine):
         assert all(int(i.balance_cents) == 0 for i in stored_invoices if i.status in ("paid", "written_off"))
 
 
-def test_the_ledger_invariant_holds_through_the_services_and_the_store(aws):
+def test_the_ledger_invariant_holds_through_the_services_and_the_store(aws, monkeypatch):
+    # Hypothesis replays choice sequences and needs the machine to do the same thing each time.
+    # Random ids would order a patient's invoices (which one a payment settles first among equal
+    # dates, so which ones stay open) differently on each replay: it then fails as "flaky". Ids
+    # that grow in creation order, unique across examples, keep every replay the same.
+    counter = itertools.count(secrets.randbelow(10**11))
+    monkeypatch.setattr(ids, "_rand", lambda n=16: f"{next(counter):0{n}d}")
     run_state_machine_as_test(StoredAccountMachine, settings=settings(
         max_examples=25, stateful_step_count=15, deadline=None,
         # No shrinking: through DynamoDB it can take many minutes; the failing steps are printed
