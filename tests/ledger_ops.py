@@ -8,7 +8,10 @@ DynamoDB back (the stored records themselves: what the tests are about).
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime
+
+from pynamodb.connection.base import Connection
 
 from chalicelib.domain.account import Promise
 from chalicelib.domain.ids import new_child_id
@@ -63,6 +66,23 @@ def promise(clinic_id: str, patient_id: str, amount_cents: int, promised_date: d
                  details={"promise_id": promise_id})
     uow.commit()
     return promise_id
+
+
+@contextlib.contextmanager
+def dynamodb_ops():
+    """The DynamoDB operations PynamoDB sends during the block, in order (they still happen)."""
+    ops: list[str] = []
+    original = Connection._make_api_call
+
+    def spy(self, operation_name, operation_kwargs):
+        ops.append(operation_name)
+        return original(self, operation_name, operation_kwargs)
+
+    Connection._make_api_call = spy
+    try:
+        yield ops
+    finally:
+        Connection._make_api_call = original
 
 
 # ----- reading back ------------------------------------------------------------------------

@@ -119,8 +119,10 @@ class StoredAccountMachine(RuleBasedStateMachine):
         """The same Idempotency-Key and body: the first response again, and no money moves."""
         key, body, response, _ = self.last_payment
         ledger_before = len(ledger_ops.ledger(self.clinic_id, self.pid))
-        created, payment = payments.record(UnitOfWork(), self.owner, self.now, idempotency_key=key, body=body)
+        with ledger_ops.dynamodb_ops() as ops:
+            created, payment = payments.record(UnitOfWork(), self.owner, self.now, idempotency_key=key, body=body)
         assert (created, views.payment(payment)) == (False, response)
+        assert ops == ["GetItem"]  # the key's record holds the answer: one read, nothing written
         assert len(ledger_ops.ledger(self.clinic_id, self.pid)) == ledger_before
 
     @rule(extra=st.integers(1, 10_000))
