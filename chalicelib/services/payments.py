@@ -45,7 +45,7 @@ def record(uow, caller: Caller, now: datetime, *, idempotency_key: str, body: di
                                code="idempotency_key_reused")
             if "answer" in stored.body:
                 return False, _from_answer(stored.body["answer"])
-            return False, get(uow, caller, stored.body["payment_id"], consistent=True)
+            return False, get(uow, caller, stored.body["payment_id"])  # kept by a version that stored the id only
         return True, _record_new(uow, caller, now, idempotency_key, digest, body)
 
     return uow.retrying(attempt)
@@ -123,10 +123,9 @@ def recovered_by(uow, clinic_id: str, patient_id: str, last_attempt, received_at
     return reports.recovering_member(uow.contacts.attempt_authors(clinic_id, patient_id), received_at)
 
 
-def get(uow, caller: Caller, payment_id: str, *, consistent: bool = False) -> Payment:
+def get(uow, caller: Caller, payment_id: str) -> Payment:
     patient_id = patient_of(payment_id, "pay")
-    payment = uow.accounts.payment(caller.clinic_id, patient_id, payment_id, consistent=consistent) \
-        if patient_id else None
+    payment = uow.accounts.payment(caller.clinic_id, patient_id, payment_id) if patient_id else None
     if payment is None:
         raise NotFound(f"no payment {payment_id}")
     return payment

@@ -324,11 +324,9 @@ class AccountRepository:
         except DoesNotExist:
             return None
 
-    def payment(self, clinic_id: str, patient_id: str, payment_id: str, *,
-                consistent: bool = False) -> acc.Payment | None:
+    def payment(self, clinic_id: str, patient_id: str, payment_id: str) -> acc.Payment | None:
         try:
-            return payment_from(PaymentRecord.get(keys.patient_pk(clinic_id, patient_id), keys.PAYMENT + payment_id,
-                                                  consistent_read=consistent))
+            return payment_from(PaymentRecord.get(keys.patient_pk(clinic_id, patient_id), keys.PAYMENT + payment_id))
         except DoesNotExist:
             return None
 
