@@ -10,26 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.api.followups import public_base_url
+from chalicelib.domain import cursor as cursors
 from chalicelib.domain.errors import ValidationError
 from chalicelib.services import attempts
 from chalicelib.services.callbacks import resolve_due_at
-from chalicelib.services.followups import WORKLIST, date_window, next_action
-from chalicelib.services.followups import _after as decode_cursor
+from chalicelib.services.followups import WORKLIST, NextAction, date_window, next_action
 from chalicelib.store.keys import worklist_range
 
 TODAY = date(2026, 3, 15)
 PID = "pat_0123456789abcdef"
-
-
-def encode_cursor(*position, kind: str = WORKLIST) -> str:
-    """A worklist cursor as a page hands it out: the last row's (oldest open invoice date, patient)."""
-    from chalicelib.domain import cursor
-
-    return cursor.encode(kind, list(position))
-
-
-def sort_key_range(window, after):
-    return worklist_range(window[0], window[1], after)
 
 
 def test_a_bucket_window_meets_an_explicit_date_range():
@@ -43,49 +32,56 @@ def test_a_bucket_and_a_date_range_that_do_not_overlap_give_no_window():
     assert date_window(TODAY, "0-30", None, date(2026, 1, 1)) is None
 
 
+@pytest.mark.parametrize("position", [
+    ["x"], ["2026-01-01"], ["2026-01-01", PID, "C#cln_x"], ["2026-13-01", PID], ["2026-01-01", "C#cln_x"],
+    ["2026-01-01", 5], [20260101, PID],
+])
+def test_the_worklist_refuses_a_cursor_of_its_kind_that_names_no_row(position):
+    """A cursor that decodes is still refused unless it names a row: (oldest invoice date, patient id)."""
+    from chalicelib.services.followups import _after
+
+    assert _after(cursors.encode(WORKLIST, [date(2026, 1, 1).isoformat(), PID])) == (date(2026, 1, 1), PID)
+    with pytest.raises(ValidationError):
+        _after(cursors.encode(WORKLIST, position))
+
+
 def test_the_key_range_covers_whole_days_and_starts_strictly_after_the_cursor():
-    lo, hi = sort_key_range((date(2026, 2, 1), date(2026, 2, 12)), None)
+    lo, hi = worklist_range(date(2026, 2, 1), date(2026, 2, 12), None)
     assert lo < f"2026-02-01#{PID}" < hi and f"2026-02-12#{PID}" < hi
     assert not lo < f"2026-01-31#{PID}" and not f"2026-02-13#{PID}" < hi
     after = f"2026-02-05#{PID}"
-    lo2, _ = sort_key_range((date(2026, 2, 1), date(2026, 2, 12)), (date(2026, 2, 5), PID))
+    lo2, _ = worklist_range(date(2026, 2, 1), date(2026, 2, 12), (date(2026, 2, 5), PID))
     assert not lo2 <= after
     assert lo2 <= "2026-02-05#pat_0123456789abcdeg" and lo2 <= f"2026-02-06#{PID}"
 
 
 def test_a_cursor_past_the_window_gives_an_empty_range():
-    assert sort_key_range((None, date(2026, 2, 12)), (date(2026, 3, 1), PID)) is None
+    assert worklist_range(None, date(2026, 2, 12), (date(2026, 3, 1), PID)) is None
 
 
 @given(st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 1, 1)),
        st.text(alphabet="0123456789abcdefghjkmnpqrstvwxyz", min_size=16, max_size=16))
-def test_a_cursor_round_trips_its_sort_key(day, rand):
-    assert decode_cursor(encode_cursor(day.isoformat(), f"pat_{rand}")) == (day, f"pat_{rand}")
+def test_a_cursor_round_trips_its_position(day, rand):
+    position = [day.isoformat(), f"pat_{rand}"]
+    assert cursors.decode(WORKLIST, cursors.encode(WORKLIST, position)) == position
 
 
-@pytest.mark.parametrize("cursor", [
-    "", "!!!", "d2wxfA", encode_cursor("x")[:-2] + "==", "a" * 300, "a" * 401,
-    "eHx8MjAyNi0wMS0wMSNwYXRfMDEyMzQ1Njc4OWFiY2RlZg",  # "x||2026-01-01#pat_0123456789abcdef"
-    encode_cursor("x"), encode_cursor("2026-01-01"), encode_cursor("2026-01-01", PID, "C#cln_x"),
-    encode_cursor("2026-13-01", PID), encode_cursor("2026-01-01", "C#cln_x"), encode_cursor("2026-01-01", 5),
-    encode_cursor("2026-01-01", PID, kind="audit::"),  # another list's cursor
-])
-def test_anything_but_a_cursor_we_made_is_refused(cursor):
+@pytest.mark.parametrize("cursor", ["", "!!!", "d2wxfA", cursors.encode(WORKLIST, ["x"])[:-2] + "==", "a" * 300,
+                                    "eHx8MjAyNi0wMS0wMSNwYXRfMDEyMzQ1Njc4OWFiY2RlZg",
+                                    cursors.encode("audit::", ["2026-01-01T00:00:00.000000Z", "aud_0123456"])])
+def test_anything_but_a_cursor_this_list_made_is_refused(cursor):
     with pytest.raises(ValidationError):
-        decode_cursor(cursor)
+        cursors.decode(WORKLIST, cursor)
 
 
 def test_next_action_is_the_earliest_and_dates_count_from_the_start_of_the_clinic_day():
-    from chalicelib.api.views import next_action as shown  # as the worklist and the detail show it
-
     tz = "America/New_York"
     call = datetime(2026, 3, 16, 3, 0, tzinfo=UTC)  # 23:00 on the 15th in New York
-    assert shown(next_action(tz, call, date(2026, 3, 16), date(2026, 4, 1))) == {"type": "callback",
-                                                                                "due": "2026-03-16T03:00:00Z"}
+    assert next_action(tz, call, date(2026, 3, 16), date(2026, 4, 1)) == NextAction("callback", call)
     late_call = datetime(2026, 3, 16, 5, 0, tzinfo=UTC)  # 01:00 on the 16th: after the promise's day began
-    assert shown(next_action(tz, late_call, date(2026, 3, 16), None)) == {"type": "promise", "due": "2026-03-16"}
-    assert shown(next_action(tz, None, date(2026, 3, 20), date(2026, 3, 18))) == {"type": "installment",
-                                                                                 "due": "2026-03-18"}
+    assert next_action(tz, late_call, date(2026, 3, 16), None) == NextAction("promise", date(2026, 3, 16))
+    assert next_action(tz, None, date(2026, 3, 20), date(2026, 3, 18)) == NextAction("installment",
+                                                                                    date(2026, 3, 18))
     assert next_action(tz, None, date(2026, 3, 18), date(2026, 3, 18)).type == "promise"
     assert next_action(tz, None, None, None) is None
 
