@@ -167,11 +167,12 @@ def seed(clinics: int, plans: int, due_fraction: float, now: datetime, rng: rand
     the rest are due later. Written with BatchWriteItem, the shapes the services write."""
     from chalicelib.domain import account as acc
     from chalicelib.domain import clock
+    from chalicelib.domain.clinic import Clinic
     from chalicelib.domain.ids import installment_invoice_id, new_child_id, new_clinic_id, new_patient_id
     from chalicelib.domain.plans import add_months
-    from chalicelib.services.clinics import set_run_schedule
-    from chalicelib.store import accounts, keys
-    from chalicelib.store.models import ClinicRecord, Record
+    from chalicelib.store import accounts
+    from chalicelib.store.clinics import _record as clinic_record
+    from chalicelib.store.models import Record
 
     due_count = round(plans * due_fraction)
     due_slots = set(rng.sample(range(plans), due_count))
@@ -181,10 +182,8 @@ def seed(clinics: int, plans: int, due_fraction: float, now: datetime, rng: rand
         for c in range(clinics):
             tz = ZONES[c % len(ZONES)]
             clinic_id = new_clinic_id()
-            record = ClinicRecord(keys.clinic_pk(clinic_id), "CLINIC", clinic_id=clinic_id, name=f"Bench {c}",
-                                  timezone=tz, currency="USD", created_at=clock.iso_z(now - timedelta(days=400)))
-            set_run_schedule(record, clock.latest_run_date(now, tz))
-            batch.save(record)
+            batch.save(clinic_record(Clinic(clinic_id, f"Bench {c}", tz, "USD", now - timedelta(days=400),
+                                            next_run_date=clock.latest_run_date(now, tz))))
             clinic_rows.append((clinic_id, tz, clock.latest_run_date(now, tz)))
             items += 1
         for n in range(plans):
@@ -210,10 +209,9 @@ def seed(clinics: int, plans: int, due_fraction: float, now: datetime, rng: rand
             account = acc.Account(pid, balance_cents=plan.uninvoiced_cents, status="payment_plan", plan=plan,
                                   invoices={i.invoice_id: i for i in [original, *extra]})
             account.check_invariant()
-            profile = accounts.new_profile(clinic_id, pid, name=f"Patient {n}", created_at=clock.iso_z(now),
-                                           created_by="bench", version=1, ledger_seq=1)
-            accounts.apply_to_profile(clinic_id, profile, account)
-            batch.save(profile)
+            patient = acc.Patient(pid, f"Patient {n}", now, "bench", version=1, ledger_seq=1)
+            patient.take_state_of(account)
+            batch.save(accounts.patient_record(clinic_id, patient))
             batch.save(accounts.plan_record(clinic_id, plan))
             for invoice in [original, *extra]:
                 batch.save(accounts.invoice_record(clinic_id, invoice))
@@ -279,15 +277,16 @@ def run_scenario(meter: Meter, clinics: int, plans: int, due_fraction: float, se
 
 def _full_load_items(meter: Meter, summary: dict) -> int:
     """Items that loading each invoiced patient's whole account (one Query of profile, invoices and
-    plans, `accounts.load`) reads, against the two the run's TransactGet reads."""
-    from chalicelib.store import accounts
+    plans, `uow.accounts.load`) reads, against the two the run's TransactGet reads."""
+    from chalicelib.store.uow import UnitOfWork
 
     patients = set()
     for clinic_id in summary["clinics_run"]:
         patients.update((clinic_id, a.patient_id) for a in _invoiced_audits(clinic_id))
+    uow = UnitOfWork()
     with meter.measuring():
         for clinic_id, patient_id in patients:
-            accounts.load(clinic_id, patient_id)
+            uow.accounts.load(clinic_id, patient_id)
         return sum(meter.items.values())
 
 

@@ -190,15 +190,17 @@ def main() -> int:
         from chalicelib.domain.reports import Window
         from chalicelib.services import clinics, staff
         from chalicelib.store.models import Record
+        from chalicelib.store.uow import UnitOfWork
         from tests.support import PASSWORD, id_token
 
         now = datetime.now(UTC)
-        clinic = clinics.create("Bench Clinic", TZ, "USD", now)
+        uow = UnitOfWork()
+        clinic = clinics.create(uow, now, name="Bench Clinic", timezone=TZ, currency="USD")
         subs = []
         for i in range(STAFF):
             role = "Owner" if i == 0 else "BillingStaff"
-            subs.append(staff.create(clinic.clinic_id, email=f"staff{i}@example.test", name=f"Staff {i:02d}",
-                                     role=role, now=now, password=PASSWORD).sub)
+            subs.append(staff.create(uow, clinic.clinic_id, now, email=f"staff{i}@example.test", name=f"Staff {i:02d}",
+                                     role=role, password=PASSWORD).sub)
         token = id_token("staff0@example.test")
         today = clinic.today(now)
         last = today.replace(day=1) - timedelta(days=1)  # the last complete clinic-local month

@@ -125,17 +125,19 @@ def _provision_main(count: int, tag: str) -> None:
 
     from chalicelib import config
     from chalicelib.services import clinics, staff
+    from chalicelib.store.uow import UnitOfWork
 
     cognito = boto3.client("cognito-idp", region_name=config.region())
     now = datetime.now(UTC)
     out = []
     for n in range(count):
         tz = TIMEZONES[n % len(TIMEZONES)]
-        clinic = clinics.create(f"Soak Clinic {n}", tz, "USD", now, actor="soak")
+        uow = UnitOfWork()
+        clinic = clinics.create(uow, now, name=f"Soak Clinic {n}", timezone=tz, currency="USD", actor="soak")
         entry = {"clinic_id": clinic.clinic_id, "timezone": tz}
         for who, role in (("owner", "Owner"), ("billing", "BillingStaff")):
             email = f"soak-{tag}-{n}-{who}@example.test"
-            member = staff.create(clinic.clinic_id, email=email, name=f"Soak {who} {n}", role=role, now=now,
+            member = staff.create(uow, clinic.clinic_id, now, email=email, name=f"Soak {who} {n}", role=role,
                                   actor="soak", password=PASSWORD)
             token = cognito.initiate_auth(ClientId=config.settings().user_pool_client_id,
                                           AuthFlow="USER_PASSWORD_AUTH",

@@ -37,20 +37,20 @@ LIMIT = 25
 
 def seed(clinic_id: str, start: int, stop: int, today) -> None:
     """Patients start..stop-1, each with an open invoice aged 0-399 days, straight into the index."""
-    from chalicelib.store import accounts, keys
+    from chalicelib.domain.account import Patient
+    from chalicelib.store import accounts
     from chalicelib.store.models import PatientRecord
 
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = datetime.now(UTC)
     with PatientRecord.batch_write() as batch:
         for i in range(start, stop):
             pid = f"pat_b{i:015d}"
-            oldest = (today - timedelta(days=(i * 7919) % 400)).isoformat()
+            oldest = today - timedelta(days=(i * 7919) % 400)
             status = "promised" if i % 10 == 0 else "open"
-            record = accounts.new_profile(
-                clinic_id, pid, name=f"Patient {i}", created_at=now, created_by="bench",
-                balance_cents=1_000 + (i * 7_331) % 200_000, status=status, oldest_open_invoice_date=oldest,
-                wl_pk=keys.clinic_pk(clinic_id), wl_sk=keys.worklist_sk(oldest, pid), version=1)
-            batch.save(record)
+            # The store's own record builder puts a patient with an open invoice on the worklist index.
+            batch.save(accounts.patient_record(clinic_id, Patient(
+                pid, f"Patient {i}", now, "bench", balance_cents=1_000 + (i * 7_331) % 200_000, status=status,
+                oldest_open_invoice_date=oldest, version=1)))
 
 
 def measure(http, token: str, path: str, reps: int, warm: bool = True) -> dict:
@@ -91,11 +91,13 @@ def main() -> int:
 
         from app import app
         from chalicelib.services import clinics, staff
+        from chalicelib.store.uow import UnitOfWork
         from tests.support import PASSWORD, id_token
 
         now = datetime.now(UTC)
-        clinic = clinics.create("Bench Clinic", "America/New_York", "USD", now)
-        staff.create(clinic.clinic_id, email="bench@example.test", name="Bench", role="BillingStaff", now=now,
+        uow = UnitOfWork()
+        clinic = clinics.create(uow, now, name="Bench Clinic", timezone="America/New_York", currency="USD")
+        staff.create(uow, clinic.clinic_id, now, email="bench@example.test", name="Bench", role="BillingStaff",
                      password=PASSWORD)
         token = id_token("bench@example.test")
         today = clinic.today(now)

@@ -37,7 +37,7 @@ def update(uow, caller: Caller, now: datetime, *, name: str | None = None, timez
         raise ValidationError(f"unknown time zone {timezone!r}", fields={"timezone": "not an IANA time zone"})
 
     def attempt() -> Clinic:
-        clinic = uow.clinics.get(caller.clinic_id, consistent=True)
+        clinic = uow.clinics.get(caller.clinic_id)
         changed: dict = {}
         if name is not None:
             clinic.name = name

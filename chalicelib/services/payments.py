@@ -3,8 +3,8 @@
 The stored answer of a key is written in the same transaction as the payment itself, so a key
 can never stand for a payment that did not happen, nor a payment lack its key. Two requests
 racing with one key both try to create the key's record; the loser's transaction is cancelled,
-it reloads, finds the winner's answer and returns that payment. The answer kept is the payment's
-id: the payment record holds everything POST answered (its balance and status right after).
+it reloads, finds the winner's answer and returns that payment. The answer kept is what POST
+answered (the payment with its balance and status right after), so a replay is one read.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import json
 from datetime import datetime, timedelta
 
 from ..domain import reports
-from ..domain.account import Payment
+from ..domain.account import Allocation, Payment
 from ..domain.audit import StoredResponse
-from ..domain.clock import local_date
+from ..domain.clock import iso_z, local_date, parse_iso_z
 from ..domain.errors import Conflict, NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_child_id, patient_of
 from ..domain.roles import SYSTEM, Caller
@@ -44,10 +44,29 @@ def record(uow, caller: Caller, now: datetime, *, idempotency_key: str, body: di
             if stored.request_sha256 != digest:
                 raise Conflict("this Idempotency-Key was used with another request body",
                                code="idempotency_key_reused")
-            return False, get(uow, caller, stored.body["payment_id"])
+            if "answer" in stored.body:
+                return False, _from_answer(stored.body["answer"])
+            return False, get(uow, caller, stored.body["payment_id"])  # kept by a version that stored the id only
         return True, _record_new(uow, caller, now, idempotency_key, digest, body)
 
     return uow.retrying(attempt)
+
+
+def _answer(p: Payment) -> dict:
+    """What POST answered, kept with the key: a replay needs no read of the payment."""
+    return {"payment_id": p.payment_id, "patient_id": p.patient_id, "amount_cents": p.amount_cents,
+            "method": p.method, "received_at": iso_z(p.received_at), "invoice_id": p.invoice_id,
+            "allocations": [[a.invoice_id, a.amount_cents] for a in p.allocations],
+            "balance_after_cents": p.balance_after_cents, "status_after": p.status_after,
+            "created_at": iso_z(p.created_at), "created_by": p.created_by}
+
+
+def _from_answer(a: dict) -> Payment:
+    return Payment(payment_id=a["payment_id"], patient_id=a["patient_id"], amount_cents=a["amount_cents"],
+                   method=a["method"], received_at=parse_iso_z(a["received_at"]), invoice_id=a["invoice_id"],
+                   allocations=[Allocation(i, c) for i, c in a["allocations"]],
+                   balance_after_cents=a["balance_after_cents"], status_after=a["status_after"],
+                   created_at=parse_iso_z(a["created_at"]), created_by=a["created_by"])
 
 
 def _record_new(uow, caller: Caller, now: datetime, key: str, digest: str, body: dict) -> Payment:
@@ -79,8 +98,9 @@ def _record_new(uow, caller: Caller, now: datetime, key: str, digest: str, body:
         recovered_by=recovered_by(uow, clinic_id, patient_id, loaded.patient.last_attempt, received_at))
     uow.accounts.stage(loaded, now)
     uow.accounts.add_payment(clinic_id, payment)
-    uow.idempotency.add(clinic_id, SCOPE, key, StoredResponse(digest, 201, {"payment_id": payment_id}, now,
-                                                              now + KEY_LIFETIME), now)
+    uow.idempotency.add(clinic_id, SCOPE, key, StoredResponse(digest, 201, {"payment_id": payment_id,
+                                                                          "answer": _answer(payment)},
+                                                              now, now + KEY_LIFETIME), now)
     audit.record(uow, clinic_id, caller.actor, "payment.recorded", now, patient_id=patient_id,
                  details={"payment_id": payment_id, "amount_cents": body["amount_cents"], "method": body["method"],
                           "allocations": [{"invoice_id": a.invoice_id, "amount_cents": a.amount_cents}

@@ -326,8 +326,7 @@ class AccountRepository:
 
     def payment(self, clinic_id: str, patient_id: str, payment_id: str) -> acc.Payment | None:
         try:
-            return payment_from(PaymentRecord.get(keys.patient_pk(clinic_id, patient_id), keys.PAYMENT + payment_id,
-                                                  consistent_read=True))
+            return payment_from(PaymentRecord.get(keys.patient_pk(clinic_id, patient_id), keys.PAYMENT + payment_id))
         except DoesNotExist:
             return None
 

@@ -12,10 +12,11 @@ import pytest
 
 from chalicelib.api.wiring import api_routes
 from chalicelib.domain import clock
-from chalicelib.services import audit as audit_service
+from chalicelib.domain.audit import AuditEntry
+from chalicelib.store import audit as audit_store
 from chalicelib.store import keys
 from chalicelib.store.models import AuditRecord
-from chalicelib.store.tx import StaleWrite, Unit
+from chalicelib.store.uow import StaleWrite, UnitOfWork
 from tests.support import make_clinic
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +89,7 @@ def test_filters_by_patient_by_action_and_both(busy):
 
 def test_patient_and_action_together_read_on_until_the_page_is_full(busy, monkeypatch):
     """With a tiny DynamoDB page, most pages hold no match: the service keeps reading."""
-    monkeypatch.setattr(audit_service, "FILTERED_PAGE", 1)
+    monkeypatch.setattr(audit_store, "FILTERED_PAGE", 1)
     r = busy.owner.get(f"/audit?patient_id={busy.ann}&action=invoice.created&limit=2")
     assert [i["action"] for i in r.body["items"]] == ["invoice.created"] * 2
     assert r.body["next_cursor"] is not None
@@ -117,7 +118,9 @@ def test_a_cursor_only_works_for_the_list_it_came_from(busy):
     r = busy.owner.get(f"/audit?limit=2&action=invoice.created&cursor={cursor}")
     assert r.status == 400 and "cursor" in r.body["error"]["fields"]
     doc = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    for tampered in ({**doc, "before": "C#cln_x"}, {**doc, "v": 2}, {**doc, "before": 5}, [doc]):
+    at, audit_id = doc["p"]
+    for tampered in ({**doc, "p": ["C#cln_x", audit_id]}, {**doc, "p": [at, "C#cln_x"]}, {**doc, "k": "audit:v2"},
+                     {**doc, "p": 5}, {**doc, "p": [at, 5]}, {**doc, "p": [at, audit_id, "C#cln_x"]}, [doc]):
         forged = base64.urlsafe_b64encode(json.dumps(tampered).encode()).decode().rstrip("=")
         assert busy.owner.get(f"/audit?limit=2&cursor={forged}").status == 400, tampered
 
@@ -145,30 +148,31 @@ def test_no_route_changes_or_deletes_audit_records(busy):
 
 def test_an_audit_record_cannot_be_written_over(busy):
     existing = next(iter(AuditRecord.query(keys.clinic_pk(busy.clinic_id), limit=1)))
-    unit = Unit(datetime.now(UTC))
-    forged = AuditRecord(existing.pk, existing.sk, audit_id=existing.audit_id, at=existing.at, actor="mallory",
-                         action=existing.action, aa_pk=existing.aa_pk, aa_sk=existing.aa_sk, details={})
-    unit.create(forged, label="audit")
+    uow = UnitOfWork()
+    # The one way the code writes an entry, with the id and instant of one that exists.
+    uow.audit.add(busy.clinic_id, AuditEntry(existing.audit_id, clock.parse_iso_z(existing.at), "mallory",
+                                             existing.action))
     with pytest.raises(StaleWrite):
-        unit.commit()
+        uow.commit()
     assert AuditRecord.get(existing.pk, existing.sk).actor == existing.actor
 
 
 def test_the_code_only_ever_creates_and_queries_audit_records():
-    """Audit records are built in tx.Unit.audit (created with attribute_not_exists) and read in
-    services/audit.py with Query; no other module touches the model, and nothing calls
-    save/update/delete/batch_write on it."""
+    """Audit records are built in store/audit.py (AuditRepository.add, created with
+    attribute_not_exists) and read there with Query; no other module touches the model, and
+    nothing calls save/update/delete/batch_write on it."""
     users = {}
     for path in (ROOT / "chalicelib").rglob("*.py"):
         tree = ast.parse(path.read_text())
         names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "AuditRecord"}
         if names:
             users[path.relative_to(ROOT).as_posix()] = tree
-    assert set(users) == {"chalicelib/store/models.py", "chalicelib/store/tx.py", "chalicelib/services/audit.py"}
+    assert set(users) == {"chalicelib/store/models.py", "chalicelib/store/audit.py"}
     for path, tree in users.items():
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr in {"delete", "update", "batch_write", "delete_table",
                                                                   "update_item", "delete_item"}:
                 raise AssertionError(f"{path} calls .{node.attr}")
-    tx_source = (ROOT / "chalicelib/store/tx.py").read_text()
-    assert 'self.create(record, label="audit")' in tx_source
+    store_source = (ROOT / "chalicelib/store/audit.py").read_text()
+    assert 'self._tx.create(record, label="audit")' in store_source
+    assert ".save(" not in store_source

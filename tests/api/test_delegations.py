@@ -7,9 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.domain import clock
+from chalicelib.domain.errors import Forbidden
+from chalicelib.domain.roles import WRITE_OFF
 from chalicelib.services import delegations
 from chalicelib.store import keys
 from chalicelib.store.models import AuditRecord, DelegationRecord, StaffRecord
+from chalicelib.store.uow import UnitOfWork
+from tests.ledger_ops import caller
 from tests.support import make_clinic
 
 
@@ -91,20 +95,25 @@ def test_revoking_twice_or_an_unknown_delegation_is_404(world):
 
 def test_a_grant_expires_by_itself_and_can_still_be_revoked_for_the_record(world):
     now = datetime.now(UTC)
-    d = delegations.grant(world.clinic_id, world.sub("owner"), now, grantee_sub=world.sub("delegate"),
+    owner, delegate = caller(world, "owner"), caller(world, "delegate")
+    d = delegations.grant(UnitOfWork(), owner, now, grantee_sub=world.sub("delegate"),
                           permission="write_off", expires_at=now + timedelta(minutes=5))
     later = now + timedelta(minutes=6)
-    assert delegations.active_grants(world.clinic_id, later) == []
-    assert delegations.list_active(world.clinic_id, later) == {"items": []}
-    assert delegations.authority(world.clinic_id, world.sub("delegate"), "write_off", later) == []
-    delegations.revoke(world.clinic_id, world.sub("owner"), later, d["delegation_id"])
+    uow = UnitOfWork()
+    assert uow.delegations.active(world.clinic_id, later) == []
+    assert delegations.list_active(uow, owner, later) == []
+    assert delegations.permissions_of(uow, world.clinic_id, world.sub("delegate"), later) == frozenset()
+    with pytest.raises(Forbidden):  # no stored fact gives the delegate the permission any more
+        delegations.require_authority(uow, delegate, WRITE_OFF, later)
+    assert uow.staged == 0
+    delegations.revoke(uow, owner, later, d.delegation_id)
     assert latest_audit(world, "delegation.revoked").details.as_dict()["was_expired"] is True
 
 
 def test_an_expired_grant_gives_nothing_even_with_a_fresh_token(world):
     now = datetime.now(UTC)
-    delegations.grant(world.clinic_id, world.sub("owner"), now - timedelta(days=3), grantee_sub=world.sub("delegate"),
-                      permission="write_off", expires_at=now - timedelta(seconds=1))
+    delegations.grant(UnitOfWork(), caller(world, "owner"), now - timedelta(days=3),
+                      grantee_sub=world.sub("delegate"), permission="write_off", expires_at=now - timedelta(seconds=1))
     assert world.as_("delegate").get("/me").body["permissions"] == []
     assert world.owner.get("/delegations").body["items"] == []
     pid = owed_patient(world)

@@ -11,11 +11,13 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from chalicelib.domain.clock import iso_z
+from chalicelib.domain.contact import Attempt
 from chalicelib.domain.ids import new_child_id
+from chalicelib.domain.roles import SYSTEM, Caller
 from chalicelib.services import attempts, callbacks, invoices, patients, reports
-from chalicelib.store import accounts, keys
-from chalicelib.store.models import AttemptRecord, LastAttemptMap, PaymentRecord, Record
-from chalicelib.store.tx import Unit
+from chalicelib.store import keys
+from chalicelib.store.models import PaymentRecord, Record
+from chalicelib.store.uow import UnitOfWork
 from tests.api.followups_support import (
     ACTOR,
     at,
@@ -26,6 +28,7 @@ from tests.api.followups_support import (
     owing,
     pay,
 )
+from tests.ledger_ops import caller
 from tests.support import make_clinic
 
 FEB = "from=2026-02-01&to=2026-02-28"
@@ -44,8 +47,12 @@ class Scenario:
     owner: str
 
 
+def staff(clinic_id: str, sub: str = ACTOR) -> Caller:
+    return Caller(sub=sub, clinic_id=clinic_id)
+
+
 def _attempt(w, who, when, pid, channel, outcome, **promise):
-    return attempts.log(w.clinic_id, w.sub(who), at(when), pid, channel=channel, outcome=outcome, **promise)
+    return attempts.log(UnitOfWork(), caller(w, who), at(when), pid, channel=channel, outcome=outcome, **promise)
 
 
 def _pay(w, when, pid, cents, received_at=None):
@@ -60,10 +67,11 @@ def feb(http) -> Scenario:
     w = make_clinic(http, timezone="America/New_York", name="Reports Clinic")
     c = w.clinic_id
     made = at("2026-01-16T15:00:00Z")
-    p1, p2, p3 = (patients.create(c, ACTOR, made, name=n)["patient_id"] for n in ("P One", "P Two", "P Three"))
+    p1, p2, p3 = (patients.create(UnitOfWork(), staff(c), made, name=n).patient_id
+                  for n in ("P One", "P Two", "P Three"))
     for pid, cents, day in ((p1, 30_000, date(2026, 1, 5)), (p2, 20_000, date(2026, 1, 10)),
                             (p3, 10_000, date(2026, 1, 15))):
-        invoices.create(c, ACTOR, made, patient_id=pid, amount_cents=cents, invoice_date=day)
+        invoices.create(UnitOfWork(), staff(c), made, patient_id=pid, amount_cents=cents, invoice_date=day)
     _attempt(w, "admin", "2026-01-20T15:00:00Z", p3, "phone", "hung_up")  # January: no
     _attempt(w, "billing", "2026-02-01T04:30:00Z", p1, "phone", "no_answer")  # Jan 31 23:30 local: no
     _attempt(w, "billing", "2026-02-01T05:10:00Z", p1, "email", "promised_payment",  # Feb 1 00:10 local: yes
@@ -71,21 +79,23 @@ def feb(http) -> Scenario:
     _attempt(w, "billing2", "2026-02-03T15:00:00Z", p2, "sms", "promised_payment",
              promised_amount_cents=5_000, promised_date=date(2026, 2, 6))
     _pay(w, "2026-02-05T15:00:00Z", p1, 10_000)  # keeps ann's promise; recovered by ann (4 days)
-    cb1 = callbacks.schedule(c, w.sub("billing"), at("2026-02-05T16:00:00Z"), p1,
-                             due_at=at("2026-02-10T15:00:00Z"))["callback_id"]
+    cb1 = callbacks.schedule(UnitOfWork(), caller(w, "billing"), at("2026-02-05T16:00:00Z"), p1,
+                             due_at=at("2026-02-10T15:00:00Z")).callback_id
     _attempt(w, "billing2", "2026-02-08T15:00:00Z", p2, "phone", "no_payment_despite_promise")  # breaks bob's
-    callbacks.schedule(c, w.sub("billing2"), at("2026-02-08T16:00:00Z"), p2,
+    callbacks.schedule(UnitOfWork(), caller(w, "billing2"), at("2026-02-08T16:00:00Z"), p2,
                        due_at=at("2026-02-20T15:00:00Z"))  # never done: overdue for bob
-    callbacks.update(c, w.sub("billing"), at("2026-02-11T15:00:00Z"), cb1, status="done")  # done for ann
+    callbacks.update(UnitOfWork(), caller(w, "billing"), at("2026-02-11T15:00:00Z"), cb1,
+                     status="done")  # done for ann
     # Recorded on Feb 12 but received on Feb 7: bob's Feb 3 call is the latest before it, not his Feb 8 one.
     _pay(w, "2026-02-12T15:00:00Z", p2, 1_500, received_at="2026-02-07T15:00:00Z")
     _attempt(w, "billing", "2026-02-20T15:00:00Z", p1, "phone", "no_answer")
     _pay(w, "2026-02-25T15:00:00Z", p3, 2_000)  # cy's last call was 36 days before: nobody's
     _attempt(w, "admin", "2026-02-26T15:00:00Z", p3, "in_person", "refused")
-    cb3 = callbacks.schedule(c, w.sub("admin"), at("2026-02-26T16:00:00Z"), p3, due_at=at("2026-02-27T17:00:00Z"),
-                             assignee_sub=w.sub("billing"))["callback_id"]
+    cb3 = callbacks.schedule(UnitOfWork(), caller(w, "admin"), at("2026-02-26T16:00:00Z"), p3,
+                             due_at=at("2026-02-27T17:00:00Z"), assignee_sub=w.sub("billing")).callback_id
     _pay(w, "2026-02-27T15:00:00Z", p3, 3_000)  # recovered by cy (1 day)
-    callbacks.update(c, w.sub("billing"), at("2026-03-01T15:00:00Z"), cb3, status="done")  # done in March: no
+    callbacks.update(UnitOfWork(), caller(w, "billing"), at("2026-03-01T15:00:00Z"), cb3,
+                     status="done")  # done in March: no
     _pay(w, "2026-03-02T15:00:00Z", p1, 4_000)  # recovered by ann, but in March
     return Scenario(w, w.sub("billing"), w.sub("billing2"), w.sub("admin"), w.sub("owner"))
 
@@ -124,8 +134,8 @@ def test_staff_performance_for_february_matches_the_hand_computed_figures(feb):
 
 def test_the_report_reads_only_the_months_items_on_the_timeline(feb):
     with dynamodb_calls() as calls:
-        report = reports.staff_performance(feb.world.clinic_id, at("2026-03-10T15:00:00Z"), date(2026, 2, 1),
-                                           date(2026, 2, 28))
+        report = reports.staff_performance(UnitOfWork(), caller(feb.world, "owner"), at("2026-03-10T15:00:00Z"),
+                                           date(2026, 2, 1), date(2026, 2, 28))
     assert report["items"] == expected(feb)
     assert calls.ops() == ["GetItem", "Query", "Query", "Query", "Query", "Query"]  # clinic, staff, 4 timelines
     # February keys: 5 attempts, 2 promises (kept, broken), 2 callbacks (done Feb 11, due Feb 20),
@@ -178,24 +188,21 @@ def test_a_done_callback_is_on_the_timeline_at_the_time_it_was_done(feb):
 def _system_attempt(clinic_id: str, pid: str, now: datetime) -> None:
     """What the nightly run writes when it breaks a promise (issue 4): an attempt by `system` that
     becomes the patient's last attempt."""
-    loaded = accounts.load(clinic_id, pid)
-    attempt_id = new_child_id("att", pid)
-    loaded.profile.last_attempt = LastAttemptMap(at=iso_z(now), channel="phone",
-                                                 outcome="no_payment_despite_promise", by="system")
-    unit = Unit(now)
-    accounts.stage_account(unit, loaded)
-    unit.create(AttemptRecord(keys.patient_pk(clinic_id, pid), keys.ATTEMPT + attempt_id, attempt_id=attempt_id,
-                              patient_id=pid, at=iso_z(now), by="system", channel="phone",
-                              outcome="no_payment_despite_promise", tl_pk=keys.timeline_pk(clinic_id, "ATT"),
-                              tl_sk=keys.timeline_sk(iso_z(now), attempt_id)))
-    unit.commit()
+    uow = UnitOfWork()
+    loaded = uow.accounts.load(clinic_id, pid)
+    logged = Attempt(new_child_id("att", pid), pid, now, SYSTEM, "phone", "no_payment_despite_promise")
+    loaded.patient.last_attempt = logged.summary()
+    uow.accounts.stage(loaded, now)
+    uow.contacts.add_attempt(clinic_id, logged)
+    uow.commit()
 
 
 def test_a_payment_after_the_scheduled_runs_attempt_goes_to_the_staff_member_who_called_before(aws):
     start = at("2026-05-04T14:00:00Z")
     clinic_id = new_clinic(start)
     pid = owing(clinic_id, start, date(2026, 5, 1), cents=9_000)
-    attempts.log(clinic_id, "sub-dee", start + timedelta(days=1), pid, channel="sms", outcome="no_answer")
+    attempts.log(UnitOfWork(), staff(clinic_id, "sub-dee"), start + timedelta(days=1), pid, channel="sms",
+                 outcome="no_answer")
     _system_attempt(clinic_id, pid, start + timedelta(days=3))
     paid = pay(clinic_id, start + timedelta(days=4), pid, 1_000)
     late = pay(clinic_id, start + timedelta(days=31, hours=1), pid, 1_000)
@@ -214,21 +221,25 @@ def test_aging_counts_each_open_invoice_in_the_bucket_of_its_own_age_and_plans_a
         return date.fromisoformat(text)
 
     x = owing(c, now, d("2026-03-10"), 1_000)  # 0 days
-    invoices.create(c, ACTOR, now, patient_id=x, amount_cents=2_000, invoice_date=d("2026-02-08"))  # 30 days
-    invoices.create(c, ACTOR, now, patient_id=x, amount_cents=3_000, invoice_date=d("2026-02-07"))  # 31 days
+    invoices.create(UnitOfWork(), staff(c), now, patient_id=x, amount_cents=2_000,
+                    invoice_date=d("2026-02-08"))  # 30 days
+    invoices.create(UnitOfWork(), staff(c), now, patient_id=x, amount_cents=3_000,
+                    invoice_date=d("2026-02-07"))  # 31 days
     y = owing(c, now, d("2026-01-09"), 4_000)  # 60 days
-    invoices.create(c, ACTOR, now, patient_id=y, amount_cents=5_000, invoice_date=d("2026-01-08"))  # 61 days
+    invoices.create(UnitOfWork(), staff(c), now, patient_id=y, amount_cents=5_000,
+                    invoice_date=d("2026-01-08"))  # 61 days
     pay(c, now, y, 1_000)  # oldest first: the 61-day invoice owes 4,000
     z = owing(c, now, d("2025-12-09"), 6_000)  # 91 days
-    invoices.create(c, ACTOR, now, patient_id=z, amount_cents=7_000, invoice_date=d("2025-12-10"))  # 90 days
+    invoices.create(UnitOfWork(), staff(c), now, patient_id=z, amount_cents=7_000,
+                    invoice_date=d("2025-12-10"))  # 90 days
     paid_up = owing(c, now, d("2026-01-01"), 8_000)
     pay(c, now, paid_up, 8_000)  # paid: in no bucket
     gone = owing(c, now, d("2026-02-15"), 500)
-    loaded = accounts.load(c, gone)
+    uow = UnitOfWork()
+    loaded = uow.accounts.load(c, gone)
     loaded.account.write_off("test")  # written off: in no bucket
-    unit = Unit(now)
-    accounts.stage_account(unit, loaded)
-    unit.commit()
+    uow.accounts.stage(loaded, now)
+    uow.commit()
     v = owing(c, now, d("2026-02-01"), 12_000)
     convert_to_plan(c, now, v, 5_000, d("2026-03-20"))  # its invoice is in the plan: 12,000 not invoiced
     pay(c, now, v, 1_000)  # prepays the last installment: 11,000 left to invoice
@@ -237,7 +248,7 @@ def test_aging_counts_each_open_invoice_in_the_bucket_of_its_own_age_and_plans_a
     invoice_installments(c, now, u, d("2026-03-10"))  # a 1,000 plan invoice dated today; 2,000 not invoiced
 
     with dynamodb_calls() as calls:
-        report = reports.aging(c, now)
+        report = reports.aging(UnitOfWork(), staff(c), now)
     assert report == {"as_of": "2026-03-10", "buckets": [
         {"bucket": "0-30", "invoices": 3, "patients": 2, "balance_cents": 1_000 + 2_000 + 1_000},
         {"bucket": "31-60", "invoices": 2, "patients": 2, "balance_cents": 3_000 + 4_000},
@@ -246,7 +257,7 @@ def test_aging_counts_each_open_invoice_in_the_bucket_of_its_own_age_and_plans_a
         "total_cents": 28_000, "plan_remainder_cents": 11_000 + 2_000}
     # One Query reads the 8 open invoices and the 2 plans, nothing else.
     assert calls.ops() == ["GetItem", "Query"] and calls.scanned() == 8 + 2
-    owed = sum(patients.get(c, p)["balance_cents"] for p in (x, y, z, paid_up, gone, u, v))
+    owed = sum(patients.get(UnitOfWork(), staff(c), p).balance_cents for p in (x, y, z, paid_up, gone, u, v))
     assert owed == report["total_cents"] + report["plan_remainder_cents"]
 
 

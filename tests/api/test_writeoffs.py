@@ -7,9 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from chalicelib.domain import clock
+from chalicelib.domain.errors import Forbidden
 from chalicelib.services import delegations, writeoffs
-from chalicelib.store import accounts, keys
+from chalicelib.store import keys
+from chalicelib.store.accounts import AccountRepository
 from chalicelib.store.models import AuditRecord
+from chalicelib.store.uow import UnitOfWork
 from tests import ledger_ops
 from tests.support import make_clinic
 
@@ -182,22 +185,24 @@ def test_a_grant_revoked_while_a_write_off_is_in_flight_stops_it(clinic, monkeyp
     pid = world.patient()
     world.invoice(pid, 4_000, days_ago(world, 2))
     now = datetime.now(UTC)
-    grant = delegations.grant(world.clinic_id, world.sub("owner"), now, grantee_sub=world.sub("delegate"),
+    owner = ledger_ops.caller(world, "owner")
+    grant = delegations.grant(UnitOfWork(), owner, now, grantee_sub=world.sub("delegate"),
                               permission="write_off", expires_at=now + timedelta(days=1))
-    real_load = accounts.load
+    real_load = AccountRepository.load
     revoked = []
 
-    def load_then_revoke(clinic_id, patient_id):
-        loaded = real_load(clinic_id, patient_id)
-        if not revoked:  # the Owner's revoke lands between the delegate's check and commit
-            delegations.revoke(world.clinic_id, world.sub("owner"), now, grant["delegation_id"])
+    def load_then_revoke(self, clinic_id, patient_id):
+        loaded = real_load(self, clinic_id, patient_id)
+        if not revoked:  # the Owner's revoke (its own request) lands between the delegate's check and commit
+            delegations.revoke(UnitOfWork(), owner, now, grant.delegation_id)
             revoked.append(True)
         return loaded
 
-    monkeypatch.setattr(accounts, "load", load_then_revoke)
+    monkeypatch.setattr(AccountRepository, "load", load_then_revoke)
     before = snapshot(world, pid)
-    with pytest.raises(writeoffs.Forbidden):
-        writeoffs.write_off(world.clinic_id, world.sub("delegate"), now, patient_id=pid, reason="in flight")
+    with pytest.raises(Forbidden):
+        writeoffs.write_off(UnitOfWork(), ledger_ops.caller(world, "delegate"), now, patient_id=pid,
+                            reason="in flight")
     monkeypatch.undo()
     assert snapshot(world, pid) == before
 
@@ -207,20 +212,20 @@ def test_an_owner_demoted_while_writing_off_is_stopped_too(clinic, monkeypatch):
     clinic.invoice(pid, 4_000, days_ago(clinic, 2))
     from chalicelib.store.models import StaffRecord
 
-    real_load = accounts.load
+    real_load = AccountRepository.load
 
-    def load_then_demote(clinic_id, patient_id):
-        loaded = real_load(clinic_id, patient_id)
+    def load_then_demote(self, clinic_id, patient_id):
+        loaded = real_load(self, clinic_id, patient_id)
         record = StaffRecord.get(keys.clinic_pk(clinic.clinic_id), keys.staff_sk(clinic.sub("owner")))
         if record.role == "Owner":
             record.role = "Admin"
             record.save()
         return loaded
 
-    monkeypatch.setattr(accounts, "load", load_then_demote)
+    monkeypatch.setattr(AccountRepository, "load", load_then_demote)
     try:
-        with pytest.raises(writeoffs.Forbidden):
-            writeoffs.write_off(clinic.clinic_id, clinic.sub("owner"), datetime.now(UTC), patient_id=pid,
+        with pytest.raises(Forbidden):
+            writeoffs.write_off(UnitOfWork(), ledger_ops.caller(clinic, "owner"), datetime.now(UTC), patient_id=pid,
                                 reason="in flight")
     finally:
         monkeypatch.undo()
@@ -231,21 +236,21 @@ def test_a_payment_that_lands_during_a_write_off_is_not_lost(clinic, monkeypatch
     """The patient record's version makes the write-off reload and write off what is left."""
     pid = clinic.patient()
     clinic.invoice(pid, 4_000, days_ago(clinic, 2))
-    real_load = accounts.load
+    real_load = AccountRepository.load
     paid = []
 
-    def load_then_pay(clinic_id, patient_id):
-        loaded = real_load(clinic_id, patient_id)
+    def load_then_pay(self, clinic_id, patient_id):
+        loaded = real_load(self, clinic_id, patient_id)
         if not paid:
             paid.append(None)  # the payment's own load goes through here too
             paid[0] = clinic.pay(pid, 1_500).status
         return loaded
 
-    monkeypatch.setattr(accounts, "load", load_then_pay)
-    result = writeoffs.write_off(clinic.clinic_id, clinic.sub("owner"), datetime.now(UTC), patient_id=pid,
+    monkeypatch.setattr(AccountRepository, "load", load_then_pay)
+    result = writeoffs.write_off(UnitOfWork(), ledger_ops.caller(clinic, "owner"), datetime.now(UTC), patient_id=pid,
                                  reason="race")
     monkeypatch.undo()
     assert paid == [201]
-    assert result["written_off_cents"] == 2_500
+    assert result.written_off_cents == 2_500
     amounts = [int(e.amount_cents) for e in ledger_ops.ledger(clinic.clinic_id, pid)]
     assert amounts == [4_000, -1_500, -2_500]

@@ -2,7 +2,7 @@
 
 The smaller sibling of tests/unit/test_ledger_property.py: each step is a real service call
 (invoices, payments with Idempotency-Key replays, write-offs) or, for plans and promises whose
-services live on other branches, the same load -> domain method -> stage_account -> commit
+services live on other branches, the same load -> domain method -> uow.accounts.stage -> commit
 they perform (tests/ledger_ops.py). After every step the stored items are read back:
 
     profile balance == sum of ledger entries == last running balance
@@ -14,6 +14,7 @@ and the worklist / due index keys agree with the account.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -29,12 +30,14 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from chalicelib.domain import clock
+from chalicelib.api import views
+from chalicelib.domain import clock, ids
 from chalicelib.domain.errors import Conflict, Overpayment
+from chalicelib.domain.roles import OWNER as OWNER_ROLE
+from chalicelib.domain.roles import Caller
+from chalicelib.domain.team import StaffMember
 from chalicelib.services import clinics, invoices, patients, payments, writeoffs
-from chalicelib.store import keys
-from chalicelib.store.models import StaffRecord
-from chalicelib.store.tx import Unit
+from chalicelib.store.uow import UnitOfWork
 from tests import ledger_ops
 
 OWNER = "owner-sub-ledger-machine"
@@ -46,13 +49,14 @@ class StoredAccountMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.now = datetime.now(UTC).replace(microsecond=0)
-        clinic = clinics.create("Ledger Machine Clinic", TZ, "NZD", self.now)
+        clinic = clinics.create(UnitOfWork(), self.now, name="Ledger Machine Clinic", timezone=TZ, currency="NZD")
         self.clinic_id = clinic.clinic_id
-        unit = Unit(self.now)
-        unit.create(StaffRecord(keys.clinic_pk(self.clinic_id), keys.staff_sk(OWNER), sub=OWNER, role="Owner",
-                                email="owner@example.test", name="Owner", created_at=self.now.isoformat()))
-        unit.commit()
-        self.pid = patients.create(self.clinic_id, OWNER, self.now, name="Machine Patient")["patient_id"]
+        self.owner = Caller(sub=OWNER, clinic_id=self.clinic_id, roles=frozenset({OWNER_ROLE}))
+        uow = UnitOfWork()
+        uow.staff.add(self.clinic_id, StaffMember(OWNER, "owner@example.test", "Owner", OWNER_ROLE,
+                                                  self.now.isoformat()))
+        uow.commit()
+        self.pid = patients.create(UnitOfWork(), self.owner, self.now, name="Machine Patient").patient_id
         self.invoiced = self.paid = self.written_off = 0
         self.last_payment: tuple[str, dict, dict, datetime] | None = None
 
@@ -88,7 +92,7 @@ class StoredAccountMachine(RuleBasedStateMachine):
     @rule(amount=st.integers(1, 50_000), days_back=st.integers(0, 60))
     def invoice(self, amount, days_back):
         self._tick()
-        invoices.create(self.clinic_id, OWNER, self.now, patient_id=self.pid, amount_cents=amount,
+        invoices.create(UnitOfWork(), self.owner, self.now, patient_id=self.pid, amount_cents=amount,
                         invoice_date=self.today - timedelta(days=days_back))
         self.invoiced += amount
 
@@ -103,10 +107,10 @@ class StoredAccountMachine(RuleBasedStateMachine):
         body = {"patient_id": self.pid, "amount_cents": amount, "method": "cash", "received_at": None,
                 "invoice_id": named, "note": None}
         key = secrets.token_hex(8)
-        status, response = payments.record(self.clinic_id, OWNER, self.now, idempotency_key=key, body=body)
-        assert status == 201 and sum(a["amount_cents"] for a in response["allocations"]) == amount
+        created, payment = payments.record(UnitOfWork(), self.owner, self.now, idempotency_key=key, body=body)
+        assert created and sum(a.amount_cents for a in payment.allocations) == amount
         self.paid += amount
-        self.last_payment = (key, body, response, self.now)
+        self.last_payment = (key, body, views.payment(payment), self.now)
 
     @precondition(lambda self: self.last_payment is not None
                   and self.now - self.last_payment[3] < timedelta(hours=24))  # keys are kept >= 24 h
@@ -115,7 +119,10 @@ class StoredAccountMachine(RuleBasedStateMachine):
         """The same Idempotency-Key and body: the first response again, and no money moves."""
         key, body, response, _ = self.last_payment
         ledger_before = len(ledger_ops.ledger(self.clinic_id, self.pid))
-        assert payments.record(self.clinic_id, OWNER, self.now, idempotency_key=key, body=body) == (201, response)
+        with ledger_ops.dynamodb_ops() as ops:
+            created, payment = payments.record(UnitOfWork(), self.owner, self.now, idempotency_key=key, body=body)
+        assert (created, views.payment(payment)) == (False, response)
+        assert ops == ["GetItem"]  # the key's record holds the answer: one read, nothing written
         assert len(ledger_ops.ledger(self.clinic_id, self.pid)) == ledger_before
 
     @rule(extra=st.integers(1, 10_000))
@@ -123,8 +130,8 @@ class StoredAccountMachine(RuleBasedStateMachine):
         self._tick()
         body = {"patient_id": self.pid, "amount_cents": self.balance() + extra, "method": "card",
                 "received_at": None, "invoice_id": None, "note": None}
-        self._refused(lambda: payments.record(self.clinic_id, OWNER, self.now, idempotency_key=secrets.token_hex(8),
-                                              body=body), Overpayment)
+        self._refused(lambda: payments.record(UnitOfWork(), self.owner, self.now,
+                                              idempotency_key=secrets.token_hex(8), body=body), Overpayment)
 
     @precondition(lambda self: self.invoiced > self.paid + self.written_off)
     @rule(data=st.data(), frequency=st.sampled_from(["weekly", "monthly"]), start_in=st.integers(0, 30))
@@ -159,12 +166,12 @@ class StoredAccountMachine(RuleBasedStateMachine):
         self._tick()
         owed = self.balance()
         if owed == 0:
-            self._refused(lambda: writeoffs.write_off(self.clinic_id, OWNER, self.now, patient_id=self.pid,
+            self._refused(lambda: writeoffs.write_off(UnitOfWork(), self.owner, self.now, patient_id=self.pid,
                                                       reason="nothing owed"), Conflict)
             return
-        result = writeoffs.write_off(self.clinic_id, OWNER, self.now, patient_id=self.pid, reason="machine")
-        assert result["written_off_cents"] == owed
-        assert ledger_ops.ledger(self.clinic_id, self.pid)[-1].entry_id == result["entry_id"]
+        result = writeoffs.write_off(UnitOfWork(), self.owner, self.now, patient_id=self.pid, reason="machine")
+        assert result.written_off_cents == owed
+        assert ledger_ops.ledger(self.clinic_id, self.pid)[-1].entry_id == result.entry_id
         self.written_off += owed
 
     # ----- invariants --------------------------------------------------------------------------
@@ -199,7 +206,13 @@ class StoredAccountMachine(RuleBasedStateMachine):
         assert all(int(i.balance_cents) == 0 for i in stored_invoices if i.status in ("paid", "written_off"))
 
 
-def test_the_ledger_invariant_holds_through_the_services_and_the_store(aws):
+def test_the_ledger_invariant_holds_through_the_services_and_the_store(aws, monkeypatch):
+    # Hypothesis replays choice sequences and needs the machine to do the same thing each time.
+    # Random ids would order a patient's invoices (which one a payment settles first among equal
+    # dates, so which ones stay open) differently on each replay: it then fails as "flaky". Ids
+    # that grow in creation order, unique across examples, keep every replay the same.
+    counter = itertools.count(secrets.randbelow(10**11))
+    monkeypatch.setattr(ids, "_rand", lambda n=16: f"{next(counter):0{n}d}")
     run_state_machine_as_test(StoredAccountMachine, settings=settings(
         max_examples=25, stateful_step_count=15, deadline=None,
         # No shrinking: through DynamoDB it can take many minutes; the failing steps are printed

@@ -14,6 +14,8 @@ import pytest
 
 from chalicelib.domain import clock
 from chalicelib.services import delegations
+from chalicelib.store.uow import UnitOfWork
+from tests.ledger_ops import caller
 from tests.support import make_clinic
 
 CALLERS = ("owner", "admin", "billing", "delegate", "admin_delegate", "revoked", "expired", "other_owner")
@@ -32,7 +34,7 @@ def world(http):
         assert r.status == 201, r
         if who == "revoked":
             assert w.owner.delete(f"/delegations/{r.body['delegation_id']}").status == 204
-    delegations.grant(w.clinic_id, w.sub("owner"), now - timedelta(days=10), grantee_sub=w.sub("expired"),
+    delegations.grant(UnitOfWork(), caller(w, "owner"), now - timedelta(days=10), grantee_sub=w.sub("expired"),
                       permission="write_off", expires_at=now - timedelta(days=1))
     w.other = other
     return w

@@ -140,7 +140,7 @@ def owner_api(stack) -> StackApi:
 def yen_owner_api(local_stack_process, stack) -> StackApi:
     """The Owner of a second clinic, made with the CLI, that bills in JPY (a currency without minor units)."""
     def cli(*args: str) -> dict:
-        done = subprocess.run([sys.executable, "-m", "chalicelib.cli", *args], env=local_stack_process.env, cwd=ROOT,
+        done = subprocess.run([sys.executable, "-m", "devtools.cli", *args], env=local_stack_process.env, cwd=ROOT,
                               capture_output=True, text=True, check=True)
         return json.loads(done.stdout)
 

@@ -6,15 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from chalicelib.api import views
 from chalicelib.domain import clock
 from chalicelib.domain.account import Promise
+from chalicelib.domain.contact import PROMISED_PAYMENT, Attempt
 from chalicelib.domain.ids import new_child_id
+from chalicelib.domain.roles import BILLING, Caller
 from chalicelib.services import clinics, invoices, patients, plans
-from chalicelib.store import accounts, keys
-from chalicelib.store.models import AttemptRecord, AuditRecord, InvoiceRecord, Record
-from chalicelib.store.tx import Unit
+from chalicelib.store import keys
+from chalicelib.store.models import AuditRecord, InvoiceRecord, PatientRecord, Record
+from chalicelib.store.uow import UnitOfWork
 
 STAFF = "staff-sub-1"
+
+
+def staff(clinic_id: str, sub: str = STAFF) -> Caller:
+    """The caller a service sees for a request of BillingStaff `sub`."""
+    return Caller(sub=sub, clinic_id=clinic_id, roles=frozenset({BILLING}))
 
 
 def instant(text: str) -> datetime:
@@ -44,13 +52,15 @@ class PlanWorld:
     created_at: datetime
 
     def plan(self) -> dict:
-        return plans.get(self.clinic_id, self.plan_id)
+        """The plan as GET /payment-plans/{id} shows it."""
+        return views.plan(plans.get(UnitOfWork(), staff(self.clinic_id), self.plan_id))
 
     def next_run_date(self) -> date:
-        return clinics.get(self.clinic_id).next_run_date
+        return clinics.get(UnitOfWork(), self.clinic_id).next_run_date
 
     def invoice(self, invoice_id: str) -> dict:
-        return invoices.get(self.clinic_id, invoice_id)
+        """The invoice as GET /invoices/{id} shows it."""
+        return views.invoice(invoices.get(UnitOfWork(), staff(self.clinic_id), invoice_id))
 
     def plan_invoices(self) -> list[InvoiceRecord]:
         return [r for r in Record.query(keys.patient_pk(self.clinic_id, self.patient_id),
@@ -60,17 +70,19 @@ class PlanWorld:
     def audits(self, action: str) -> list[AuditRecord]:
         return list(AuditRecord.by_action.query(keys.audit_action_pk(self.clinic_id, action)))
 
-    def profile(self):
-        return patients.get_record(self.clinic_id, self.patient_id)
+    def profile(self) -> PatientRecord:
+        """The stored patient record itself."""
+        return PatientRecord.get(keys.patient_pk(self.clinic_id, self.patient_id), keys.PROFILE)
 
 
 def new_clinic(tz: str, created_at: datetime, name: str = "Job Clinic") -> str:
-    return clinics.create(name, tz, "USD", created_at).clinic_id
+    return clinics.create(UnitOfWork(), created_at, name=name, timezone=tz, currency="USD").clinic_id
 
 
 def patient_owing(clinic_id: str, tz: str, now: datetime, cents: int, age_days: int = 30) -> str:
-    pid = patients.create(clinic_id, STAFF, now, name="Job Patient")["patient_id"]
-    invoices.create(clinic_id, STAFF, now, patient_id=pid, amount_cents=cents,
+    uow, caller = UnitOfWork(), staff(clinic_id)
+    pid = patients.create(uow, caller, now, name="Job Patient").patient_id
+    invoices.create(uow, caller, now, patient_id=pid, amount_cents=cents,
                     invoice_date=clock.local_date(now, tz) - timedelta(days=age_days))
     return pid
 
@@ -85,24 +97,23 @@ def clinic_with_plan(tz: str, created_at: datetime, *, cents: int = 30_000, inst
 def add_plan(clinic_id: str, tz: str, now: datetime, *, cents: int = 30_000, installment: int = 10_000,
              frequency: str = "monthly", start: date | None = None) -> PlanWorld:
     pid = patient_owing(clinic_id, tz, now, cents)
-    plan = plans.create(clinic_id, STAFF, now, patient_id=pid, installment_cents=installment, frequency=frequency,
-                        start_date=start or clock.local_date(now, tz))
-    return PlanWorld(clinic_id, tz, pid, plan["plan_id"], now)
+    plan = plans.create(UnitOfWork(), staff(clinic_id), now, patient_id=pid, installment_cents=installment,
+                        frequency=frequency, start_date=start or clock.local_date(now, tz))
+    return PlanWorld(clinic_id, tz, pid, plan.plan_id, now)
 
 
 def promise(clinic_id: str, tz: str, patient_id: str, cents: int, promised_date: date, now: datetime,
             channel: str = "sms") -> Promise:
     """A promise recorded the way logging a `promised_payment` attempt records it."""
-    loaded = accounts.load(clinic_id, patient_id)
+    uow = UnitOfWork()
+    loaded = uow.accounts.load(clinic_id, patient_id)
     attempt_id = new_child_id("att", patient_id)
     made = Promise(promise_id=new_child_id("prom", patient_id), attempt_id=attempt_id, amount_cents=cents,
                    promised_date=promised_date, made_at=now, made_by=STAFF)
     loaded.account.record_promise(made, clock.local_date(now, tz))
-    unit = Unit(now)
-    accounts.stage_account(unit, loaded)
-    unit.create(AttemptRecord(keys.patient_pk(clinic_id, patient_id), keys.ATTEMPT + attempt_id,
-                              attempt_id=attempt_id, patient_id=patient_id, at=clock.iso_z(now), by=STAFF,
-                              channel=channel, outcome="promised_payment", promised_amount_cents=cents,
-                              promised_date=promised_date.isoformat(), promise_id=made.promise_id))
-    unit.commit()
+    uow.accounts.stage(loaded, now)
+    uow.contacts.add_attempt(clinic_id, Attempt(attempt_id, patient_id, now, STAFF, channel, PROMISED_PAYMENT,
+                                                promised_amount_cents=cents, promised_date=promised_date,
+                                                promise_id=made.promise_id))
+    uow.commit()
     return made

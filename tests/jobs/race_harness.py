@@ -63,18 +63,26 @@ def _reset(endpoint: str) -> None:
     bootstrap.create_tables()
 
 
+def _staff(clinic_id: str, sub: str):
+    from chalicelib.domain.roles import BILLING, Caller
+
+    return Caller(sub=sub, clinic_id=clinic_id, roles=frozenset({BILLING}))
+
+
 def _setup() -> dict:
     from chalicelib.services import clinics, invoices, patients, plans
+    from chalicelib.store.uow import UnitOfWork
 
-    clinic = clinics.create("Race Clinic", TZ, "USD", CREATED)
+    uow = UnitOfWork()
+    clinic = clinics.create(uow, CREATED, name="Race Clinic", timezone=TZ, currency="USD")
+    staff = _staff(clinic.clinic_id, "staff")
     worlds = []
     for n in range(PATIENTS):
-        pid = patients.create(clinic.clinic_id, "staff", CREATED, name=f"Racer {n}")["patient_id"]
-        invoices.create(clinic.clinic_id, "staff", CREATED, patient_id=pid, amount_cents=TOTAL,
-                        invoice_date=date(2025, 12, 1))
-        plan = plans.create(clinic.clinic_id, "staff", CREATED, patient_id=pid, installment_cents=INSTALLMENT,
+        pid = patients.create(uow, staff, CREATED, name=f"Racer {n}").patient_id
+        invoices.create(uow, staff, CREATED, patient_id=pid, amount_cents=TOTAL, invoice_date=date(2025, 12, 1))
+        plan = plans.create(uow, staff, CREATED, patient_id=pid, installment_cents=INSTALLMENT,
                             frequency="weekly", start_date=START)
-        worlds.append({"patient_id": pid, "plan_id": plan["plan_id"]})
+        worlds.append({"patient_id": pid, "plan_id": plan.plan_id})
     return {"clinic_id": clinic.clinic_id, "plans": worlds}
 
 
@@ -95,19 +103,19 @@ COMMITS = Counter()
 
 def _count_commits() -> None:
     """Count transactions committed and refused by a condition: proof that the race happened."""
-    from chalicelib.store import tx
+    from chalicelib.store.uow import StaleWrite, Transaction
 
-    real = tx.Unit.commit
+    real = Transaction.send
 
     def counted(self):
         try:
             real(self)
-        except tx.StaleWrite:
+        except StaleWrite:
             COMMITS["refused"] += 1
             raise
         COMMITS["committed"] += 1
 
-    tx.Unit.commit = counted
+    Transaction.send = counted
 
 
 def _race(calls: list) -> tuple[list, list[str]]:
@@ -141,9 +149,11 @@ def _with_commits(facts: dict) -> dict:
 
 def _facts(world: dict, reported_created: int, expected_due: date) -> dict:
     """What is stored after the race, per plan and per patient."""
+    from chalicelib.domain.errors import InvariantViolation
     from chalicelib.services import clinics, plans
-    from chalicelib.store import accounts, keys
+    from chalicelib.store import keys
     from chalicelib.store.models import AuditRecord, InvoiceRecord, LedgerRecord, PaymentRecord, Record
+    from chalicelib.store.uow import UnitOfWork
 
     clinic_id = world["clinic_id"]
     audited: dict[str, list[int]] = {}
@@ -154,28 +164,28 @@ def _facts(world: dict, reported_created: int, expected_due: date) -> dict:
     expected = 0
     for w in world["plans"]:
         pid, plan_id = w["patient_id"], w["plan_id"]
-        plan = plans.get(clinic_id, plan_id)
-        due = [i["number"] for i in plan["installments"] if date.fromisoformat(i["due_date"]) <= expected_due]
+        plan = plans.get(UnitOfWork(), _staff(clinic_id, "staff"), plan_id)
+        due = [i.number for i in plan.installments if i.due_date <= expected_due]
         expected += len(due)
         items = list(Record.query(keys.patient_pk(clinic_id, pid), consistent_read=True))
         plan_invoices = sorted(int(r.installment_number) for r in items
                                if isinstance(r, InvoiceRecord) and r.source == "plan")
         paid = sum(int(r.amount_cents) for r in items if isinstance(r, PaymentRecord))
-        loaded = accounts.load(clinic_id, pid)
+        loaded = UnitOfWork().accounts.load(clinic_id, pid)
         try:
             loaded.account.check_invariant()
             invariant = True
-        except AssertionError:
+        except InvariantViolation:
             invariant = False
         ledger = list(LedgerRecord.query(keys.ledger_pk(clinic_id, pid), consistent_read=True))
         per_plan[plan_id] = {"due": due, "invoiced": plan_invoices, "audited": sorted(audited.get(plan_id, [])),
-                             "installment_status": [i["status"] for i in plan["installments"]]}
+                             "installment_status": [i.status for i in plan.installments]}
         per_patient[pid] = {"balance": loaded.account.balance_cents, "paid": paid, "invariant": invariant,
                             "ledger_last": int(ledger[-1].balance_after_cents),
                             "ledger_types": Counter(e.type for e in ledger)}
     return {"expected_invoices": expected, "reported_created": reported_created, "plans": per_plan,
             "patients": per_patient, "total": TOTAL,
-            "next_run_date": clinics.get(clinic_id).next_run_date.isoformat()}
+            "next_run_date": clinics.get(UnitOfWork(), clinic_id).next_run_date.isoformat()}
 
 
 def _finish(time: str) -> int:
@@ -211,14 +221,16 @@ def overlapping_runs() -> dict:
 def manual_run_during_the_scheduled_run() -> dict:
     """Staff press "run" on every plan while the scheduled run (delivered twice) is running."""
     from chalicelib.services import plans
+    from chalicelib.store.uow import UnitOfWork
 
     world = _setup()
     now = datetime.fromisoformat(TICK.replace("Z", "+00:00"))
+    staff = _staff(world["clinic_id"], "staff-sub")
 
     def manual(order):
         created = 0
-        for w in order:
-            created += len(plans.run(world["clinic_id"], "staff-sub", now, w["plan_id"])["invoices_created"])
+        for w in order:  # one request per plan, each with its own unit of work
+            created += len(plans.run(UnitOfWork(), staff, now, w["plan_id"]))
         return {"invoices_created": created}
 
     forward, backward = world["plans"], list(reversed(world["plans"]))
@@ -233,15 +245,17 @@ def manual_run_during_the_scheduled_run() -> dict:
 def payments_during_runs() -> dict:
     """Patients pay while overlapping runs invoice their plans: money is neither lost nor counted twice."""
     from chalicelib.services import payments
+    from chalicelib.store.uow import UnitOfWork
 
     world = _setup()
     now = datetime.fromisoformat(TICK.replace("Z", "+00:00"))
+    staff = _staff(world["clinic_id"], "staff-sub")
 
     def pay(w, n):
         def call():
-            status, body = payments.record(world["clinic_id"], "staff-sub", now, idempotency_key=f"race-{w}-{n}",
-                                           body={"patient_id": w, "amount_cents": 3_500, "method": "card"})
-            return {"invoices_created": 0, "status": status}
+            created, _ = payments.record(UnitOfWork(), staff, now, idempotency_key=f"race-{w}-{n}",
+                                         body={"patient_id": w, "amount_cents": 3_500, "method": "card"})
+            return {"invoices_created": 0, "created": created}
         return call
 
     calls = [lambda: _scheduled(TICK)] * 3 + [pay(w["patient_id"], n) for w in world["plans"] for n in range(2)]

@@ -9,8 +9,8 @@ from app import app
 from chalicelib.domain import clock
 from chalicelib.domain.ids import installment_invoice_id
 from chalicelib.services import payments
-from chalicelib.store import tx
 from chalicelib.store.models import AttemptRecord, AuditRecord, PromiseRecord, Record
+from chalicelib.store.uow import Transaction, UnitOfWork
 from tests.jobs.helpers import (
     add_plan,
     clinic_with_plan,
@@ -19,6 +19,7 @@ from tests.jobs.helpers import (
     new_clinic,
     patient_owing,
     promise,
+    staff,
 )
 
 
@@ -136,7 +137,7 @@ def test_a_prepaid_installment_is_invoiced_for_what_is_left_and_a_fully_prepaid_
     world = clinic_with_plan("America/Denver", created, cents=25_000, installment=10_000, frequency="weekly",
                              start=date(2026, 9, 2))
     # 25,000 = 10,000 + 10,000 + 5,000; paying 12,000 before any invoice prepays the last two backwards
-    payments.record(world.clinic_id, "staff", created, idempotency_key="prepay",
+    payments.record(UnitOfWork(), staff(world.clinic_id, "staff"), created, idempotency_key="prepay",
                     body={"patient_id": world.patient_id, "amount_cents": 12_000, "method": "cash"})
     tick("2026-09-20T09:00Z")
     by_number = {r.installment_number: r for r in world.plan_invoices()}
@@ -185,7 +186,7 @@ def test_a_kept_promise_is_not_broken(tick):
     clinic_id = new_clinic(tz, created)
     pid = patient_owing(clinic_id, tz, created, 20_000)
     promise(clinic_id, tz, pid, 5_000, date(2026, 6, 11), created)
-    payments.record(clinic_id, "staff", created + timedelta(hours=2), idempotency_key="keep",
+    payments.record(UnitOfWork(), staff(clinic_id, "staff"), created + timedelta(hours=2), idempotency_key="keep",
                     body={"patient_id": pid, "amount_cents": 5_000, "method": "card"})
     tick("2026-06-13T07:00Z")
     profile = Record.get(f"C#{clinic_id}#P#{pid}", "0#PROFILE", consistent_read=True)
@@ -201,20 +202,20 @@ def test_a_run_killed_midway_is_finished_by_the_retry_of_the_same_event_without_
     created = instant("2026-10-05T12:00Z")
     worlds = [clinic_with_plan("Europe/Lisbon", created, start=date(2026, 10, 6))]
     worlds += [add_plan(worlds[0].clinic_id, "Europe/Lisbon", created, start=date(2026, 10, 6)) for _ in range(3)]
-    real_commit, commits = tx.Unit.commit, []
+    real_send, commits = Transaction.send, []
 
-    def dying_commit(self):
-        mine = any(worlds[0].clinic_id in str(record.pk) for _, record, _ in self._writes)
+    def dying_send(self):
+        mine = any(worlds[0].clinic_id in str(record.pk) for _, _, record, _ in self._items)
         if mine and len(commits) == 2:
             raise LambdaKilled()
-        real_commit(self)
+        real_send(self)
         if mine:
             commits.append(self)
 
-    monkeypatch.setattr(tx.Unit, "commit", dying_commit)
+    monkeypatch.setattr(Transaction, "send", dying_send)
     with pytest.raises(LambdaKilled):
         tick("2026-10-06T02:00Z")  # 03:00 in Lisbon
-    monkeypatch.setattr(tx.Unit, "commit", real_commit)
+    monkeypatch.setattr(Transaction, "send", real_send)
     assert sum(len(w.plan_invoices()) for w in worlds) == 2
     retry = tick("2026-10-06T02:00Z")
     assert worlds[0].clinic_id in retry["clinics_run"]
@@ -232,10 +233,10 @@ def test_a_patient_whose_invoicing_fails_holds_up_no_one_else_and_the_next_tick_
 
     real = invoicing.invoice_plan
 
-    def throttled_for_one(clinic_id, patient_id, *args, **kwargs):
+    def throttled_for_one(uow, caller, patient_id, *args, **kwargs):
         if patient_id == world.patient_id:
             raise RuntimeError("ProvisionedThroughputExceededException")
-        return real(clinic_id, patient_id, *args, **kwargs)
+        return real(uow, caller, patient_id, *args, **kwargs)
 
     monkeypatch.setattr(invoicing, "invoice_plan", throttled_for_one)
     failed = tick("2026-10-12T18:00Z")  # 03:00 on the 13th in Tokyo
@@ -255,10 +256,11 @@ def test_a_run_out_of_time_stops_between_patients_and_leaves_the_clinic_due(aws)
     created = instant("2026-10-19T12:00:00Z")
     world = clinic_with_plan("Europe/Berlin", created, start=date(2026, 10, 20))
     add_plan(world.clinic_id, "Europe/Berlin", created, start=date(2026, 10, 20))
-    record = next(r for r in invoicing.due_clinics(instant("2026-10-20T01:00:00Z"))
-                  if r.clinic_id == world.clinic_id)
+    uow = UnitOfWork()
+    clinic = next(c for c in uow.clinics.due_for_run(instant("2026-10-20T01:00:00Z"))
+                  if c.clinic_id == world.clinic_id)
     checks = iter([False, True])
     result = invoicing.RunResult()
-    invoicing.run_clinic(record, instant("2026-10-20T01:00:00Z"), result, lambda: next(checks))
+    invoicing.run_clinic(uow, clinic, instant("2026-10-20T01:00:00Z"), result, lambda: next(checks))
     assert result.stopped_early and world.clinic_id not in result.clinics_run
     assert result.invoices_created == 1 and world.next_run_date() == date(2026, 10, 19)  # still due

@@ -32,6 +32,19 @@ def test_a_bucket_and_a_date_range_that_do_not_overlap_give_no_window():
     assert date_window(TODAY, "0-30", None, date(2026, 1, 1)) is None
 
 
+@pytest.mark.parametrize("position", [
+    ["x"], ["2026-01-01"], ["2026-01-01", PID, "C#cln_x"], ["2026-13-01", PID], ["2026-01-01", "C#cln_x"],
+    ["2026-01-01", 5], [20260101, PID],
+])
+def test_the_worklist_refuses_a_cursor_of_its_kind_that_names_no_row(position):
+    """A cursor that decodes is still refused unless it names a row: (oldest invoice date, patient id)."""
+    from chalicelib.services.followups import _after
+
+    assert _after(cursors.encode(WORKLIST, [date(2026, 1, 1).isoformat(), PID])) == (date(2026, 1, 1), PID)
+    with pytest.raises(ValidationError):
+        _after(cursors.encode(WORKLIST, position))
+
+
 def test_the_key_range_covers_whole_days_and_starts_strictly_after_the_cursor():
     lo, hi = worklist_range(date(2026, 2, 1), date(2026, 2, 12), None)
     assert lo < f"2026-02-01#{PID}" < hi and f"2026-02-12#{PID}" < hi
