@@ -147,6 +147,12 @@ class MemoryTransaction:
     def send(self) -> None:
         if not self._items:
             return
+        try:
+            self._apply()
+        finally:
+            self.clear()  # sent or failed, what was staged is gone (as store/uow.py does)
+
+    def _apply(self) -> None:
         if len(self._items) > MAX_ITEMS:
             raise Conflict(f"this change touches {len(self._items)} items, more than one transaction holds "
                            f"({MAX_ITEMS})")
@@ -157,7 +163,6 @@ class MemoryTransaction:
             seen.add((staged.kind, staged.key))
         failed = [s.label for s in self._items if not self._holds(s)]
         if failed:
-            self.clear()
             raise StaleWrite(failed)
         for staged in self._items:
             if staged.item is None:
@@ -165,7 +170,6 @@ class MemoryTransaction:
             if staged.versioned:
                 staged.item.version = (staged.item.version or 0) + 1
             getattr(self.store, staged.kind)[staged.key] = staged.item
-        self.clear()
 
     def _holds(self, staged: _Staged) -> bool:
         stored = getattr(self.store, staged.kind).get(staged.key)

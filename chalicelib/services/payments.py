@@ -44,9 +44,7 @@ def record(uow, caller: Caller, now: datetime, *, idempotency_key: str, body: di
             if stored.request_sha256 != digest:
                 raise Conflict("this Idempotency-Key was used with another request body",
                                code="idempotency_key_reused")
-            if "answer" in stored.body:
-                return False, _from_answer(stored.body["answer"])
-            return False, get(uow, caller, stored.body["payment_id"])  # kept by a version that stored the id only
+            return False, _from_answer(stored.body["answer"])
         return True, _record_new(uow, caller, now, idempotency_key, digest, body)
 
     return uow.retrying(attempt)
@@ -98,8 +96,7 @@ def _record_new(uow, caller: Caller, now: datetime, key: str, digest: str, body:
         recovered_by=recovered_by(uow, clinic_id, patient_id, loaded.patient.last_attempt, received_at))
     uow.accounts.stage(loaded, now)
     uow.accounts.add_payment(clinic_id, payment)
-    uow.idempotency.add(clinic_id, SCOPE, key, StoredResponse(digest, 201, {"payment_id": payment_id,
-                                                                          "answer": _answer(payment)},
+    uow.idempotency.add(clinic_id, SCOPE, key, StoredResponse(digest, 201, {"answer": _answer(payment)},
                                                               now, now + KEY_LIFETIME), now)
     audit.record(uow, clinic_id, caller.actor, "payment.recorded", now, patient_id=patient_id,
                  details={"payment_id": payment_id, "amount_cents": body["amount_cents"], "method": body["method"],

@@ -79,24 +79,26 @@ class Transaction:
     def send(self) -> None:
         if not self._items:
             return
-        if len(self._items) > MAX_ITEMS:
-            raise Conflict(f"this change touches {len(self._items)} items, more than one transaction holds "
-                           f"({MAX_ITEMS})")
         from pynamodb.exceptions import TransactWriteError
 
         token = str(uuid.uuid4())
         started = self._clock()
-        for attempt in range(self.policy.commit_sends):
-            try:
-                self._send_once(token)
-                self.clear()
-                return
-            except TransactWriteError as e:
-                out_of_time = self._clock() - started >= self.policy.commit_deadline_seconds
-                if not _is_transient(e) or attempt == self.policy.commit_sends - 1 or out_of_time:
-                    self._raise_stale_or(e)
-                    raise
-                self._sleep(random.uniform(0, self.policy.backoff_seconds * 2 ** attempt))
+        try:
+            if len(self._items) > MAX_ITEMS:
+                raise Conflict(f"this change touches {len(self._items)} items, more than one transaction holds "
+                               f"({MAX_ITEMS})")
+            for attempt in range(self.policy.commit_sends):
+                try:
+                    self._send_once(token)
+                    return
+                except TransactWriteError as e:
+                    out_of_time = self._clock() - started >= self.policy.commit_deadline_seconds
+                    if not _is_transient(e) or attempt == self.policy.commit_sends - 1 or out_of_time:
+                        self._raise_stale_or(e)
+                        raise
+                    self._sleep(random.uniform(0, self.policy.backoff_seconds * 2 ** attempt))
+        finally:
+            self.clear()  # sent or failed, what was staged is gone: nothing is ever sent twice
 
     def _send_once(self, token: str) -> None:
         from pynamodb.transactions import TransactWrite
@@ -113,7 +115,6 @@ class Transaction:
         cancelled = [self._items[i][0] for i, r in enumerate(reasons)
                      if r is not None and r.code in ("ConditionalCheckFailed", "TransactionConflict")]
         if cancelled or e.cause_response_code == "TransactionConflictException":
-            self.clear()
             raise StaleWrite(cancelled) from e
 
 

@@ -229,3 +229,18 @@ def test_a_timeline_range_includes_its_start_and_excludes_its_end(new_uow, clini
         uow.commit()
     found = list(uow.accounts.payments_between(clinic_id, NOW, NOW + timedelta(minutes=60)))
     assert [(p.amount_cents, p.received_at) for p in found] == [(100, NOW), (130, NOW + timedelta(minutes=30))]
+
+
+def test_a_commit_refused_for_its_size_leaves_nothing_staged_to_send_again(new_uow, clinic_id):
+    from chalicelib.domain.errors import Conflict
+
+    uow = new_uow()
+    for _ in range(101):
+        uow.audit.add(clinic_id, an_audit_entry())
+    with pytest.raises(Conflict):
+        uow.commit()
+    assert uow.staged == 0
+    uow.audit.add(clinic_id, an_audit_entry())
+    uow.commit()  # the next change of the same unit of work sends only itself
+    entries, _ = new_uow().audit.search(clinic_id, patient_id=None, action=None, limit=100, before=None)
+    assert len(entries) == 1
