@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel as _BaseModel
 from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
 
+from ..domain.bounds import RANGE_MESSAGE, in_calendar_range
 from ..domain.money import MAX_CENTS, MIN_CENTS
 
 # `defer_build`: a schema's validator is built the first time it is used, not when its module is
@@ -38,19 +39,31 @@ class Out(_BaseModel):
     model_config = ConfigDict(extra="allow", defer_build=True)
 
 
+def _in_range(day: date) -> None:
+    if not in_calendar_range(day):
+        raise ValueError(RANGE_MESSAGE)
+
+
 def _to_date(value) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
+        _in_range(value)
         return value
     if not isinstance(value, str) or not _DATE.match(value):
         raise ValueError("must be a date YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as e:
         raise ValueError("is not a real date") from e
+    _in_range(day)
+    return day
 
 
 def _to_instant(value) -> datetime:
+    """An aware instant in UTC. The range is checked on the date as written, before the
+    conversion, which is what overflows for 9999-12-31T23:59-05:00 or 0001-01-01T00:00+05:00;
+    inside the range no offset (at most a day) can take it out of what `datetime` holds."""
     if isinstance(value, datetime) and value.tzinfo is not None:
+        _in_range(value.date())
         return value.astimezone(UTC)
     if not isinstance(value, str) or not _INSTANT.match(value):
         raise ValueError("must be an ISO 8601 instant with an offset, e.g. 2026-05-01T14:30:00Z")
@@ -58,17 +71,20 @@ def _to_instant(value) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as e:
         raise ValueError("is not a real instant") from e
+    _in_range(parsed.date())
     return parsed.astimezone(UTC)
 
 
 def _to_instant_or_wall(value) -> datetime:
     """An instant with offset (aware, UTC), or a `YYYY-MM-DDTHH:MM` wall time (naive: the
-    service reads it in the clinic's time zone)."""
+    service reads it in the clinic's time zone, which the range keeps from overflowing)."""
     if isinstance(value, str) and _WALL.match(value):
         try:
-            return datetime.fromisoformat(value)
+            wall = datetime.fromisoformat(value)
         except ValueError as e:
             raise ValueError("is not a real date and time") from e
+        _in_range(wall.date())
+        return wall
     return _to_instant(value)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from ..domain.account import Promise
+from ..domain.bounds import check_within_horizon
 from ..domain.contact import CHANNELS, MAX_NOTES, NO_PAYMENT_DESPITE_PROMISE, OUTCOMES, PROMISED_PAYMENT, Attempt
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_child_id
@@ -73,6 +74,9 @@ def log(uow, caller: Caller, now: datetime, patient_id: str, *, channel: str, ou
             account.record_promise(Promise(promise_id=promise_id, attempt_id=attempt_id,
                                            amount_cents=promised_amount_cents, promised_date=promised_date,
                                            made_at=now, made_by=caller.actor), today)
+            # After the account's own checks (more than is owed, a date in the past), which a
+            # client hears about first; still before anything is staged.
+            check_within_horizon("promised_date", promised_date, today)
             if replaced is not None and replaced.status == "broken":
                 broken.append(replaced)
         elif outcome == NO_PAYMENT_DESPITE_PROMISE and account.promise is not None \

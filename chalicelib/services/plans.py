@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from ..domain.account import Plan
+from ..domain.bounds import check_within_horizon
 from ..domain.errors import NotFound
 from ..domain.ids import is_patient_id, new_child_id, patient_of
 from ..domain.roles import Caller
@@ -19,6 +20,7 @@ def create(uow, caller: Caller, now: datetime, *, patient_id: str, installment_c
     if not is_patient_id(patient_id):
         raise NotFound(f"no patient {patient_id}")
     today = clinics.get(uow, caller.clinic_id).today(now)
+    check_within_horizon("start_date", start_date, today)
     plan_id = new_child_id("plan", patient_id)
 
     def attempt() -> Plan:
