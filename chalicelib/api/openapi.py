@@ -47,8 +47,9 @@ def document() -> dict:
         if params:
             op["parameters"] = params
         if spec.body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": refs[(spec.body, "validation")]}}}
+            op["requestBody"] = {"required": True, "content": {kind: {
+                "schema": refs[(spec.body, "validation")] if kind == "application/json" else {"type": "string"}}
+                for kind in spec.accepts}}
         ok: dict = {"description": "success"}
         if spec.response is not None:
             ok["content"] = {spec.content_type: {"schema": refs[(spec.response, "validation")]}}
@@ -68,6 +69,8 @@ def document() -> dict:
             op["responses"]["404"] = _error("not found in the caller's clinic")
         if spec.method != "GET":
             op["responses"]["409"] = _error("the current state forbids it")
+        if spec.method in ("POST", "PUT", "PATCH"):
+            op["responses"]["415"] = _error(f"a body sent as another type than {', '.join(spec.accepts)}")
         paths.setdefault(spec.path, {})[spec.method.lower()] = op
     return {
         "openapi": "3.0.3",

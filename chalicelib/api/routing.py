@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 from chalice import Response
@@ -35,8 +37,18 @@ from ..logs import logger
 from . import auth
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_DEPTH = 32  # nesting levels of a body; json.loads recurses once per level
+JSON = "application/json"
 
-STATUS = {ValidationError: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409}
+
+class UnsupportedMediaType(FollowUpsError):
+    """A body sent as a media type the route does not take (HTTP's concern, so defined here)."""
+
+    code = "unsupported_media_type"
+
+
+STATUS = {ValidationError: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
+          UnsupportedMediaType: 415}
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class RouteSpec:
     headers: tuple[str, ...] = ()
     permission: str | None = None  # checked against the grant store, before the body is read
     also_returns: tuple[str, ...] = ()  # other content types of the success response (e.g. text/csv)
+    accepts: tuple[str, ...] = (JSON,)  # the media types a request body may be sent as
 
 
 @dataclass(frozen=True)
@@ -112,10 +125,45 @@ def _pydantic_fields(error: PydanticError) -> dict[str, str]:
     return fields
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How deeply a JSON text nests arrays and objects, brackets inside strings not counted;
+    linear in the text and without recursion, so it can run before json.loads (which recurses
+    once per level and, some thousands deep, raises RecursionError)."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_A_BRACKET)
+    return max(accumulate(1 if b in b"[{" else -1 for b in brackets), default=0)
+
+
+def media_type(request) -> str:
+    """The request's Content-Type without its parameters; none given reads as JSON (Chalice's
+    and API Gateway's default too)."""
+    value = (request.headers.get("content-type") or JSON).split(";", 1)[0].strip().lower()
+    return value or JSON
+
+
+def check_media_type(request, accepts: tuple[str, ...]) -> str:
+    """A body sent as a type the route does not name is 415 in the contract's error shape.
+    Chalice's own check is off (wiring registers every route for `*/*`): its 415 has another
+    shape. A request without a body is not checked (a header alone carries nothing to misread)
+    and reads as JSON, so a route with a body schema answers it "the body must be a JSON object"."""
+    if not request.raw_body:
+        return JSON
+    kind = media_type(request)
+    if kind not in accepts:
+        raise UnsupportedMediaType(f"a request body here must be sent as {' or '.join(accepts)}, not {kind}",
+                                   fields={"Content-Type": f"one of {', '.join(accepts)}"})
+    return kind
+
+
 def parse_body(raw: bytes | None, model: type[BaseModel]) -> BaseModel:
     raw = raw or b""
     if len(raw) > MAX_BODY_BYTES:
         raise ValidationError(f"the body is larger than {MAX_BODY_BYTES} bytes")
+    if nesting_depth(raw) > MAX_DEPTH:
+        raise ValidationError(f"the body is nested deeper than {MAX_DEPTH} levels")
     try:
         document = json.loads(raw.decode("utf-8")) if raw.strip() else None
     except (UnicodeDecodeError, ValueError) as e:
@@ -139,18 +187,24 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
           body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
           response: type[BaseModel] | None = None, status: int = 200, summary: str = "",
           content_type: str = "application/json", headers: tuple[str, ...] = (),
-          permission: str | None = None, also_returns: tuple[str, ...] = ()) -> Callable:
+          permission: str | None = None, also_returns: tuple[str, ...] = (),
+          accepts: tuple[str, ...] = (JSON,)) -> Callable:
     """Register `fn(request_context, **path_params)`; `fn` returns a dict, a list or a Response.
 
     `permission` (e.g. "write_off") must be in `caller.permissions` (read from the grant store,
     not the token); it is checked right after the role, so a caller without it gets 403 whatever
     the body says.
+
+    `accepts`: the media types a body may be sent as (any other is 415). `body` is parsed when it
+    comes as JSON; a route that also names another type (`text/csv`) reads `ctx.media_type` and
+    `ctx.request.raw_body` itself.
     """
 
     def decorator(fn: Callable) -> Callable:
         ROUTES.append(RouteSpec(path, method, roles, body, query, response, status,
                                 summary or (fn.__doc__ or "").strip().split("\n")[0], content_type, headers,
-                                permission, also_returns))
+                                permission, also_returns, tuple(a.lower() for a in accepts)))
+        accepted = ROUTES[-1].accepts
 
         @functools.wraps(fn)
         def view(request, **path_params):
@@ -166,7 +220,8 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
                         if not ctx.caller.may(permission):
                             raise Forbidden(f"this needs the {permission} permission (an Owner, or an active "
                                             "delegation)")
-                if body is not None:
+                ctx.media_type = check_media_type(request, accepted)
+                if body is not None and ctx.media_type == JSON:
                     ctx.body = parse_body(request.raw_body, body)
                 if query is not None:
                     ctx.query = parse_query(request.query_params, model=query)
@@ -231,6 +286,7 @@ class RequestContext:
     request: Any
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     caller: Caller | None = None
+    media_type: str = JSON  # of the request body
     body: Any = None
     query: Any = None
     _uow: Any = None

@@ -3,8 +3,9 @@
 A cold start imports app.py, this module and `route_table` (a tuple of strings), not the route
 modules, their pydantic models, the services or PynamoDB: each route's handler is imported the first
 time the route is called, so a Lambda pays at start-up only for the routes it serves
-(BENCHMARKS.md, "Cold start"). Chalice, `chalice package` and `chalice local` see the same routes,
-authorizers and content types as if every module had been imported.
+(BENCHMARKS.md, "Cold start"). Chalice, `chalice package` and `chalice local` see the same routes
+and authorizers as if every module had been imported; the media types a body may have are checked
+by the route itself (`@route(accepts=...)`), so the table need not carry them.
 
 `route_table` is generated from the modules' own `@route` decorators: `make routes` writes it and
 tests/api/test_route_table.py fails when it is stale, so a route can be added or changed in one place.
@@ -35,11 +36,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .routing import Handler, RouteSpec
 
-# Clients send all sorts; every body route accepts them so that a wrong one is a 400 of ours,
-# not Chalice's 415 in another error shape.
-BODY_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
-                      "application/xml", "text/xml", "multipart/form-data"]
-BODY_METHODS = ("POST", "PUT", "PATCH")
+# Chalice answers a Content-Type outside a route's `content_types` itself, with a 415 in its own
+# error shape, before the view runs (for a GET too, whose default is application/json). Every
+# route takes any type here, and routing.py decides: 415 `unsupported_media_type` in the
+# contract's shape for a body of a type the route's `@route(accepts=...)` does not name.
+CONTENT_TYPES = ["*/*"]
 NOT_ROUTE_MODULES = {"auth", "openapi", "route_table", "routing", "types", "wiring"}
 
 
@@ -60,8 +61,7 @@ def register(app: Chalice) -> None:
         options: dict[str, Any] = {"methods": [method], "name": name}
         if authenticated and authorizer is not None:
             options["authorizer"] = authorizer
-        if method in BODY_METHODS:
-            options["content_types"] = BODY_CONTENT_TYPES
+        options["content_types"] = CONTENT_TYPES
         app.route(path, **options)(_deferred_view(app, method, path, module))
     if config.settings().preload_routes:
         load_all()

@@ -49,9 +49,10 @@ def test_a_body_that_is_not_a_json_object_is_refused(clinic, raw):
     assert_validation_error(clinic.billing.request("POST", "/patients", raw=raw))
 
 
-def test_a_body_of_another_content_type_is_a_validation_error(clinic):
-    r = clinic.billing.request("POST", "/patients", raw="name=x", headers={"Content-Type": "text/plain"})
-    assert_validation_error(r)
+def test_a_body_of_another_content_type_is_415_in_the_contracts_shape(clinic):
+    r = clinic.billing.request("POST", "/patients", raw='{"name": "x"}', headers={"Content-Type": "text/plain"})
+    assert r.status == 415 and r.body["error"]["code"] == "unsupported_media_type", r
+    assert "Content-Type" in r.body["error"]["fields"]
 
 
 def test_an_oversized_body_is_refused(clinic):
