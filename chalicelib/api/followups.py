@@ -21,10 +21,12 @@ MAX_BALANCE_FILTER = 10**13
 
 
 def _bucket(value):
-    # `90+` arrives as `90 ` when a client forgets to encode the plus sign.
-    if isinstance(value, str) and value.strip() in ("90", "90+"):
-        return "90+"
-    return value
+    """`90 ` (exactly one trailing space) is `90+` written into a URL as it reads: in a query
+    string `+` stands for a space (the form encoding `chalice local` and most URL parsers apply),
+    so a client that forgets to write `%2B` sends `90 `. No other bucket ends in `+` and no name
+    is `90 ` by mistake, so that one spelling is unambiguous; anything else (`90`, ` 90+`, `90  `)
+    is not a bucket name and is 400."""
+    return "90+" if value == "90 " else value
 
 
 QueryInt = Annotated[int, BeforeValidator(query_int), Field(ge=0, le=MAX_BALANCE_FILTER)]
