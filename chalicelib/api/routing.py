@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ from ..domain.errors import (
     Unauthorized,
     ValidationError,
 )
+from ..domain.ids import CHILD_PREFIXES, is_patient_id, patient_of
 from ..domain.roles import Caller
 from ..logs import logger
 from . import auth
@@ -208,39 +210,47 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
 
         @functools.wraps(fn)
         def view(request, **path_params):
+            started = time.perf_counter()
+            ctx = RequestContext(request=request)
+            error_code = None
             try:
-                ctx = RequestContext(request=request)
-                if roles is not None:
-                    ctx.caller = auth.caller_from_header(request.headers.get("authorization"))
-                    logger.append_keys(clinic_id=ctx.caller.clinic_id, sub=ctx.caller.sub)
-                    if not ctx.caller.has_any(roles):
-                        raise Forbidden(f"this needs one of the roles {', '.join(sorted(roles))}")
-                    if permission is not None:
-                        ctx.caller = ctx.with_permissions()
-                        if not ctx.caller.may(permission):
-                            raise Forbidden(f"this needs the {permission} permission (an Owner, or an active "
-                                            "delegation)")
-                ctx.media_type = check_media_type(request, accepted)
-                if body is not None and ctx.media_type == JSON:
-                    ctx.body = parse_body(request.raw_body, body)
-                if query is not None:
-                    ctx.query = parse_query(request.query_params, model=query)
-                result = fn(ctx, **path_params)
+                response = serve(ctx, path_params)
             except FollowUpsError as e:
-                logger.info("request refused", extra={"status_code": STATUS.get(type(e), 400),
-                                                      "error_code": e.code})
-                return error_response(e)
+                error_code = e.code
+                response = error_response(e)
             except InvariantViolation as e:
+                error_code = "internal_error"
                 logger.error("invariant broken", extra={"invariant": e.code, **e.ids, **_safe_exception(e)})
-                return _internal_error(request)
+                response = _internal_error(request)
             except Exception as e:
+                error_code = "internal_error"
                 logger.error("unhandled error", extra=_safe_exception(e))
-                return _internal_error(request)
+                response = _internal_error(request)
+            try:
+                _log_request(f"{method} {path}", ctx, path_params, response.status_code, error_code, started)
             finally:
                 logger.remove_keys(["clinic_id", "sub"])
-            if isinstance(result, Response):
-                return result
-            return json_response(result, status)
+            return response
+
+        def serve(ctx: RequestContext, path_params: dict) -> Response:
+            request = ctx.request
+            if roles is not None:
+                ctx.caller = auth.caller_from_header(request.headers.get("authorization"))
+                logger.append_keys(clinic_id=ctx.caller.clinic_id, sub=ctx.caller.sub)
+                if not ctx.caller.has_any(roles):
+                    raise Forbidden(f"this needs one of the roles {', '.join(sorted(roles))}")
+                if permission is not None:
+                    ctx.caller = ctx.with_permissions()
+                    if not ctx.caller.may(permission):
+                        raise Forbidden(f"this needs the {permission} permission (an Owner, or an active "
+                                        "delegation)")
+            ctx.media_type = check_media_type(request, accepted)
+            if body is not None and ctx.media_type == JSON:
+                ctx.body = parse_body(request.raw_body, body)
+            if query is not None:
+                ctx.query = parse_query(request.query_params, model=query)
+            result = fn(ctx, **path_params)
+            return result if isinstance(result, Response) else json_response(result, status)
 
         _register(method, path, fn, view, authenticated=roles is not None)
         return fn
@@ -260,11 +270,54 @@ def _safe_exception(error: Exception) -> dict:
     return {"exception_name": type(error).__name__, "aws_error_code": code, "frames": frames[-12:]}
 
 
+def request_id(request) -> str:
+    """API Gateway's id of the request (what its access log shows), else the Lambda invocation's
+    (`chalice local` and the test client give no gateway id)."""
+    gateway = (getattr(request, "context", None) or {}).get("requestId")
+    return gateway or getattr(getattr(request, "lambda_context", None), "aws_request_id", None) or ""
+
+
+def patient_in(path_params: dict, body: Any, query: Any) -> str | None:
+    """The patient a request is about: a `patient_id` path parameter, the patient inside a child
+    id in the path (`inv_<patient>_...`), or the body's or query's `patient_id`. Only a
+    well-formed id counts: a path or query can carry any text (a name typed into the URL), and
+    what is not an id is not logged."""
+    for value in path_params.values():
+        if is_patient_id(value):
+            return value
+        prefix = value.split("_", 1)[0] if isinstance(value, str) else ""
+        if prefix in CHILD_PREFIXES and (owner := patient_of(value, prefix)):
+            return owner
+    for parsed in (body, query):
+        candidate = getattr(parsed, "patient_id", None)
+        if is_patient_id(candidate):
+            return candidate
+    return None
+
+
+def _log_request(route_name: str, ctx: RequestContext, path_params: dict, status: int, error_code: str | None,
+                 started: float) -> None:
+    """Who read or changed what (HIPAA's audit controls ask for reads too; the audit trail has
+    the changes): one line per request with ids, the route's template, the status and the
+    latency. The clinic and the caller's `sub` are the keys `append_keys` put on every line of
+    the request. Never the body, the query string or the path as sent (any of them can carry a
+    name)."""
+    line: dict[str, Any] = {"route": route_name, "status": status,
+                            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                            "request_id": request_id(ctx.request)}
+    patient_id = patient_in(path_params, ctx.body, ctx.query)
+    if patient_id is not None:
+        line["patient_id"] = patient_id
+    if error_code is not None:
+        line["error_code"] = error_code
+    logger.info("request", extra=line)
+
+
 def _internal_error(request) -> Response:
     """500 with the request id the logs carry, so a report of it can be found."""
-    request_id = ((getattr(request, "context", None) or {}).get("requestId")) or ""
+    request_id_ = request_id(request)
     return Response(body=json.dumps({"error": {"code": "internal_error", "message": "something went wrong on our side",
-                                               "request_id": request_id}}),
+                                               "request_id": request_id_}}),
                     status_code=500, headers={"Content-Type": "application/json"})
 
 
