@@ -15,10 +15,11 @@ from ..domain.money import MAX_CENTS, MIN_CENTS
 # `defer_build`: a schema's validator is built the first time it is used, not when its module is
 # imported, so a cold start builds only the schemas of the route it serves (BENCHMARKS.md).
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
-_WALL = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$")
-_DIGITS = re.compile(r"^[0-9]+$")
+# ASCII digits only and nothing after (`\d` would take "２０２６", `$` a trailing newline).
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})", re.ASCII)
+_WALL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", re.ASCII)
+_DIGITS = re.compile(r"[0-9]+")
 
 
 class Body(_BaseModel):
@@ -48,7 +49,7 @@ def _to_date(value) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         _in_range(value)
         return value
-    if not isinstance(value, str) or not _DATE.match(value):
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise ValueError("must be a date YYYY-MM-DD")
     try:
         day = date.fromisoformat(value)
@@ -65,7 +66,7 @@ def _to_instant(value) -> datetime:
     if isinstance(value, datetime) and value.tzinfo is not None:
         _in_range(value.date())
         return value.astimezone(UTC)
-    if not isinstance(value, str) or not _INSTANT.match(value):
+    if not isinstance(value, str) or not _INSTANT.fullmatch(value):
         raise ValueError("must be an ISO 8601 instant with an offset, e.g. 2026-05-01T14:30:00Z")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -78,7 +79,7 @@ def _to_instant(value) -> datetime:
 def _to_instant_or_wall(value) -> datetime:
     """An instant with offset (aware, UTC), or a `YYYY-MM-DDTHH:MM` wall time (naive: the
     service reads it in the clinic's time zone, which the range keeps from overflowing)."""
-    if isinstance(value, str) and _WALL.match(value):
+    if isinstance(value, str) and _WALL.fullmatch(value):
         try:
             wall = datetime.fromisoformat(value)
         except ValueError as e:
@@ -101,7 +102,7 @@ def text(min_length: int = 1, max_length: int = 200):
 
 def query_int(value):
     """Query values are strings; only plain digits are a number (no `1.0`, `1e3`, `+1`, ` 5`, `1_000`)."""
-    if not isinstance(value, str) or not _DIGITS.match(value):
+    if not isinstance(value, str) or not _DIGITS.fullmatch(value):
         raise ValueError("must be a whole number written with digits only")
     if len(value) > 18:
         raise ValueError("is too large")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -13,14 +14,19 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*", re.ASCII)
+
+
 def is_valid_timezone(name: str) -> bool:
-    if not isinstance(name, str) or not name or name != name.strip():
+    # Only the characters IANA names are made of reach ZoneInfo, which looks the name up as a file:
+    # 64 emoji were a path too long to open (OSError, a 500), and `..` a path elsewhere.
+    if not isinstance(name, str) or not _ZONE_NAME.fullmatch(name):
         return False
     if name in _valid_zones():
         return True
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return "/" in name or name == "UTC"
 

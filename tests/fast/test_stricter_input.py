@@ -220,3 +220,17 @@ def test_a_bucket_outside_the_four_names_is_refused(clinic, bucket):
 def test_the_four_bucket_names_are_accepted_and_an_unencoded_plus_is_read_as_one(clinic, debtor, bucket):
     r = clinic.billing.get(f"/follow-ups?bucket={bucket}")
     assert r.status == 200, r
+
+
+# ----- time zone names (found by tests/fast/test_bad_input.py) --------------------------------------
+@pytest.mark.parametrize("name", ["😀" * 64, "x" * 64, "../../etc/passwd", "Europe/Athens\u0000", "２０/x"])
+def test_a_time_zone_that_is_not_a_zone_name_is_a_400_before_any_file_is_opened(clinic, name):
+    r = clinic.owner.patch("/clinic", {"timezone": name})
+    assert_refused(r, field="timezone")
+
+
+@pytest.mark.parametrize("day", ["２０２６-０１-０１", "2026-01-01\n"])
+def test_dates_are_written_with_ascii_digits_and_nothing_after(clinic, debtor, day):
+    r = clinic.billing.post("/invoices", {"patient_id": debtor, "amount_cents": 100, "invoice_date": day})
+    assert_refused(r, field="invoice_date")
+    assert r.body["error"]["fields"]["invoice_date"] == "must be a date YYYY-MM-DD"
