@@ -315,9 +315,8 @@ def _log_request(route_name: str, ctx: RequestContext, path_params: dict, status
 
 def _internal_error(request) -> Response:
     """500 with the request id the logs carry, so a report of it can be found."""
-    request_id_ = request_id(request)
     return Response(body=json.dumps({"error": {"code": "internal_error", "message": "something went wrong on our side",
-                                               "request_id": request_id_}}),
+                                               "request_id": request_id(request)}}),
                     status_code=500, headers={"Content-Type": "application/json"})
 
 
