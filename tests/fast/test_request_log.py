@@ -104,3 +104,19 @@ def test_refusals_are_logged_once_with_their_status_and_code_and_no_caller_when_
     joined = "\n".join(lines)
     for text in PRIVATE:
         assert text.lower() not in joined.lower(), f"{text!r} leaked: {joined}"
+
+
+def test_a_500_names_the_request_id_its_log_line_carries(clinic, lines, monkeypatch):
+    from chalicelib.services import patients
+
+    def explode(*args, **kwargs):
+        raise ValueError(f"cannot store {NAME}")
+
+    monkeypatch.setattr(patients, "create", explode)
+    lines.clear()
+    r = clinic.billing.post("/patients", {"name": NAME})
+    assert r.status == 500 and r.body["error"]["request_id"]
+    [line] = request_lines(lines)
+    assert (line["status"], line["error_code"], line["request_id"]) == (500, "internal_error",
+                                                                        r.body["error"]["request_id"])
+    assert NAME not in "\n".join(lines)
