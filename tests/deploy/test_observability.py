@@ -1,7 +1,11 @@
 """What tells an operator that something went wrong, in the packaged template: the scheduled run's
-failures (embedded metrics -> alarms -> an SNS topic) and its failed invocations (a queue)."""
+failures (embedded metrics -> alarms -> an SNS topic), its failed invocations (a queue), and the API's
+access logs (who called which route, with what status; never a body or a query string)."""
 
 from __future__ import annotations
+
+import json
+import re
 
 import pytest
 
@@ -101,3 +105,64 @@ def test_failed_invocations_of_the_scheduled_function_land_in_a_queue_kept_14_da
     assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
     assert "AutoInvoicingFailedInvocationsQueueUrl" in template["Outputs"]
+
+
+# ----- API Gateway access logs -------------------------------------------------------------------
+def stage(deployed: dict) -> dict:
+    [props] = [r["Properties"] for r in deployed["Resources"].values() if r["Type"] == "AWS::ApiGateway::Stage"]
+    return props
+
+
+def test_the_api_stage_writes_access_logs_to_a_group_that_expires(template, deployed):
+    setting = stage(deployed)["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    group = template["Resources"]["ApiAccessLogGroup"]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "AccessLogRetentionInDays"}
+    parameter = template["Parameters"]["AccessLogRetentionInDays"]
+    assert parameter["Default"] in parameter["AllowedValues"] and parameter["Default"] >= 365
+    assert group["DeletionPolicy"] == "Retain", "who read what outlives the stack"
+
+
+def test_an_access_log_line_is_json_with_the_request_route_status_latency_and_caller(deployed):
+    line_format = stage(deployed)["AccessLogSetting"]["Format"]
+    assert "\n" not in line_format
+    fields = json.loads(line_format)  # every value a quoted $context variable: each line is JSON
+    assert all(re.fullmatch(r"\$context\.[A-Za-z.]+", v) for v in fields.values()), fields
+    assert set(fields) >= {"requestId", "time", "route", "method", "status", "latencyMs", "sub"}
+    assert fields["route"] == "$context.resourcePath", "the route template, never the path with a feed's secret"
+    assert fields["sub"] == "$context.authorizer.claims.sub"
+    assert fields["requestId"] == "$context.requestId" and fields["status"] == "$context.status"
+    assert fields["latencyMs"] == "$context.responseLatency"
+
+
+def test_an_access_log_line_carries_no_body_query_string_path_or_personal_claim(deployed):
+    line_format = stage(deployed)["AccessLogSetting"]["Format"]
+    for forbidden in ("$input", "$method.request", "$context.path", "querystring", "$context.requestOverride",
+                      "claims.email", "claims.name", "claims.phone", "$context.authorizer.claims}",
+                      "$context.identity.user"):
+        assert forbidden not in line_format, forbidden
+
+
+def test_the_stage_is_made_after_the_region_lets_api_gateway_write_logs(template, deployed):
+    assert deployed["Resources"]["RestAPI"]["DependsOn"] == ["ApiGatewayAccount"], "the stage needs the account role"
+    account = template["Resources"]["ApiGatewayAccount"]["Properties"]
+    assert account["CloudWatchRoleArn"] == {"Fn::If": ["CreateApiGatewayCloudWatchRole",
+                                                       {"Fn::GetAtt": ["ApiGatewayCloudWatchRole", "Arn"]},
+                                                       {"Ref": "ApiGatewayCloudWatchRoleArn"}]}
+    assert template["Conditions"]["CreateApiGatewayCloudWatchRole"] == {
+        "Fn::Equals": [{"Ref": "ApiGatewayCloudWatchRoleArn"}, ""]}
+
+
+def test_the_api_gateway_logs_role_is_trusted_by_this_accounts_api_gateway_only(template):
+    role = template["Resources"]["ApiGatewayCloudWatchRole"]
+    assert role["Condition"] == "CreateApiGatewayCloudWatchRole"
+    assert role["DeletionPolicy"] == "Retain", "the region's setting keeps pointing at it after a stack deletion"
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # The region's one API Gateway logs role serves every REST API of the account there, so it has
+    # AWS's policy for that job, not one cut to this stack's group (docs/deploy.md, Least privilege).
+    assert role["Properties"]["ManagedPolicyArns"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}]
+    assert "Policies" not in role["Properties"]
