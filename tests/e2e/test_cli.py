@@ -107,6 +107,8 @@ def test_invoicing_run_with_work_due_prints_its_summary_alone_and_logs_on_stderr
     runs = [line for line in logged if line.get("message") == "auto-invoicing clinic run"
             and line.get("clinic_id") == clinic["clinic_id"]]
     assert runs and runs[0]["invoices_created"] == 1 and runs[0]["promises_broken"] == 1
+    [emf] = [line for line in logged if "_aws" in line]  # the run's embedded metrics: stderr too
+    assert emf["ClinicsRun"] == [float(len(summary["clinics_run"]))]
     for text in (done.stdout, done.stderr):
         assert not any(name in text for name in PATIENTS) and "Friday" not in text
     again = the_result(followups(stack.env, "invoicing", "run", "--at", at))
