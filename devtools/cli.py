@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import sys
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -218,13 +219,20 @@ def _error(exc: BaseException) -> tuple[dict, int]:
     if isinstance(exc, click.Abort | KeyboardInterrupt):
         return {"code": "aborted", "message": "interrupted"}, 130
     from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
 
+    if isinstance(exc, PynamoDBException):  # PynamoDB wraps botocore's errors
+        if isinstance(exc.cause, BotoCoreError | ClientError):
+            exc = exc.cause
+        else:
+            return {"code": "aws_error", "message": f"DynamoDB: {exc.cause_response_code or type(exc).__name__}"}, 1
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         return {"code": "aws_error", "message": f"{exc.operation_name} failed: {code}"}, 1
     if isinstance(exc, BotoCoreError):  # no credentials, endpoint unreachable: messages name no data
         return {"code": "aws_error", "message": str(exc)}, 1
-    return {"code": "internal_error", "message": f"unexpected {type(exc).__name__}"}, 1
+    frames = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
+    return {"code": "internal_error", "message": f"unexpected {type(exc).__name__}", "frames": frames[-8:]}, 1
 
 
 def main(args: list[str] | None = None) -> int:

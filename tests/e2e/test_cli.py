@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from tests.e2e.conftest import ROOT, LocalStack
+from tests.e2e.conftest import ROOT, LocalStack, free_port
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "Cli-Password-2026"
@@ -148,3 +148,29 @@ def test_without_a_stack_or_aws_settings_the_cli_says_so_in_json(tmp_path):
 def test_help_is_text_on_stdout_for_a_person(tmp_path):
     done = followups(LocalStack(tmp_path).env, "invoicing", "run", "--help")
     assert done.returncode == 0 and "--at" in done.stdout and done.stderr == ""
+
+
+def test_a_stack_file_whose_aws_is_gone_is_an_aws_error_not_a_traceback(tmp_path):
+    stack = LocalStack(tmp_path)
+    dead = f"http://127.0.0.1:{free_port()}"
+    stack.stack_file.write_text(json.dumps({"api_url": "http://127.0.0.1:1", "aws_endpoint_url": dead,
+                                            "region": "us-east-1", "user_pool_id": "us-east-1_x",
+                                            "user_pool_client_id": "x"}))
+    done = followups(stack.env, "clinic", "create", "--name", "X", "--timezone", "UTC")
+    error = the_error(done)
+    assert error["code"] == "aws_error" and dead in error["message"] and done.returncode == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_an_unexpected_error_shows_its_type_and_frames_but_not_its_message():
+    from devtools.cli import _error
+
+    def fails():
+        raise ValueError("Clara Cliworth, 555-0100")
+
+    try:
+        fails()
+    except ValueError as e:
+        error, status = _error(e)
+    assert status == 1 and error["code"] == "internal_error" and "ValueError" in error["message"]
+    assert "Clara" not in json.dumps(error) and any("fails" in frame for frame in error["frames"])
