@@ -1,5 +1,9 @@
-"""The `followups` command: create clinics and users, run auto-invoicing, against the local
-stack (read from its stack file) or real AWS (FOLLOWUPS_* settings in the environment)."""
+"""The `followups` command: create clinics and users, run auto-invoicing, sign in, against the local
+stack (read from its stack file) or real AWS (FOLLOWUPS_* settings in the environment).
+
+Scripts parse it: each command prints one JSON document on stdout and nothing else; logs, metrics
+and warnings go to stderr; a failure prints nothing on stdout and exits 2 (bad input, click's usage
+errors too) or 1 with `{"error": {"code", "message", "fields"?}}` as the last line of stderr."""
 
 from __future__ import annotations
 
@@ -235,7 +239,7 @@ def _error(exc: BaseException) -> tuple[dict, int]:
     return {"code": "internal_error", "message": f"unexpected {type(exc).__name__}", "frames": frames[-8:]}, 1
 
 
-def main(args: list[str] | None = None) -> int:
+def main(args: list[str] | None = None) -> None:
     """The `followups` entry point: run the command; on failure write `{"error": {...}}` as one
     line on stderr and exit non-zero. `--help` is text on stdout, for a person."""
     try:
