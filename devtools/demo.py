@@ -69,7 +69,8 @@ Clinic Follow-ups is running (ready in {seconds:.1f}s).
 {users}
 
 Sign in and call the API (see README "First requests"):
-  TOKEN=$(.venv/bin/followups token owner@demo.clinic)
+  TOKEN=$(.venv/bin/followups token owner@demo.clinic \\
+          | python3 -c 'import json,sys; print(json.load(sys.stdin)["id_token"])')
   curl -s -H "Authorization: Bearer $TOKEN" {stack['api_url']}/me
 or with the AWS CLI:
   {login}

@@ -2,7 +2,7 @@
 
 API Gateway's Cognito authorizer (production) does not pin the app client, and `chalice local`
 does not verify tokens at all, so every request is verified here: RS256 signature against the
-pool's JWKS (cached; fetched again when a token names an unknown `kid`), `iss`, `aud`,
+pool's JWKS (cached for an hour; fetched again when a token names an unknown `kid`), `iss`, `aud`,
 `token_use` = id and `exp`.
 
 PyJWT (with `cryptography`) and `requests` are imported on the first token to verify, not at
@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import config
@@ -29,26 +30,46 @@ clock = time.time  # replaced in tests to judge a real token at another moment
 
 
 class JwksCache:
-    """The pool's signing keys by `kid`; an unknown `kid` triggers one refetch (rate-limited)."""
+    """The pool's signing keys by `kid`, fetched when the cache is empty or older than
+    `max_age_seconds`, and again (at most every `min_refetch_seconds`) when a token names a `kid`
+    the cache lacks.
 
-    def __init__(self, min_refetch_seconds: float = 5.0):
+    - Empty means never fetched (or the pool URL changed): the first token is verified at once,
+      whatever the monotonic clock reads (on a host booted a moment ago it is near zero).
+    - Keys expire: a key the pool withdraws stops being trusted within `max_age_seconds`; a
+      refetch replaces the whole set, so withdrawn keys leave with it.
+    - A failed fetch refuses the request (401) and waits `min_refetch_seconds` before the next
+      try, so an outage of the key endpoint, or tokens with made-up kids, never turn every request
+      into a fetch.
+    """
+
+    def __init__(self, min_refetch_seconds: float = 5.0, max_age_seconds: float = 3600.0,
+                 clock: Callable[[], float] | None = None):
         self.min_refetch_seconds = min_refetch_seconds
+        self.max_age_seconds = max_age_seconds
+        self._clock = clock or time.monotonic
         self._keys: dict[str, jwt.PyJWK] = {}
         self._url: str | None = None
-        self._fetched_at = 0.0
+        self._fetched_at: float | None = None  # last successful fetch; None: the cache is empty
+        self._tried_at: float | None = None  # last fetch, successful or not
         self._lock = threading.Lock()
 
     def clear(self) -> None:
         with self._lock:
-            self._keys, self._url, self._fetched_at = {}, None, 0.0
+            self._keys, self._url, self._fetched_at, self._tried_at = {}, None, None, None
 
     def key(self, kid: str, url: str) -> jwt.PyJWK | None:
         with self._lock:
+            now = self._clock()
             if url != self._url:
-                self._keys, self._url, self._fetched_at = {}, url, 0.0
-            if kid not in self._keys and time.monotonic() - self._fetched_at >= self.min_refetch_seconds:
+                self._keys, self._url, self._fetched_at, self._tried_at = {}, url, None, None
+            if self._fetched_at is not None and now - self._fetched_at >= self.max_age_seconds:
+                self._keys, self._fetched_at = {}, None  # expired: trust nothing until refetched
+            may_retry = self._tried_at is None or now - self._tried_at >= self.min_refetch_seconds
+            if may_retry and (self._fetched_at is None or kid not in self._keys):
+                self._tried_at = now
                 self._keys = self._fetch(url)
-                self._fetched_at = time.monotonic()
+                self._fetched_at = now
             return self._keys.get(kid)
 
     @staticmethod

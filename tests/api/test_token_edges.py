@@ -1,4 +1,7 @@
-"""Token edge cases: key rotation, unknown keys, another pool's tokens."""
+"""Token edge cases: the key cache (empty at a clock of zero, expiry, rotation, removal, outage),
+unknown keys, another pool's tokens."""
+
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -23,19 +26,98 @@ def counted_jwks(monkeypatch):
     return fetches
 
 
+class Clock:
+    """A monotonic clock the test moves; it starts at zero, as on a host that has just booted."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def pool_keys(monkeypatch):
+    """The pool's JWKS as the app fetches it, editable (a kid removed, another published) and with
+    each fetch's time recorded; a fresh cache (5 s between refetches, keys kept an hour) on a
+    clock at zero."""
+    served = SimpleNamespace(fetches=[], removed=set(), published={}, clock=Clock())
+    real = auth.JwksCache._fetch
+
+    def fetch(url):
+        served.fetches.append(served.clock.now)
+        keys = {kid: key for kid, key in real(url).items() if kid not in served.removed}
+        return {**keys, **served.published}
+
+    monkeypatch.setattr(auth.JwksCache, "_fetch", staticmethod(fetch))
+    monkeypatch.setattr(auth, "JWKS", auth.JwksCache(min_refetch_seconds=5, max_age_seconds=3600,
+                                                     clock=served.clock))
+    return served
+
+
 def test_keys_are_fetched_once_and_cached(clinic, counted_jwks):
     for _ in range(3):
         assert clinic.billing.get("/me").status == 200
     assert len(counted_jwks) == 1
 
 
-def test_a_rotated_key_is_picked_up_by_refetching_on_an_unknown_kid(clinic, monkeypatch, counted_jwks):
-    # Before rotation the cache holds only an old key; the token names the new one ("dummy").
-    auth.JWKS._url = auth.config.settings().jwks_url
-    auth.JWKS._keys = {"old-key": object()}
-    auth.JWKS._fetched_at = 0.0
+def test_the_first_token_is_verified_when_the_hosts_monotonic_clock_is_at_zero(clinic, pool_keys):
     assert clinic.billing.get("/me").status == 200
-    assert len(counted_jwks) == 1 and "dummy" in auth.JWKS._keys
+    assert clinic.owner.get("/me").status == 200
+    assert pool_keys.fetches == [0.0], "an empty cache is filled at once, whatever the clock says"
+
+
+def test_cached_keys_expire_after_an_hour_and_are_fetched_again(clinic, pool_keys):
+    for now in (0.0, 1.0, 3599.0):
+        pool_keys.clock.now = now
+        assert clinic.billing.get("/me").status == 200
+    assert pool_keys.fetches == [0.0]
+    pool_keys.clock.now = 3600.0
+    assert clinic.billing.get("/me").status == 200
+    assert pool_keys.fetches == [0.0, 3600.0]
+
+
+def test_a_rotated_key_is_trusted_after_one_refetch(clinic, pool_keys):
+    # Before the rotation the pool publishes only an old key; tokens are then signed with the new one.
+    pool_keys.removed, pool_keys.published = {"dummy"}, {"old-key": object()}
+    assert clinic.owner.get("/me").status == 401
+    pool_keys.removed, pool_keys.published = set(), {}
+    pool_keys.clock.now = 2.0
+    assert clinic.billing.get("/me").status == 401, "an unknown kid refetches at most every 5 s"
+    pool_keys.clock.now = 5.0
+    assert clinic.billing.get("/me").status == 200
+    assert pool_keys.fetches == [0.0, 5.0]
+    assert "dummy" in auth.JWKS._keys and "old-key" not in auth.JWKS._keys, "the old key left with the refetch"
+
+
+def test_a_key_removed_from_the_jwks_stops_being_trusted_once_the_cache_expires(clinic, pool_keys):
+    assert clinic.billing.get("/me").status == 200
+    pool_keys.removed = {"dummy"}  # the pool withdraws the key that signed the token
+    pool_keys.clock.now = 600.0
+    assert clinic.billing.get("/me").status == 200, "still cached: trusted until the cache expires"
+    pool_keys.clock.now = 3600.0
+    r = clinic.billing.get("/me")
+    assert r.status == 401 and r.body["error"]["code"] == "unauthorized"
+    pool_keys.clock.now = 3602.0
+    assert clinic.billing.get("/me").status == 401
+    assert pool_keys.fetches == [0.0, 3600.0], "and the unknown kid it has become refetches at most every 5 s"
+
+
+def test_a_jwks_outage_is_a_401_and_is_not_retried_on_every_request(clinic, pool_keys, monkeypatch):
+    real = auth.JwksCache._fetch
+
+    def down(url):
+        pool_keys.fetches.append(pool_keys.clock.now)
+        raise auth.Unauthorized("the signing keys of the user pool could not be fetched")
+
+    monkeypatch.setattr(auth.JwksCache, "_fetch", staticmethod(down))
+    for now in (0.0, 1.0, 4.0):
+        pool_keys.clock.now = now
+        assert clinic.billing.get("/me").status == 401
+    assert pool_keys.fetches == [0.0]
+    monkeypatch.setattr(auth.JwksCache, "_fetch", staticmethod(real))
+    pool_keys.clock.now = 5.0
+    assert clinic.billing.get("/me").status == 200, "the first request after the pause fetches again"
 
 
 def test_unknown_kids_cannot_make_the_app_hammer_the_key_endpoint(clinic, counted_jwks):

@@ -77,3 +77,13 @@ def test_reads_and_writes_go_where_the_model_says(recorded):
     assert payment["ops"].count("TransactWriteItems") == 1, "one payment, one transaction"
     assert payment["wru"] > 0 and payment["rru"] > 0
     assert by_name["POST /payments (replayed key)"]["wru"] == 0, "a replay writes nothing"
+
+
+def test_the_scheduled_function_may_send_its_failed_invocations_to_its_queue_and_nothing_else_may(template):
+    """Lambda delivers a failed asynchronous invocation to the on-failure destination with the
+    function's own role: no code makes that call, so the recorder cannot see it."""
+    queue = json.dumps({"Fn::GetAtt": ["AutoInvoicingFailedInvocations", "Arn"]}, sort_keys=True)
+    destination = template["Resources"]["AutoInvoicing"]["Properties"]["EventInvokeConfig"]["DestinationConfig"]
+    assert json.dumps(destination["OnFailure"]["Destination"], sort_keys=True) == queue
+    sqs = {role: {(a, r) for a, r in granted(template, role) if a.startswith("sqs:")} for role in ROLES.values()}
+    assert sqs == {"AutoInvoicingRole": {("sqs:SendMessage", queue)}, "ApiHandlerRole": set()}

@@ -99,7 +99,8 @@ env | grep -E '^(FOLLOWUPS_|AWS_REGION)' | sort > {tmp_path}/env
     assert exported["FOLLOWUPS_USE_AWS"] == "1" and exported["AWS_REGION"] == "us-east-1"
     owner = json.loads((tmp_path / "owner.json").read_text())
     assert owner["email"] == "owner@acme.example" and owner["sub"]
-    claims = json.loads(base64.urlsafe_b64decode((tmp_path / "token").read_text().split(".")[1] + "=="))
+    signed_in = json.loads((tmp_path / "token").read_text())  # one JSON document, like every command's output
+    claims = json.loads(base64.urlsafe_b64decode(signed_in["id_token"].split(".")[1] + "=="))
     assert claims["custom:clinic_id"] == (tmp_path / "clinic_id").read_text().strip()
     assert claims["cognito:groups"] == ["Owner"]
     assert claims["aud"] == deployed_stack["UserPoolClientId"]
