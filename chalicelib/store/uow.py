@@ -173,6 +173,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.transaction.send()
+        self.accounts.settle_deferred()  # follow-on batches for a change larger than one transaction
 
     def discard(self) -> None:
         self.transaction.clear()
