@@ -360,10 +360,6 @@ class AccountRepository(Settling, _Repository):
     def add_payment(self, clinic_id: str, payment: acc.Payment) -> None:
         self._tx.create("payments", (clinic_id, payment.patient_id, payment.payment_id), payment, label="payment")
 
-    def ledger(self, clinic_id: str, patient_id: str) -> list[acc.LedgerLine]:
-        """Oldest first."""
-        return self._store.of_patient("ledger", clinic_id, patient_id)
-
     def payments_of(self, clinic_id: str, patient_id: str, limit: int) -> list[acc.Payment]:
         return self._store.of_patient("payments", clinic_id, patient_id)[::-1][:limit]
 

@@ -383,11 +383,6 @@ class AccountRepository(Settling):
     def add_payment(self, clinic_id: str, payment: acc.Payment) -> None:
         self._tx.create(payment_record(clinic_id, payment), label="payment")
 
-    def ledger(self, clinic_id: str, patient_id: str) -> list[acc.LedgerLine]:
-        """Oldest first."""
-        return [ledger_line_from(r) for r in LedgerRecord.query(keys.ledger_pk(clinic_id, patient_id),
-                                                                consistent_read=True)]
-
     def payments_of(self, clinic_id: str, patient_id: str, limit: int) -> list[acc.Payment]:
         """The patient's latest payments, newest recorded first: one Query, at most `limit` items."""
         lo, hi = keys.newest_first_range(keys.PAYMENT, None)
