@@ -27,8 +27,10 @@ class Settings:
 class StorePolicy:
     """How long one DynamoDB call may take and how often a write is tried, in one place.
 
-    A Lambda request has 25 s (.chalice/config.json): a commit gives up after
-    `commit_deadline_seconds` whatever happens, so the function always answers."""
+    A Lambda request has 25 s (.chalice/config.json). One send lasts at most connect + read
+    (7 s); a commit starts no new send after `commit_deadline_seconds` (so it ends by about 19 s)
+    and a reload round starts none after `request_deadline_seconds`: the function always answers.
+    The SDK itself retries nothing on a transaction (`uow.connection`), reads `read_attempts` times."""
 
     connect_timeout_seconds: float = 2.0
     read_timeout_seconds: float = 5.0
@@ -36,6 +38,7 @@ class StorePolicy:
     commit_sends: int = 3  # sends of one transaction with the same client request token
     commit_deadline_seconds: float = 12.0  # no new send after this much time in one commit
     stale_reloads: int = 8  # load -> decide -> commit again while another writer wins
+    request_deadline_seconds: float = 15.0  # no new reload round after this; the function has 25 s
     backoff_seconds: float = 0.05  # base of the jittered exponential backoff between tries
 
 

@@ -40,11 +40,10 @@ from chalicelib.domain.audit import AuditEntry, StoredResponse
 from chalicelib.domain.clinic import Clinic
 from chalicelib.domain.clock import as_utc, iso_z
 from chalicelib.domain.contact import DONE, Attempt, CalendarFeed, Callback
-from chalicelib.domain.errors import Conflict, InvariantViolation, NotFound
-from chalicelib.domain.ids import new_child_id
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.team import Delegation, StaffMember
 from chalicelib.store import keys
-from chalicelib.store.accounts import LoadedAccount, PatientFile
+from chalicelib.store.accounts import LoadedAccount, Settling
 from chalicelib.store.uow import MAX_ITEMS, StaleWrite, retrying
 
 T = TypeVar("T")
@@ -283,7 +282,7 @@ def _between(items: Iterable[tuple[str, T]], start: datetime, end: datetime) -> 
     return [item for sort_key, item in sorted(items, key=lambda pair: pair[0]) if low <= sort_key <= high]
 
 
-class AccountRepository(_Repository):
+class AccountRepository(Settling, _Repository):
     # ----- patients ------------------------------------------------------------------------
     def get_patient(self, clinic_id: str, patient_id: str, *, consistent: bool = False) -> acc.Patient | None:
         patient = self._store.patients.get((clinic_id, patient_id))
@@ -314,14 +313,15 @@ class AccountRepository(_Repository):
         return (patient, plan) if patient is not None and plan is not None else None
 
     def stage(self, loaded: LoadedAccount, at: datetime) -> list[acc.LedgerLine]:
-        """Stage every change the account recorded, the ledger entries and the patient record
-        (the same items, labels and checks as the DynamoDB repository)."""
+        """Stage a change of the account (the same items, labels and checks as the DynamoDB
+        repository: `Patient.post` decides which invoices go now and which are deferred)."""
         clinic_id, patient, account = loaded.clinic_id, loaded.patient, loaded.account
         pid = account.patient_id
         changes = account.changes
-        for invoice in changes.invoices.values():
+        posting = patient.post(account, at)
+        for invoice in posting.invoices:
             key, label = (clinic_id, invoice.patient_id, invoice.invoice_id), f"invoice:{invoice.invoice_id}"
-            if invoice.invoice_id in changes.new_invoice_ids:
+            if invoice.invoice_id in posting.new_invoice_ids:
                 self._tx.create("invoices", key, invoice, label=label)
             else:
                 self._tx.save("invoices", key, invoice, label=label)
@@ -335,28 +335,19 @@ class AccountRepository(_Repository):
         for promise in latest.values():
             self._tx.save("promises", (clinic_id, pid, promise.promise_id), promise,
                           label=f"promise:{promise.promise_id}")
-        lines = []
-        running, seq = patient.balance_cents, patient.ledger_seq
-        for entry in changes.ledger:
-            seq += 1
-            running += entry.amount_cents
-            line = acc.LedgerLine(new_child_id("ent", pid), pid, seq, at, entry.type, entry.amount_cents, running,
-                                  entry.ref)
-            self._tx.create("ledger", (clinic_id, pid, seq), line, label="ledger")
-            lines.append(line)
-        if running != account.balance_cents:
-            raise InvariantViolation("ledger_mismatch", patient_id=pid, ledger_cents=running,
-                                     balance_cents=account.balance_cents)
-        account.check_invariant()
-        patient.take_state_of(account)
-        patient.ledger_seq = seq
+        for line in posting.ledger:
+            self._tx.create("ledger", (clinic_id, pid, line.seq), line, label="ledger")
         self.save_patient(clinic_id, patient)
-        return lines
+        self._note_deferred(clinic_id, patient, at)
+        return posting.ledger
 
     # ----- single items --------------------------------------------------------------------
     def invoice(self, clinic_id: str, patient_id: str, invoice_id: str) -> acc.Invoice | None:
         found = self._store.invoices.get((clinic_id, patient_id, invoice_id))
-        return read_back(found) if found is not None else None
+        if found is None:
+            return None
+        patient = self.get_patient(clinic_id, patient_id)
+        return patient.with_deferred(read_back(found)) if patient is not None else read_back(found)
 
     def plan(self, clinic_id: str, patient_id: str, plan_id: str) -> acc.Plan | None:
         found = self._store.plans.get((clinic_id, patient_id, plan_id))
@@ -369,20 +360,13 @@ class AccountRepository(_Repository):
     def add_payment(self, clinic_id: str, payment: acc.Payment) -> None:
         self._tx.create("payments", (clinic_id, payment.patient_id, payment.payment_id), payment, label="payment")
 
-    def ledger(self, clinic_id: str, patient_id: str) -> list[acc.LedgerLine]:
-        """Oldest first."""
-        return self._store.of_patient("ledger", clinic_id, patient_id)
+    def payments_of(self, clinic_id: str, patient_id: str, limit: int) -> list[acc.Payment]:
+        return self._store.of_patient("payments", clinic_id, patient_id)[::-1][:limit]
 
-    def patient_file(self, clinic_id: str, patient_id: str) -> PatientFile | None:
-        patient = self.get_patient(clinic_id, patient_id)
-        if patient is None:
-            return None
-        return PatientFile(
-            patient=patient, invoices=self._store.of_patient("invoices", clinic_id, patient_id),
-            payments=self._store.of_patient("payments", clinic_id, patient_id),
-            attempts=self._store.of_patient("attempts", clinic_id, patient_id),
-            callbacks=self._store.of_patient("callbacks", clinic_id, patient_id),
-            plans={p.plan_id: p for p in self._store.of_patient("plans", clinic_id, patient_id)})
+    def ledger_page(self, clinic_id: str, patient_id: str, limit: int,
+                    after_seq: int | None) -> tuple[list[acc.LedgerLine], bool]:
+        found = [e for e in self._store.of_patient("ledger", clinic_id, patient_id) if e.seq > (after_seq or 0)]
+        return found[:limit], len(found) > limit
 
     # ----- the worklist --------------------------------------------------------------------
     def worklist_page(self, clinic_id: str, *, low: date | None, high: date | None,
@@ -426,9 +410,12 @@ class AccountRepository(_Repository):
                                key=lambda i: (i.invoice_date, i.invoice_id))
         plans = sorted((p for (c, _, _), p in self._store.plans.items() if c == clinic_id and p.uninvoiced_cents > 0),
                        key=lambda p: p.plan_id)
-        invoices = [reports.OpenInvoice(i.patient_id, i.invoice_date, i.balance_cents) for i in open_invoices]
+        invoices = [reports.OpenInvoice(i.patient_id, i.invoice_date, i.balance_cents, i.invoice_id)
+                    for i in open_invoices]
         remainders = [p.uninvoiced_cents for p in plans]
-        return invoices, remainders
+        deferred = {p.patient_id: p.deferred_invoices for (c, _), p in sorted(self._store.patients.items())
+                    if c == clinic_id and p.deferred_invoices}
+        return reports.with_deferred(invoices, deferred), remainders
 
     def payments_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.PaymentEvent]:
         found = ((keys.timeline_sk(iso_z(p.received_at), p.payment_id), p)
@@ -458,6 +445,11 @@ class ContactRepository(_Repository):
         found = self._store.attempts.get((clinic_id, patient_id, attempt_id))
         return read_back(found) if found is not None else None
 
+    def attempts_page(self, clinic_id: str, patient_id: str, limit: int,
+                      before_id: str | None) -> tuple[list[Attempt], bool]:
+        return _newest_first(self._store.of_patient("attempts", clinic_id, patient_id), "attempt_id", limit,
+                             before_id)
+
     def attempt_authors(self, clinic_id: str, patient_id: str) -> list[tuple[datetime, str]]:
         return [(a.at, a.by) for a in self._store.of_patient("attempts", clinic_id, patient_id)]
 
@@ -470,6 +462,11 @@ class ContactRepository(_Repository):
     # ----- callbacks -----------------------------------------------------------------------
     def callbacks_of(self, clinic_id: str, patient_id: str) -> dict[str, Callback]:
         return {c.callback_id: c for c in self._store.of_patient("callbacks", clinic_id, patient_id)}
+
+    def callbacks_page(self, clinic_id: str, patient_id: str, limit: int,
+                       before_id: str | None) -> tuple[list[Callback], bool]:
+        return _newest_first(self._store.of_patient("callbacks", clinic_id, patient_id), "callback_id", limit,
+                             before_id)
 
     def add_callback(self, clinic_id: str, callback: Callback) -> None:
         self._tx.create("callbacks", (clinic_id, callback.patient_id, callback.callback_id), callback,
@@ -555,9 +552,16 @@ class MemoryUnitOfWork:
 
     def commit(self) -> None:
         self.transaction.send()
+        self.accounts.settle_deferred()
 
     def discard(self) -> None:
         self.transaction.clear()
 
     def retrying(self, operation: Callable[[], T], attempts: int | None = None) -> T:
         return retrying(self, operation, attempts)
+
+
+def _newest_first(items: list, id_field: str, limit: int, before_id: str | None) -> tuple[list, bool]:
+    """Items in key order (ids sort as they were made), read backwards from before `before_id`."""
+    found = [i for i in reversed(items) if before_id is None or getattr(i, id_field) < before_id]
+    return found[:limit], len(found) > limit

@@ -11,7 +11,7 @@ from ..domain.account import FOLLOW_UP_STATUSES
 from ..domain.aging import BUCKETS
 from ..domain.contact import CALLBACK_STATUSES, CHANNELS, MAX_NOTES, OUTCOMES
 from ..domain.roles import ALL_STAFF
-from ..services import attempts, calendar, callbacks, followups
+from ..services import attempts, calendar, callbacks, followups, pages
 from . import views
 from .routing import RequestContext, route
 from .types import Body, Cents, InstantOrWall, LocalDate, Out, Query, QueryLimit, query_int, text
@@ -132,6 +132,21 @@ class PromisesOut(Out):
     broken: int
 
 
+class AttemptPage(Out):
+    items: list[AttemptOut]
+    next_cursor: str | None
+
+
+class CallbackPage(Out):
+    items: list[CallbackOut]
+    next_cursor: str | None
+
+
+class PatientPageQuery(Query):
+    limit: QueryLimit = 25
+    cursor: text(1, 400) | None = None
+
+
 class FollowUpOut(Out):
     patient: dict
     status: Status
@@ -139,10 +154,13 @@ class FollowUpOut(Out):
     oldest_invoice_date: str | None
     days_overdue: int | None
     bucket: Literal[BUCKETS] | None
-    invoices: list[dict]
-    payments: list[dict]
-    attempts: list[AttemptOut]
-    callbacks: list[CallbackOut]
+    invoices: list[dict] = Field(description="the 50 newest, by invoice date")
+    invoices_next_cursor: str | None = Field(description="continues GET /patients/{patient_id}/invoices")
+    payments: list[dict] = Field(description="the 20 latest")
+    attempts: list[AttemptOut] = Field(description="the 50 newest")
+    attempts_next_cursor: str | None = Field(description="continues GET /patients/{patient_id}/attempts")
+    callbacks: list[CallbackOut] = Field(description="the 50 newest")
+    callbacks_next_cursor: str | None = Field(description="continues GET /patients/{patient_id}/callbacks")
     plan: dict | None
     promises: PromisesOut
     last_attempt: LastAttemptOut | None
@@ -168,6 +186,21 @@ def worklist(ctx: RequestContext) -> dict:
 def follow_up(ctx: RequestContext, patient_id: str) -> dict:
     """One patient's follow-up: invoices, payments, contact history, callbacks, plan, promises."""
     return views.follow_up(followups.detail(ctx.uow, ctx.caller, ctx.now, patient_id))
+
+
+@route("/patients/{patient_id}/attempts", "GET", roles=ALL_STAFF, query=PatientPageQuery, response=AttemptPage)
+def list_attempts(ctx: RequestContext, patient_id: str) -> dict:
+    """The patient's contact attempts, newest first, a page at a time."""
+    q = ctx.query
+    return views.page(pages.attempts(ctx.uow, ctx.caller, patient_id, limit=q.limit, cursor=q.cursor), views.attempt)
+
+
+@route("/patients/{patient_id}/callbacks", "GET", roles=ALL_STAFF, query=PatientPageQuery, response=CallbackPage)
+def list_callbacks(ctx: RequestContext, patient_id: str) -> dict:
+    """The patient's callbacks, newest first, a page at a time."""
+    q = ctx.query
+    return views.page(pages.callbacks(ctx.uow, ctx.caller, patient_id, limit=q.limit, cursor=q.cursor),
+                      views.callback)
 
 
 @route("/follow-ups/{patient_id}/attempts", "POST", roles=ALL_STAFF, body=AttemptIn, response=AttemptOut,

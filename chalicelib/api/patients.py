@@ -6,10 +6,10 @@ from typing import Literal
 
 from ..domain.account import INVOICE_SOURCES, INVOICE_STATUSES, LEDGER_TYPES, PAYMENT_METHODS
 from ..domain.roles import ALL_STAFF
-from ..services import invoices, patients, payments
+from ..services import invoices, pages, patients, payments
 from . import views
 from .routing import RequestContext, json_response, route
-from .types import Body, Cents, Instant, LocalDate, Out, text
+from .types import Body, Cents, Instant, LedgerLimit, LocalDate, Out, Query, QueryLimit, text
 
 
 class PatientIn(Body):
@@ -40,6 +40,17 @@ class LedgerEntryOut(Out):
 
 class LedgerOut(Out):
     items: list[LedgerEntryOut]
+    next_cursor: str | None
+
+
+class LedgerQuery(Query):
+    limit: LedgerLimit = 1000
+    cursor: text(1, 400) | None = None
+
+
+class PageQuery(Query):
+    limit: QueryLimit = 25
+    cursor: text(1, 400) | None = None
 
 
 class InvoiceIn(Body):
@@ -62,6 +73,11 @@ class InvoiceOut(Out):
     source: Literal[INVOICE_SOURCES]
     plan_id: str | None = None
     installment_number: int | None = None
+
+
+class InvoicePage(Out):
+    items: list[InvoiceOut]
+    next_cursor: str | None
 
 
 class PaymentIn(Body):
@@ -103,10 +119,19 @@ def get_patient(ctx: RequestContext, patient_id: str) -> dict:
     return views.patient(patients.get(ctx.uow, ctx.caller, patient_id))
 
 
-@route("/patients/{patient_id}/ledger", "GET", roles=ALL_STAFF, response=LedgerOut)
+@route("/patients/{patient_id}/ledger", "GET", roles=ALL_STAFF, query=LedgerQuery, response=LedgerOut)
 def get_ledger(ctx: RequestContext, patient_id: str) -> dict:
     """Every invoice, payment and write-off of the patient, oldest first, with running balance."""
-    return {"items": [views.ledger_line(e) for e in patients.ledger(ctx.uow, ctx.caller, patient_id)]}
+    q = ctx.query
+    return views.page(pages.ledger(ctx.uow, ctx.caller, patient_id, limit=q.limit, cursor=q.cursor),
+                      views.ledger_line)
+
+
+@route("/patients/{patient_id}/invoices", "GET", roles=ALL_STAFF, query=PageQuery, response=InvoicePage)
+def list_invoices(ctx: RequestContext, patient_id: str) -> dict:
+    """The patient's invoices, newest first (by invoice date), a page at a time."""
+    q = ctx.query
+    return views.page(pages.invoices(ctx.uow, ctx.caller, patient_id, limit=q.limit, cursor=q.cursor), views.invoice)
 
 
 @route("/invoices", "POST", roles=ALL_STAFF, body=InvoiceIn, response=InvoiceOut, status=201)

@@ -127,16 +127,23 @@ def follow_up(d) -> dict:
         "oldest_invoice_date": _d(p.oldest_open_invoice_date),
         "days_overdue": row.days_overdue,
         "bucket": row.bucket,
-        "invoices": [invoice(i) for i in d.invoices],
+        "invoices": [invoice(i) for i in d.invoices.items],
+        "invoices_next_cursor": d.invoices.next_cursor,
         "payments": [payment(x) for x in d.payments],
-        "attempts": [attempt(a) for a in d.attempts],
-        "callbacks": [callback(c) for c in d.callbacks],
+        "attempts": [attempt(a) for a in d.attempts.items],
+        "attempts_next_cursor": d.attempts.next_cursor,
+        "callbacks": [callback(c) for c in d.callbacks.items],
+        "callbacks_next_cursor": d.callbacks.next_cursor,
         "plan": plan(d.plan) if d.plan is not None else None,
         "promises": {"made": p.promises_made, "kept": p.promises_kept, "broken": p.promises_broken},
         "pending_promise": promise(p.pending_promise) if p.pending_promise else None,
         "last_attempt": last_attempt(p.last_attempt),
         "next_action": next_action(row.next_action),
     }
+
+
+def page(p, render) -> dict:
+    return {"items": [render(x) for x in p.items], "next_cursor": p.next_cursor}
 
 
 def task(t) -> dict:

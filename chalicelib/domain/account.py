@@ -9,13 +9,13 @@ transaction. Invariant after every method:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from . import aging
 from .contact import LastAttempt
 from .errors import Conflict, InvariantViolation, NothingOwed, Overpayment, PlanActive, ValidationError
-from .ids import installment_invoice_id
+from .ids import installment_invoice_id, new_child_id
 from .money import allocate_oldest_first
 from .plans import MAX_INSTALLMENTS, build_schedule
 
@@ -26,6 +26,10 @@ INVOICE_SOURCES = ("manual", "plan")
 PAYMENT_METHODS = ("cash", "card", "check", "bank_transfer", "other")
 LEDGER_TYPES = ("invoice", "payment", "write_off")
 PLAN_STATUSES = ("active", "completed", "cancelled")
+# One transaction holds at most 100 items (DynamoDB): a change writes at most this many invoices
+# with it and defers the rest (see `Patient.post`), which leaves room for the patient, plan,
+# promises, ledger, payment, idempotency, audit and permission items of the same change.
+INVOICE_WRITES_PER_TRANSACTION = 80
 INSTALLMENT_STATUSES = ("scheduled", "invoiced", "paid")
 
 
@@ -147,6 +151,28 @@ class LedgerLine:
     ref: str
 
 
+@dataclass(frozen=True)
+class InvoiceState:
+    """What a deferred write will make of an invoice (its status and balance)."""
+
+    status: str
+    balance_cents: int
+    invoice_date: date
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open" and self.balance_cents > 0
+
+
+@dataclass(frozen=True)
+class Posting:
+    """What one change of an account writes: its ledger lines and the invoices to write now."""
+
+    ledger: list[LedgerLine]
+    invoices: list[Invoice]
+    new_invoice_ids: frozenset[str]
+
+
 @dataclass
 class Patient:
     """The patient and the state of their follow-up (the worklist row)."""
@@ -170,10 +196,21 @@ class Patient:
     promises_broken: int = 0
     last_attempt: LastAttempt | None = None
     next_callback_at: datetime | None = None
+    # Invoices a change has already decided but not yet written (more than one transaction holds):
+    # every read shows them as decided (`with_deferred`); follow-on batches write them.
+    deferred_invoices: dict[str, InvoiceState] = field(default_factory=dict)
     version: int | None = None  # the store's optimistic lock; None until first stored
 
+    def with_deferred(self, invoice: Invoice) -> Invoice:
+        """Business rule: an invoice reads as its change decided it, written yet or not."""
+        state = self.deferred_invoices.get(invoice.invoice_id)
+        if state is None:
+            return invoice
+        return replace(invoice, status=state.status, balance_cents=state.balance_cents)
+
     def account(self, invoices: dict[str, Invoice], plan: Plan | None) -> Account:
-        """The money side of this patient, for an operation to change."""
+        """The money side of this patient, for an operation to change (deferred invoices as decided)."""
+        invoices = {i: self.with_deferred(invoice) for i, invoice in invoices.items()}
         return Account(patient_id=self.patient_id, balance_cents=self.balance_cents, status=self.status,
                        invoices=invoices, plan=plan, promise=self.pending_promise,
                        promises_made=self.promises_made, promises_kept=self.promises_kept,
@@ -190,6 +227,50 @@ class Patient:
         self.promises_made = account.promises_made
         self.promises_kept = account.promises_kept
         self.promises_broken = account.promises_broken
+
+    def post(self, account: Account, at: datetime,
+             budget: int = INVOICE_WRITES_PER_TRANSACTION) -> Posting:
+        """Business rule: a change of the account is posted whole, at once: the ledger gets one
+        numbered line per money movement (the running balance after the last equals the account's
+        balance), the patient takes the account's state, and every invoice it changed is either
+        written now or deferred with its decided state, which every read shows until it is written.
+
+        New invoices and ledger lines are always written now (creating them is what makes them
+        exactly-once); changed invoices fill the rest of `budget`, oldest first, then already
+        deferred ones the change has loaded. A deferred invoice leaves the set when it is written."""
+        changes = account.changes
+        lines = []
+        running, seq = self.balance_cents, self.ledger_seq
+        for entry in changes.ledger:
+            seq += 1
+            running += entry.amount_cents
+            lines.append(LedgerLine(new_child_id("ent", self.patient_id), self.patient_id, seq, at, entry.type,
+                                    entry.amount_cents, running, entry.ref))
+        if running != account.balance_cents:
+            raise InvariantViolation("ledger_mismatch", patient_id=self.patient_id, ledger_cents=running,
+                                     balance_cents=account.balance_cents)
+        account.check_invariant()
+        new = [i for i in changes.invoices.values() if i.invoice_id in changes.new_invoice_ids]
+        if len(new) + len(lines) > budget:  # a caller makes at most one transaction's worth at a time
+            raise InvariantViolation("change_too_large", patient_id=self.patient_id, new=len(new),
+                                     ledger=len(lines))
+        changed = sorted((i for i in changes.invoices.values() if i.invoice_id not in changes.new_invoice_ids),
+                         key=lambda i: (i.invoice_date, i.invoice_id))
+        earlier = sorted((account.invoices[i] for i in self.deferred_invoices
+                          if i in account.invoices and i not in changes.invoices),
+                         key=lambda i: (i.invoice_date, i.invoice_id))
+        room = budget - len(new) - len(lines)
+        now, later = changed[:room], changed[room:]
+        now += earlier[:max(0, room - len(now))]
+        deferred = dict(self.deferred_invoices)
+        for invoice in now:
+            deferred.pop(invoice.invoice_id, None)
+        for invoice in later:
+            deferred[invoice.invoice_id] = InvoiceState(invoice.status, invoice.balance_cents, invoice.invoice_date)
+        self.take_state_of(account)
+        self.ledger_seq = seq
+        self.deferred_invoices = deferred
+        return Posting(lines, new + now, frozenset(changes.new_invoice_ids))
 
 
 @dataclass
@@ -406,9 +487,11 @@ class Account:
         self._settle_status()
         return self.plan
 
-    def invoice_due_installments(self, run_date: date, created_at: datetime) -> list[Invoice]:
+    def invoice_due_installments(self, run_date: date, created_at: datetime,
+                                 limit: int = INVOICE_WRITES_PER_TRANSACTION) -> list[Invoice]:
         """Business rule: every installment due on or before `run_date` that has no invoice
-        gets one, dated its due date, with the part not yet prepaid as its balance."""
+        gets one, dated its due date, with the part not yet prepaid as its balance; at most
+        `limit` at a time (one transaction's worth: the caller asks again for the rest)."""
         plan = self.plan
         if plan is None:
             return []
@@ -416,6 +499,8 @@ class Account:
         for installment in plan.installments:
             if installment.status != "scheduled" or installment.due_date > run_date:
                 continue
+            if len(created) == limit:
+                break
             invoice = Invoice(
                 invoice_id=installment_invoice_id(plan.plan_id, installment.number),
                 patient_id=self.patient_id, amount_cents=installment.amount_cents,

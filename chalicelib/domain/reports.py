@@ -27,6 +27,17 @@ class OpenInvoice:
     patient_id: str
     invoice_date: date
     balance_cents: int
+    invoice_id: str = ""
+
+
+def with_deferred(invoices: Iterable[OpenInvoice], deferred: dict[str, dict]) -> list[OpenInvoice]:
+    """Business rule: what is owed counts each invoice as its last change decided it, written
+    yet or not (`deferred`: patient id -> {invoice id: InvoiceState})."""
+    decided = {(pid, iid): state for pid, states in deferred.items() for iid, state in states.items()}
+    out = [i for i in invoices if (i.patient_id, i.invoice_id) not in decided]
+    out += [OpenInvoice(pid, state.invoice_date, state.balance_cents, iid)
+            for (pid, iid), state in sorted(decided.items()) if state.is_open]
+    return out
 
 
 def aging_report(invoices: Iterable[OpenInvoice], plan_remainders: Iterable[int], today: date) -> dict:

@@ -60,7 +60,7 @@ def log(uow, caller: Caller, now: datetime, patient_id: str, *, channel: str, ou
     check(channel, outcome, notes, promised_amount_cents, promised_date)
     clinic_id = caller.clinic_id
     today = clinics.get(uow, clinic_id).today(now)
-    attempt_id = new_child_id("att", patient_id)
+    attempt_id = new_child_id("att", patient_id, now)
     promise_id = new_child_id("prom", patient_id) if outcome == PROMISED_PAYMENT else None
 
     def attempt() -> Logged:

@@ -49,8 +49,8 @@ def schedule(uow, caller: Caller, now: datetime, patient_id: str, *, due_at: dat
     assignee = caller.actor
     if assignee_sub is not None:
         assignee = staff.require_member(uow, clinic_id, assignee_sub, "assignee_sub").sub
-    callback = Callback(new_child_id("cb", patient_id), patient_id, instant, assignee, SCHEDULED, now, caller.actor,
-                        notes)
+    callback = Callback(new_child_id("cb", patient_id, now), patient_id, instant, assignee, SCHEDULED, now,
+                        caller.actor, notes)
 
     def attempt() -> Callback:
         patient, existing = _load(uow, clinic_id, patient_id)

@@ -19,7 +19,7 @@ from ..domain.contact import Attempt, Callback
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_patient_id
 from ..domain.roles import Caller
-from . import clinics
+from . import clinics, pages
 
 # Only patients with an open invoice are in the index, and those are never closed or written off.
 _NEVER_LISTED = (CLOSED, WRITTEN_OFF)
@@ -156,28 +156,30 @@ def worklist(uow, caller: Caller, now: datetime, filters: Filters | None = None,
 class FollowUpDetail:
     as_of: date
     row: FollowUpRow
-    invoices: list[Invoice]  # newest first
-    payments: list[Payment]  # newest first, the latest RECENT_PAYMENTS
-    attempts: list[Attempt]  # newest first
-    callbacks: list[Callback]  # soonest first
+    invoices: pages.Page[Invoice]  # newest first, the first page of GET /patients/{id}/invoices
+    payments: list[Payment]  # the latest RECENT_PAYMENTS, newest first
+    attempts: pages.Page[Attempt]  # newest first
+    callbacks: pages.Page[Callback]  # newest first
     plan: Plan | None
 
 
 def detail(uow, caller: Caller, now: datetime, patient_id: str) -> FollowUpDetail:
-    """Everything about one patient's follow-up from one Query on the patient's partition."""
+    """A patient's follow-up: the account (one Query of the patient record, invoices and plans),
+    the latest payments, and the first page of attempts and callbacks (one Query each): what
+    it reads does not grow with the patient's history."""
     if not is_patient_id(patient_id):
         raise NotFound(f"no patient {patient_id}")
     clinic = clinics.get(uow, caller.clinic_id)
-    found = uow.accounts.patient_file(caller.clinic_id, patient_id)
-    if found is None:
+    loaded = uow.accounts.load(caller.clinic_id, patient_id)
+    if loaded is None:
         raise NotFound(f"no patient {patient_id}")
     today = clinic.today(now)
-    patient = found.patient
-    invoices = sorted(found.invoices, key=lambda i: (i.invoice_date, i.created_at or datetime.min.replace(
-        tzinfo=now.tzinfo), i.invoice_id), reverse=True)
-    payments = sorted(found.payments, key=lambda p: (p.received_at, p.payment_id), reverse=True)
-    attempts = sorted(found.attempts, key=lambda a: (a.at, a.attempt_id), reverse=True)
-    callbacks = sorted(found.callbacks, key=lambda c: (c.due_at, c.callback_id))
-    plan = found.plans.get(patient.active_plan_id) if patient.active_plan_id else None
-    return FollowUpDetail(today, row(patient, today, clinic.timezone), invoices, payments[:RECENT_PAYMENTS],
-                          attempts, callbacks, plan)
+    patient = loaded.patient
+    invoices = pages.invoice_page(pages.newest_invoices_first(loaded.account.invoices.values()), patient_id,
+                                  pages.DETAIL_ITEMS, None)
+    payments = sorted(uow.accounts.payments_of(caller.clinic_id, patient_id, RECENT_PAYMENTS),
+                      key=lambda p: (p.received_at, p.payment_id), reverse=True)
+    attempts = pages.attempts(uow, caller, patient_id, limit=pages.DETAIL_ITEMS, cursor=None, check_patient=False)
+    callbacks = pages.callbacks(uow, caller, patient_id, limit=pages.DETAIL_ITEMS, cursor=None, check_patient=False)
+    return FollowUpDetail(today, row(patient, today, clinic.timezone), invoices, payments, attempts, callbacks,
+                          loaded.account.plan)

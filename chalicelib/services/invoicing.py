@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 
 from ..domain import account as acc
 from ..domain import clock
+from ..domain.account import INVOICE_WRITES_PER_TRANSACTION
 from ..domain.clinic import Clinic
 from ..domain.contact import NO_PAYMENT_DESPITE_PROMISE, Attempt
 from ..domain.errors import ConcurrentUpdate, InvariantViolation, NotFound
@@ -104,16 +105,18 @@ def invoice_plan(uow, caller: Caller, patient_id: str, plan_id: str, run_date: d
                  advance: _Advance | None = None) -> list[str]:
     """Business rule: every installment of the plan due on or before `run_date` without an
     invoice gets one (dated its due date), at most once ever. Returns the invoice ids this call
-    created: none when another run got there first."""
+    created: none when another run got there first. More installments than one transaction
+    holds (a plan whose runs were missed for long) are invoiced one transaction's worth at a time."""
     clinic_id = caller.clinic_id
 
     def attempt() -> list[str]:
         loaded = _load_plan_account(uow, clinic_id, patient_id, plan_id)
         if loaded is None:
             return []
-        created = loaded.account.invoice_due_installments(run_date, now)
+        created = loaded.account.invoice_due_installments(run_date, now, INVOICE_WRITES_PER_TRANSACTION)
         if not created:
             return []
+        last = len(created) < INVOICE_WRITES_PER_TRANSACTION
         if OTHER_OPEN_INVOICES in loaded.account.changes.invoices:
             raise InvariantViolation("summary_invoice_changed", patient_id=patient_id, plan_id=plan_id)
         uow.accounts.stage(loaded, now)
@@ -122,12 +125,18 @@ def invoice_plan(uow, caller: Caller, patient_id: str, plan_id: str, run_date: d
                               "invoices": [{"invoice_id": i.invoice_id, "installment_number": i.installment_number,
                                             "amount_cents": i.amount_cents, "balance_cents": i.balance_cents,
                                             "invoice_date": i.invoice_date.isoformat()} for i in created]})
-        if advance is not None:
-            advance.stage(uow)
-        _commit(uow, advance)
+        ride = advance if last else None  # the clinic moves on with the plan's last batch only
+        if ride is not None:
+            ride.stage(uow)
+        _commit(uow, ride)
         return [i.invoice_id for i in created]
 
-    return uow.retrying(attempt)
+    invoiced: list[str] = []
+    while True:
+        batch = uow.retrying(attempt)
+        invoiced += batch
+        if len(batch) < INVOICE_WRITES_PER_TRANSACTION:
+            return invoiced
 
 
 # ----- one promise --------------------------------------------------------------------------
@@ -151,7 +160,7 @@ def break_promise(uow, clinic_id: str, patient_id: str, run_date: date, now: dat
             return False
         channel = _promise_channel(uow, clinic_id, loaded.patient, promise.attempt_id)
         loaded.account.break_promise(now)
-        logged = Attempt(new_child_id("att", patient_id), patient_id, now, SYSTEM, channel,
+        logged = Attempt(new_child_id("att", patient_id, now), patient_id, now, SYSTEM, channel,
                          NO_PAYMENT_DESPITE_PROMISE, promise_id=promise.promise_id)
         loaded.patient.last_attempt = logged.summary()
         uow.accounts.stage(loaded, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..domain.account import LedgerLine, Patient
+from ..domain.account import Patient
 from ..domain.errors import NotFound
 from ..domain.ids import is_patient_id, new_patient_id
 from ..domain.roles import Caller
@@ -31,9 +31,3 @@ def get(uow, caller: Caller, patient_id: str) -> Patient:
     if patient is None:
         raise NotFound(f"no patient {patient_id}")
     return patient
-
-
-def ledger(uow, caller: Caller, patient_id: str) -> list[LedgerLine]:
-    """Oldest first; the last `balance_after_cents` is the patient's balance."""
-    get(uow, caller, patient_id)
-    return uow.accounts.ledger(caller.clinic_id, patient_id)

@@ -84,7 +84,7 @@ def _record_new(uow, caller: Caller, now: datetime, key: str, digest: str, body:
     loaded = uow.accounts.load(clinic_id, patient_id)
     if loaded is None:  # a reference in the body: 400, not 404 (API.md, Errors)
         raise unknown
-    payment_id = new_child_id("pay", patient_id)
+    payment_id = new_child_id("pay", patient_id, now)
     account = loaded.account
     allocations = account.apply_payment(body["amount_cents"], payment_id, local_date(received_at, clinic.timezone),
                                         invoice_id=invoice_id, paid_at=received_at)

@@ -12,8 +12,10 @@ condition: two writers of one patient can never both win, and the loser reloads 
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from pynamodb.exceptions import DoesNotExist
@@ -22,16 +24,11 @@ from pynamodb.transactions import TransactGet
 from ..domain import account as acc
 from ..domain import reports
 from ..domain.clock import iso_z
-from ..domain.contact import Attempt, Callback, LastAttempt
-from ..domain.errors import InvariantViolation
-from ..domain.ids import new_child_id
+from ..domain.contact import LastAttempt
 from . import keys
-from .contacts import attempt_from, callback_from
 from .mapping import d, d_out, n, t, t_out
 from .models import (
     AllocationMap,
-    AttemptRecord,
-    CallbackRecord,
     InstallmentMap,
     InvoiceRecord,
     LastAttemptMap,
@@ -43,7 +40,10 @@ from .models import (
     PromiseRecord,
     Record,
 )
-from .uow import Transaction, connection
+from .uow import StaleWrite, Transaction, connection
+
+log = logging.getLogger(__name__)
+SETTLE_ROUNDS = 20  # follow-on batches one commit runs (80 invoices each): 1,600 invoices
 
 # A balance or status filter on the worklist is a filter expression: DynamoDB reads the rows of
 # the key range and drops the ones that do not match. A page keeps querying until it is full,
@@ -62,18 +62,6 @@ class LoadedAccount:
     clinic_id: str
     patient: acc.Patient
     account: acc.Account
-
-
-@dataclass
-class PatientFile:
-    """Everything in a patient's partition (the follow-up detail), in no particular order."""
-
-    patient: acc.Patient
-    invoices: list[acc.Invoice] = field(default_factory=list)
-    payments: list[acc.Payment] = field(default_factory=list)
-    attempts: list[Attempt] = field(default_factory=list)
-    callbacks: list[Callback] = field(default_factory=list)
-    plans: dict[str, acc.Plan] = field(default_factory=dict)
 
 
 # ----- records -> domain -------------------------------------------------------------------
@@ -112,7 +100,21 @@ def patient_from(r: PatientRecord) -> acc.Patient:
         promises_made=int(r.promises_made), promises_kept=int(r.promises_kept),
         promises_broken=int(r.promises_broken),
         last_attempt=LastAttempt(t(last.at), last.channel, last.outcome, last.by) if last else None,
-        next_callback_at=t(r.next_callback_at), version=r.version)
+        next_callback_at=t(r.next_callback_at), deferred_invoices=_deferred_from(r.deferred_invoices),
+        version=r.version)
+
+
+def _deferred_from(text: str | None) -> dict[str, acc.InvoiceState]:
+    if not text:
+        return {}
+    return {i: acc.InvoiceState(s, int(b), date.fromisoformat(d_)) for i, (s, b, d_) in json.loads(text).items()}
+
+
+def _deferred_out(deferred: dict[str, acc.InvoiceState]) -> str | None:
+    if not deferred:
+        return None
+    return json.dumps({i: [s.status, s.balance_cents, s.invoice_date.isoformat()] for i, s in sorted(deferred.items())},
+                      separators=(",", ":"))
 
 
 def payment_from(r: PaymentRecord) -> acc.Payment:
@@ -181,7 +183,10 @@ def patient_record(clinic_id: str, p: acc.Patient) -> PatientRecord:
         promises_made=p.promises_made, promises_kept=p.promises_kept, promises_broken=p.promises_broken,
         last_attempt=LastAttemptMap(at=iso_z(last.at), channel=last.channel, outcome=last.outcome, by=last.by)
         if last else None,
-        next_callback_at=t_out(p.next_callback_at))
+        next_callback_at=t_out(p.next_callback_at), deferred_invoices=_deferred_out(p.deferred_invoices))
+    if p.deferred_invoices:
+        record.tl_pk = keys.timeline_pk(clinic_id, keys.OWED)
+        record.tl_sk = keys.owed_patient_sk(p.patient_id)
     if p.version is not None:
         record.version = p.version
     # The worklist is a sparse index: a patient is in it only while an invoice is open.
@@ -207,7 +212,57 @@ def payment_record(clinic_id: str, p: acc.Payment) -> PaymentRecord:
         tl_sk=keys.timeline_sk(iso_z(p.received_at), p.payment_id))
 
 
-class AccountRepository:
+class Settling:
+    """Follow-on batches: after a commit, write the invoices its change deferred.
+
+    Each batch is its own transaction: up to `INVOICE_WRITES_PER_TRANSACTION` invoices with the
+    patient record (version-checked) losing them from its deferred set, so a batch that races
+    another change of the patient fails and reloads. Whatever is not written (a crash, a timeout,
+    a change that keeps winning) stays correct for every reader, who sees deferred invoices as
+    decided, and is written by the patient's next change or the nightly run. Shared by the
+    DynamoDB and the in-memory repositories: both have `load`, `stage` and a `_tx` to send."""
+
+    def _note_deferred(self, clinic_id: str, patient: acc.Patient, at: datetime) -> None:
+        key = (clinic_id, patient.patient_id)
+        waiting = self.__dict__.setdefault("_deferred", {})
+        if patient.deferred_invoices:
+            waiting[key] = at
+        else:
+            waiting.pop(key, None)
+
+    def settle_deferred(self) -> int:
+        """Write what the commit just sent deferred (called by the unit of work after a commit).
+        Never fails the committed change; returns the invoices written."""
+        waiting, self.__dict__["_deferred"] = self.__dict__.get("_deferred", {}), {}
+        written = 0
+        for (clinic_id, patient_id), at in sorted(waiting.items()):
+            try:
+                written += self.settle(clinic_id, patient_id, at)
+            except Exception:  # noqa: BLE001 - the change committed; readers see the deferred state
+                log.exception("deferred invoices not written yet", extra={"clinic_id": clinic_id,
+                                                                           "patient_id": patient_id})
+        self.__dict__["_deferred"] = {}
+        return written
+
+    def settle(self, clinic_id: str, patient_id: str, at: datetime) -> int:
+        """Write the patient's deferred invoices, batch after batch; returns how many were written."""
+        written = 0
+        for _ in range(SETTLE_ROUNDS):
+            loaded = self.load(clinic_id, patient_id)
+            if loaded is None or not loaded.patient.deferred_invoices:
+                break
+            before = len(loaded.patient.deferred_invoices)
+            self.stage(loaded, at)
+            try:
+                self._tx.send()
+            except StaleWrite:
+                continue
+            written += before - len(loaded.patient.deferred_invoices)
+        self.__dict__.get("_deferred", {}).pop((clinic_id, patient_id), None)
+        return written
+
+
+class AccountRepository(Settling):
     def __init__(self, tx: Transaction):
         self._tx = tx
 
@@ -266,12 +321,15 @@ class AccountRepository:
             return None
 
     def stage(self, loaded: LoadedAccount, at: datetime) -> list[acc.LedgerLine]:
-        """Stage every change the account recorded, the ledger entries and the patient record."""
+        """Stage a change of the account: the invoices `Patient.post` writes now (the rest are
+        deferred on the patient record, written after the commit by `settle_deferred`), the
+        plan, the promises, the ledger lines and the version-checked patient record."""
         clinic_id, patient, account = loaded.clinic_id, loaded.patient, loaded.account
         changes = account.changes
-        for invoice in changes.invoices.values():
+        posting = patient.post(account, at)
+        for invoice in posting.invoices:
             record = invoice_record(clinic_id, invoice)
-            if invoice.invoice_id in changes.new_invoice_ids:
+            if invoice.invoice_id in posting.new_invoice_ids:
                 self._tx.create(record, label=f"invoice:{invoice.invoice_id}")
             else:
                 self._tx.save(record, label=f"invoice:{invoice.invoice_id}")
@@ -289,33 +347,25 @@ class AccountRepository:
                 tl_pk=keys.timeline_pk(clinic_id, keys.PROMISES_TIMELINE),
                 tl_sk=keys.timeline_sk(iso_z(promise.resolved_at or promise.made_at), promise.promise_id)),
                 label=f"promise:{promise.promise_id}")
-        lines = []
-        running, seq = patient.balance_cents, patient.ledger_seq
-        for entry in changes.ledger:
-            seq += 1
-            running += entry.amount_cents
-            line = acc.LedgerLine(new_child_id("ent", account.patient_id), account.patient_id, seq, at, entry.type,
-                                  entry.amount_cents, running, entry.ref)
+        for line in posting.ledger:
             self._tx.create(LedgerRecord(
-                keys.ledger_pk(clinic_id, account.patient_id), keys.ledger_sk(seq), entry_id=line.entry_id,
-                patient_id=line.patient_id, seq=seq, at=iso_z(at), type=line.type, amount_cents=line.amount_cents,
-                balance_after_cents=running, ref=line.ref), label="ledger")
-            lines.append(line)
-        if running != account.balance_cents:
-            raise InvariantViolation("ledger_mismatch", patient_id=account.patient_id, ledger_cents=running,
-                                     balance_cents=account.balance_cents)
-        account.check_invariant()
-        patient.take_state_of(account)
-        patient.ledger_seq = seq
+                keys.ledger_pk(clinic_id, account.patient_id), keys.ledger_sk(line.seq), entry_id=line.entry_id,
+                patient_id=line.patient_id, seq=line.seq, at=iso_z(line.at), type=line.type,
+                amount_cents=line.amount_cents, balance_after_cents=line.balance_after_cents, ref=line.ref),
+                label="ledger")
         self.save_patient(clinic_id, patient)
-        return lines
+        self._note_deferred(clinic_id, patient, at)
+        return posting.ledger
 
     # ----- single items --------------------------------------------------------------------
     def invoice(self, clinic_id: str, patient_id: str, invoice_id: str) -> acc.Invoice | None:
-        try:
-            return invoice_from(InvoiceRecord.get(keys.patient_pk(clinic_id, patient_id), keys.INVOICE + invoice_id))
-        except DoesNotExist:
+        """The invoice as its last change decided it: the item and the patient record in one BatchGetItem."""
+        pk = keys.patient_pk(clinic_id, patient_id)
+        found = {type(r): r for r in Record.batch_get([(pk, keys.INVOICE + invoice_id), (pk, keys.PROFILE)])}
+        if InvoiceRecord not in found:
             return None
+        invoice = invoice_from(found[InvoiceRecord])
+        return patient_from(found[PatientRecord]).with_deferred(invoice) if PatientRecord in found else invoice
 
     def plan(self, clinic_id: str, patient_id: str, plan_id: str) -> acc.Plan | None:
         try:
@@ -333,28 +383,20 @@ class AccountRepository:
     def add_payment(self, clinic_id: str, payment: acc.Payment) -> None:
         self._tx.create(payment_record(clinic_id, payment), label="payment")
 
-    def ledger(self, clinic_id: str, patient_id: str) -> list[acc.LedgerLine]:
-        """Oldest first."""
-        return [ledger_line_from(r) for r in LedgerRecord.query(keys.ledger_pk(clinic_id, patient_id),
-                                                                consistent_read=True)]
+    def payments_of(self, clinic_id: str, patient_id: str, limit: int) -> list[acc.Payment]:
+        """The patient's latest payments, newest recorded first: one Query, at most `limit` items."""
+        lo, hi = keys.newest_first_range(keys.PAYMENT, None)
+        return [payment_from(r) for r in Record.query(
+            keys.patient_pk(clinic_id, patient_id), Record.sk.between(lo, hi), scan_index_forward=False,
+            consistent_read=True, limit=limit, page_size=limit) if isinstance(r, PaymentRecord)]
 
-    def patient_file(self, clinic_id: str, patient_id: str) -> PatientFile | None:
-        """The whole partition with one strongly consistent Query (paged by DynamoDB's 1 MB)."""
-        found = PatientFile(patient=None)  # type: ignore[arg-type]
-        for item in Record.query(keys.patient_pk(clinic_id, patient_id), consistent_read=True):
-            if isinstance(item, PatientRecord):
-                found.patient = patient_from(item)
-            elif isinstance(item, InvoiceRecord):
-                found.invoices.append(invoice_from(item))
-            elif isinstance(item, PaymentRecord):
-                found.payments.append(payment_from(item))
-            elif isinstance(item, AttemptRecord):
-                found.attempts.append(attempt_from(item))
-            elif isinstance(item, CallbackRecord):
-                found.callbacks.append(callback_from(item))
-            elif isinstance(item, PlanRecord):
-                found.plans[item.plan_id] = plan_from(item)
-        return found if found.patient is not None else None
+    def ledger_page(self, clinic_id: str, patient_id: str, limit: int,
+                    after_seq: int | None) -> tuple[list[acc.LedgerLine], bool]:
+        """Up to `limit` entries after entry `after_seq`, oldest first, and whether more follow."""
+        found = [ledger_line_from(r) for r in LedgerRecord.query(
+            keys.ledger_pk(clinic_id, patient_id), LedgerRecord.sk >= keys.ledger_after(after_seq),
+            consistent_read=True, limit=limit + 1, page_size=limit + 1)]
+        return found[:limit], len(found) > limit
 
     # ----- the worklist --------------------------------------------------------------------
     def worklist_page(self, clinic_id: str, *, low: date | None, high: date | None,
@@ -414,15 +456,19 @@ class AccountRepository:
         return work
 
     def owed(self, clinic_id: str) -> tuple[list[reports.OpenInvoice], list[int]]:
-        """Open invoices and active plans' uninvoiced parts: one Query of the clinic's `OWED` partition."""
-        invoices, remainders = [], []
+        """Open invoices and active plans' uninvoiced parts: one Query of the clinic's `OWED`
+        partition, which also holds the patients whose invoices have deferred writes (usually
+        none), so those invoices count as their change decided."""
+        invoices, remainders, deferred = [], [], {}
         for record in Record.timeline.query(keys.timeline_pk(clinic_id, keys.OWED)):
             if isinstance(record, InvoiceRecord) and record.status == "open":
                 invoices.append(reports.OpenInvoice(record.patient_id, d(record.invoice_date),
-                                                    int(record.balance_cents)))
+                                                    int(record.balance_cents), record.invoice_id))
             elif isinstance(record, PlanRecord):
                 remainders.append(plan_from(record).uninvoiced_cents)
-        return invoices, remainders
+            elif isinstance(record, PatientRecord):
+                deferred[record.patient_id] = patient_from(record).deferred_invoices
+        return reports.with_deferred(invoices, deferred), remainders
 
     def payments_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.PaymentEvent]:
         for r in timeline(clinic_id, keys.PAYMENTS_TIMELINE, start, end, _PAYMENT_FIELDS):

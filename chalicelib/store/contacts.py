@@ -75,6 +75,11 @@ class ContactRepository:
         except DoesNotExist:
             return None
 
+    def attempts_page(self, clinic_id: str, patient_id: str, limit: int,
+                      before_id: str | None) -> tuple[list[Attempt], bool]:
+        """Up to `limit` attempts older than attempt `before_id`, newest first, and whether more follow."""
+        return _page(clinic_id, patient_id, keys.ATTEMPT, AttemptRecord, attempt_from, limit, before_id)
+
     def attempt_authors(self, clinic_id: str, patient_id: str) -> list[tuple[datetime, str]]:
         """(at, by) of every attempt on the patient: one Query of the partition's attempts."""
         return [(t(r.at), r.by) for r in Record.query(
@@ -93,6 +98,11 @@ class ContactRepository:
         return {r.callback_id: callback_from(r) for r in Record.query(
             keys.patient_pk(clinic_id, patient_id), Record.sk.startswith(keys.CALLBACK), consistent_read=True)
             if isinstance(r, CallbackRecord)}
+
+    def callbacks_page(self, clinic_id: str, patient_id: str, limit: int,
+                       before_id: str | None) -> tuple[list[Callback], bool]:
+        """Up to `limit` callbacks made before callback `before_id`, newest first, and whether more follow."""
+        return _page(clinic_id, patient_id, keys.CALLBACK, CallbackRecord, callback_from, limit, before_id)
 
     def add_callback(self, clinic_id: str, callback: Callback) -> None:
         self._tx.create(callback_record(clinic_id, callback), label="callback")
@@ -113,3 +123,14 @@ class ContactRepository:
         for r in timeline(clinic_id, keys.CALLBACKS_TIMELINE, start, end, _CALLBACK_FIELDS):
             if isinstance(r, CallbackRecord):
                 yield reports.CallbackEvent(r.assignee_sub, r.status, t(r.due_at), t(r.done_at))
+
+
+def _page(clinic_id: str, patient_id: str, prefix: str, model, convert, limit: int, before_id: str | None):
+    """One Query backwards over the patient's items of one kind: ids sort as they were made."""
+    lo, hi = keys.newest_first_range(prefix, before_id)
+    found = []
+    for r in Record.query(keys.patient_pk(clinic_id, patient_id), Record.sk.between(lo, hi), scan_index_forward=False,
+                          consistent_read=True, limit=limit + 2, page_size=limit + 2):
+        if isinstance(r, model) and r.sk != hi:
+            found.append(convert(r))
+    return found[:limit], len(found) > limit

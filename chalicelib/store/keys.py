@@ -31,6 +31,17 @@ CALLBACK = "6#CB#"
 # [ACCOUNT_FIRST, ACCOUNT_LAST]; the follow-up detail reads the whole partition.
 ACCOUNT_FIRST = "0#"
 ACCOUNT_LAST = "2#~"
+
+
+def newest_first_range(prefix: str, before_id: str | None) -> tuple[str, str]:
+    """`sk BETWEEN lo AND hi` for a patient's items of one kind up to (and including) the item
+    `before_id`: a page newest first is this range read backwards, without that item."""
+    return prefix, prefix + before_id if before_id else prefix + _HIGHEST
+
+
+def ledger_after(seq: int | None) -> str:
+    """The lowest ledger sort key after entry `seq` (or the first)."""
+    return ledger_sk((seq or 0) + 1)
 IDEMPOTENCY = "IDEM"
 
 # ----- indexes ---------------------------------------------------------------------------------
@@ -139,6 +150,12 @@ def owed_invoice_sk(invoice_date: str, invoice_id: str) -> str:
 
 def owed_plan_sk(plan_id: str) -> str:
     return f"PLAN#{plan_id}"
+
+
+def owed_patient_sk(patient_id: str) -> str:
+    """A patient whose invoices have deferred writes (a change larger than one transaction) sits
+    in the `OWED` partition too, so the aging report's one Query sees those invoices as decided."""
+    return f"PAT#{patient_id}"
 
 
 # ----- the assignee index: `C#<clinic>#U#<sub>` / `<due_at>#<callback>` --------------------------

@@ -164,6 +164,8 @@ class PatientRecord(Record, discriminator="patient"):
     promises_broken = NumberAttribute(default=0)
     last_attempt = LastAttemptMap(null=True)
     next_callback_at = UnicodeAttribute(null=True)
+    # {invoice_id: [status, balance_cents, invoice_date]}: decided by a change, not yet written
+    deferred_invoices = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
 

@@ -114,8 +114,15 @@ class Transaction:
         reasons = e.cancellation_reasons or []
         cancelled = [self._items[i][0] for i, r in enumerate(reasons)
                      if r is not None and r.code in ("ConditionalCheckFailed", "TransactionConflict")]
-        if cancelled or e.cause_response_code == "TransactionConflictException":
+        if cancelled or _response_code(e) == "TransactionConflictException":
             raise StaleWrite(cancelled) from e
+
+
+def _response_code(e) -> str | None:
+    """DynamoDB's error code, or None when there was no answer (a timeout, a reset connection)."""
+    from botocore.exceptions import ClientError
+
+    return e.cause_response_code if isinstance(e.cause, ClientError) else None
 
 
 def _is_transient(e) -> bool:
@@ -123,21 +130,24 @@ def _is_transient(e) -> bool:
 
     if isinstance(e.cause, BotoCoreError):  # connection reset, read timeout: the outcome is unknown
         return True
-    return e.cause_response_code in TRANSIENT_CODES
+    return _response_code(e) in TRANSIENT_CODES
 
 
 def retrying(uow, operation: Callable[[], T], attempts: int | None = None,
-             sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run load -> decide -> commit again while another writer keeps winning the race.
+             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> T:
+    """Run load -> decide -> commit again while another writer keeps winning the race: at most
+    `stale_reloads` times, and no new round after `request_deadline_seconds`, so a request always
+    answers (409 `conflict`) inside the function's timeout.
 
     Works with any unit of work (`discard()` drops what a lost attempt staged)."""
     attempts = attempts or STORE_POLICY.stale_reloads
+    started = clock()
     for attempt in range(attempts):
         try:
             return operation()
         except StaleWrite:
             uow.discard()
-            if attempt == attempts - 1:
+            if attempt == attempts - 1 or clock() - started >= STORE_POLICY.request_deadline_seconds:
                 break
             sleep(random.uniform(0, STORE_POLICY.backoff_seconds / 5 * 2 ** min(attempt, 5)))
     raise ConcurrentUpdate("the patient changed while this request ran; try again")
@@ -173,6 +183,7 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self.transaction.send()
+        self.accounts.settle_deferred()  # follow-on batches for a change larger than one transaction
 
     def discard(self) -> None:
         self.transaction.clear()

@@ -210,6 +210,9 @@ BUILDERS: dict[tuple[str, str], Callable[[Objects, ClinicWorld], Call]] = {
     ("POST", "/patients"): lambda o, home: Call("POST", "/patients", {"name": "Matrix Newcomer"}),
     ("GET", "/patients/{patient_id}"): lambda o, home: Call("GET", f"/patients/{o.patient()}"),
     ("GET", "/patients/{patient_id}/ledger"): lambda o, home: Call("GET", f"/patients/{o.patient()}/ledger"),
+    ("GET", "/patients/{patient_id}/invoices"): lambda o, home: Call("GET", f"/patients/{o.patient()}/invoices"),
+    ("GET", "/patients/{patient_id}/attempts"): lambda o, home: Call("GET", f"/patients/{o.patient()}/attempts"),
+    ("GET", "/patients/{patient_id}/callbacks"): lambda o, home: Call("GET", f"/patients/{o.patient()}/callbacks"),
     ("POST", "/invoices"): lambda o, home: Call("POST", "/invoices", {
         "patient_id": o.patient(), "amount_cents": 700, "invoice_date": o.w.days_ago(2)}),
     ("GET", "/invoices/{invoice_id}"): lambda o, home: Call("GET", f"/invoices/{o.invoice()}"),
