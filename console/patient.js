@@ -196,12 +196,16 @@ function renderPanel(ctx, data, { reload, patientId }) {
   if (data.callbacks) {
     const canPatch = api.has('PATCH /callbacks/{callback_id}');
     // Newest first means by when each was scheduled, not by when it is due: the first column
-    // shows that order, so a due time out of step with its neighbours does not read as a mistake.
+    // shows that order (the clinic-local day, short, so the narrow column still reads), so a due
+    // time out of step with its neighbours does not read as a mistake.
     callbacks = orderedSection('Callbacks', 'newest first', pagedTable(ctx, {
-      caption: 'Callbacks, newest first', head: ['Scheduled on', 'Due', 'Assigned to', 'Status', 'Notes', ''],
+      caption: 'Callbacks, newest first', head: ['Scheduled', 'Due', 'Assigned to', 'Status', 'Notes', ''],
       items: data.callbacks, empty: 'No callbacks scheduled.', noun: 'callbacks',
       cursor: data.callbacks_next_cursor, route: 'GET /patients/{patient_id}/callbacks', path: `/patients/${id}/callbacks`,
-      cells: (c) => [fmt.instant(c.created_at), fmt.instant(c.due_at), ctx.person(c.assignee_sub),
+      cells: (c) => [c.created_at ? fmt.date(fmt.localYmd(new Date(c.created_at))) : '',
+        // Date and time each kept whole, so the narrow column wraps between them and nowhere else.
+        [h('span', { class: 'when' }, `${fmt.date(fmt.localYmd(new Date(c.due_at)))},`), ' ',
+          h('span', { class: 'when' }, fmt.time(c.due_at))], ctx.person(c.assignee_sub),
         h('span', { class: ['badge', c.status] }, label(c.status)), c.notes || '',
         c.status === 'scheduled' && canPatch ? callbackButtons(ctx, c, reload) : ''],
     }));
