@@ -128,3 +128,31 @@ def test_a_page_that_fails_to_load_says_so_in_place_and_show_more_can_be_pressed
     history.get_by_role("button", name="Show more").click()
     expect(rows).to_have_count(MANY)
     expect(history.get_by_role("alert")).to_have_count(0)
+
+
+def test_on_a_server_without_the_detail_the_account_history_pages_with_show_more(console, billing_api):
+    pid = billing_api.owing_patient(unique("Ledger Reader"), (4, 104), (3, 103), (2, 102), (1, 101))
+    page = console.page
+
+    def without_the_detail(route):  # the console then builds the panel from the patient and the ledger
+        response = route.fetch()
+        doc = response.json()
+        doc["paths"]["/follow-ups/{patient_id}"].pop("get")
+        route.fulfill(response=response, json=doc)
+
+    def a_short_first_page(route):  # the first page of two of the four entries, as the server pages it
+        url = route.request.url
+        route.continue_(url=url if "cursor=" in url else f"{url}{'&' if '?' in url else '?'}limit=2")
+
+    page.route("**/openapi.json", without_the_detail)
+    page.route("**/patients/*/ledger*", a_short_first_page)
+    console.sign_in(BILLING, hash_=f"#/patients/{pid}")
+    history = page.get_by_role("region", name="Account history")
+    rows = body_rows(history)
+    expect(rows).to_have_count(2)
+    with page.expect_request(lambda r: "/ledger?" in r.url and "cursor=" in r.url) as sent:
+        history.get_by_role("button", name="Show more ledger entries").click()
+    assert parse_qs(urlsplit(sent.value.url).query)["limit"] == ["50"]
+    expect(rows).to_have_count(4)
+    expect(rows.last).to_contain_text("$4.10")  # the balance after the last of the four, oldest first
+    expect(history.get_by_role("button", name="Show more")).to_have_count(0)
