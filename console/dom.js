@@ -105,6 +105,42 @@ export async function orErrorNote(target, request) {
   }
 }
 
+/**
+ * "Show more" under a list the API pages, or null when `cursor` says there is no more. A click asks
+ * `load(cursor)` for the next page ({items, next_cursor}) and hands its items to `add`, which appends
+ * them and returns the first new element; the button stays while the API gives a next cursor. A
+ * failure shows in place, above the button, which stays so the reader can try again. `noun`
+ * completes the button's name ("Show more contact attempts"), as several lists on one screen page.
+ */
+export function showMore(cursor, load, add, noun) {
+  if (!cursor) return null;
+  let next = cursor;
+  const note = h('div', { class: 'more-note' });
+  const button = h('button', { type: 'button', class: 'secondary', 'aria-label': `Show more ${noun}` }, 'Show more');
+  const wrap = h('div', { class: 'show-more' }, note, button);
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    wrap.setAttribute('aria-busy', 'true');
+    clear(note);
+    const page = await orErrorNote(note, load(next));
+    wrap.removeAttribute('aria-busy');
+    button.disabled = false;
+    if (!page) return;
+    next = page.next_cursor;
+    const first = page.items.length ? add(page.items) : null;
+    announce(`${page.items.length} more ${noun} shown${next ? '' : ': that is all of them'}.`);
+    if (!next) {
+      // The button goes; focus goes to what it brought rather than falling back to the page's top.
+      wrap.remove();
+      if (first) {
+        first.tabIndex = -1;
+        first.focus();
+      }
+    }
+  });
+  return wrap;
+}
+
 /** What a screen shows in place of a part whose route this server does not offer. */
 export function unavailable(route) {
   return h('p', { class: 'muted' }, `Not available on this server yet (needs ${route}).`);

@@ -2,7 +2,7 @@
 // contact history and payments, with the actions billing staff take on a follow-up.
 
 import { newIdempotencyKey } from './api.js';
-import { act, announce, clear, errorNote, field, formDialog, h, HOME, select, unavailable } from './dom.js';
+import { act, announce, clear, errorNote, field, formDialog, h, HOME, select, showMore, unavailable } from './dom.js';
 import { choices, FormError, label, ymdToUtcDate } from './format.js';
 import { buildSchedule, ScheduleError } from './schedule.js';
 
@@ -28,7 +28,7 @@ async function loadFromFoundation(ctx, patientId) {
     patient, status: patient.follow_up_status, balance_cents: patient.balance_cents,
     oldest_invoice_date: oldest, days_overdue: days, bucket: oldest ? ctx.vocabulary.bucketFor(days) : null,
     invoices, payments, attempts: null, callbacks: null, plan: null, promises: null,
-    last_attempt: null, next_action: null, ledger: entries, partial: true,
+    last_attempt: null, next_action: null, ledger: entries, ledger_next_cursor: ledger.next_cursor, partial: true,
   };
 }
 
@@ -60,12 +60,50 @@ function section(title, ...content) {
   return h('section', { class: 'panel', 'aria-label': title }, h('h2', {}, title), ...content);
 }
 
-function table(caption, head, rows, empty) {
-  if (!rows.length) return h('p', { class: 'muted' }, empty);
+/** A section whose heading also says the list's order ("Callbacks · newest first"); its name stays the title. */
+function orderedSection(title, order, ...content) {
+  return h('section', { class: 'panel', 'aria-label': title },
+    h('h2', {}, title, h('span', { class: 'order' }, ` · ${order}`)), ...content);
+}
+
+function tableOf(caption, head, tbody) {
   return h('div', { class: 'table-wrap' }, h('table', { class: 'cards-on-phone' },
     h('caption', { class: 'visually-hidden' }, caption),
-    h('thead', {}, h('tr', {}, head.map((name) => h('th', { scope: 'col' }, name)))),
-    h('tbody', {}, rows.map((cells) => h('tr', {}, cells.map((cell, i) => h('td', { 'data-label': head[i] }, cell)))))));
+    h('thead', {}, h('tr', {}, head.map((name) => h('th', { scope: 'col' }, name)))), tbody));
+}
+
+function row(head, cells) {
+  return h('tr', {}, cells.map((cell, i) => h('td', { 'data-label': head[i] }, cell)));
+}
+
+function table(caption, head, rows, empty) {
+  if (!rows.length) return h('p', { class: 'muted' }, empty);
+  return tableOf(caption, head, h('tbody', {}, rows.map((cells) => row(head, cells))));
+}
+
+// What one "Show more" adds to a list (the detail shows the first 50 of each).
+const PAGE_SIZE = 50;
+
+/**
+ * A list the API pages (style point 20): the rows of `items`, and under them "Show more" while
+ * `cursor` is set, which appends the next pages of `route` at `path`. The rows it brings are
+ * pushed onto `items` too, so the panel's actions (the payment's invoice choice) see them.
+ */
+function pagedTable(ctx, { caption, head, items, cells, empty, cursor, route, path, noun }) {
+  if (!items.length) return h('p', { class: 'muted' }, empty);
+  const tbody = h('tbody', {}, items.map((item) => row(head, cells(item))));
+  let more = null;
+  if (cursor && !ctx.api.has(route)) {
+    more = unavailable(route);
+  } else if (cursor) {
+    more = showMore(cursor, (next) => ctx.api.get(path, { limit: PAGE_SIZE, cursor: next }), (page) => {
+      items.push(...page);
+      const rows = page.map((item) => row(head, cells(item)));
+      tbody.append(...rows);
+      return rows[0];
+    }, noun);
+  }
+  return [tableOf(caption, head, tbody), more];
 }
 
 function renderPanel(ctx, data, { reload, patientId }) {
@@ -114,14 +152,16 @@ function renderPanel(ctx, data, { reload, patientId }) {
     contact ? h('p', { class: 'muted' }, contact) : null, facts, actions);
 
   // ----- invoices -----------------------------------------------------------------------------
-  const invoices = section('Invoices', table('Invoices, newest first',
-    ['Invoice date', 'Description', 'Amount', 'Balance', 'Status'],
-    data.invoices.map((i) => [
+  const invoices = section('Invoices', pagedTable(ctx, {
+    caption: 'Invoices, newest first', head: ['Invoice date', 'Description', 'Amount', 'Balance', 'Status'],
+    items: data.invoices, empty: 'No invoices.', noun: 'invoices',
+    cursor: data.invoices_next_cursor, route: 'GET /patients/{patient_id}/invoices', path: `/patients/${id}/invoices`,
+    cells: (i) => [
       fmt.date(i.invoice_date),
       i.source === 'plan' ? `Plan installment ${i.installment_number}` : (i.description || 'Invoice'),
       fmt.money(i.amount_cents), fmt.money(i.balance_cents),
-      h('span', { class: ['badge', i.status] }, label(i.status))]),
-    'No invoices.'));
+      h('span', { class: ['badge', i.status] }, label(i.status))],
+  }));
 
   // ----- plan ---------------------------------------------------------------------------------
   let plan;
@@ -155,22 +195,35 @@ function renderPanel(ctx, data, { reload, patientId }) {
   let callbacks;
   if (data.callbacks) {
     const canPatch = api.has('PATCH /callbacks/{callback_id}');
-    callbacks = section('Callbacks', table('Callbacks', ['Due', 'Assigned to', 'Status', 'Notes', ''],
-      data.callbacks.map((c) => [fmt.instant(c.due_at), ctx.person(c.assignee_sub),
+    // Newest first means by when each was scheduled, not by when it is due: the first column
+    // shows that order (the clinic-local day, short, so the narrow column still reads), so a due
+    // time out of step with its neighbours does not read as a mistake.
+    callbacks = orderedSection('Callbacks', 'newest first', pagedTable(ctx, {
+      caption: 'Callbacks, newest first', head: ['Scheduled', 'Due', 'Assigned to', 'Status', 'Notes', ''],
+      items: data.callbacks, empty: 'No callbacks scheduled.', noun: 'callbacks',
+      cursor: data.callbacks_next_cursor, route: 'GET /patients/{patient_id}/callbacks', path: `/patients/${id}/callbacks`,
+      cells: (c) => [c.created_at ? fmt.date(fmt.localYmd(new Date(c.created_at))) : '',
+        // Date and time each kept whole, so the narrow column wraps between them and nowhere else.
+        [h('span', { class: 'when' }, `${fmt.date(fmt.localYmd(new Date(c.due_at)))},`), ' ',
+          h('span', { class: 'when' }, fmt.time(c.due_at))], ctx.person(c.assignee_sub),
         h('span', { class: ['badge', c.status] }, label(c.status)), c.notes || '',
-        c.status === 'scheduled' && canPatch ? callbackButtons(ctx, c, reload) : '']),
-      'No callbacks scheduled.'));
+        c.status === 'scheduled' && canPatch ? callbackButtons(ctx, c, reload) : ''],
+    }));
   } else {
     callbacks = section('Callbacks', unavailable('GET /follow-ups/{patient_id}'));
   }
 
   // ----- contact history ----------------------------------------------------------------------
   const history = section('Contact history', data.attempts
-    ? table('Contact attempts, newest first', ['When', 'By', 'Channel', 'Outcome', 'Notes'],
-      data.attempts.map((a) => [fmt.instant(a.at), ctx.person(a.by), label(a.channel),
+    ? pagedTable(ctx, {
+      caption: 'Contact attempts, newest first', head: ['When', 'By', 'Channel', 'Outcome', 'Notes'],
+      items: data.attempts, empty: 'No contact attempts yet.', noun: 'contact attempts',
+      cursor: data.attempts_next_cursor, route: 'GET /patients/{patient_id}/attempts', path: `/patients/${id}/attempts`,
+      cells: (a) => [fmt.instant(a.at), ctx.person(a.by), label(a.channel),
         a.outcome === 'promised_payment' && a.promised_amount_cents
           ? `${label(a.outcome)}: ${fmt.money(a.promised_amount_cents)} by ${fmt.date(a.promised_date)}` : label(a.outcome),
-        a.notes || '']), 'No contact attempts yet.')
+        a.notes || ''],
+    })
     : unavailable('GET /follow-ups/{patient_id}'));
 
   // ----- payments -----------------------------------------------------------------------------
@@ -178,9 +231,12 @@ function renderPanel(ctx, data, { reload, patientId }) {
     data.payments.map((pay) => [fmt.instant(pay.received_at), fmt.money(pay.amount_cents), label(pay.method),
       ctx.person(pay.created_by)]), 'No payments yet.'));
 
-  const ledger = data.ledger ? section('Account history', table('Ledger, oldest first', ['When', 'Entry', 'Amount', 'Balance after'],
-    data.ledger.map((e) => [fmt.instant(e.at), label(e.type), fmt.money(e.amount_cents), fmt.money(e.balance_after_cents)]),
-    'No entries.')) : null;
+  const ledger = data.ledger ? section('Account history', pagedTable(ctx, {
+    caption: 'Ledger, oldest first', head: ['When', 'Entry', 'Amount', 'Balance after'],
+    items: data.ledger, empty: 'No entries.', noun: 'ledger entries',
+    cursor: data.ledger_next_cursor, route: 'GET /patients/{patient_id}/ledger', path: `/patients/${id}/ledger`,
+    cells: (e) => [fmt.instant(e.at), label(e.type), fmt.money(e.amount_cents), fmt.money(e.balance_after_cents)],
+  })) : null;
 
   return [summary, h('div', { class: 'columns' },
     h('div', {}, invoices, plan, payments, ledger),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import uuid
@@ -23,10 +24,16 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, OWNER, StackApi, route_key  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, OWNER, StackApi  # noqa: E402
 from tests.e2e.conftest import LocalStack  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
+
+
+def route_key(spec: str) -> str:
+    """'POST /follow-ups/{patient_id}/attempts' -> 'POST /follow-ups/{}/attempts' (as the console compares them)."""
+    method, path = spec.split(maxsplit=1)
+    return f"{method.upper()} {re.sub(r'{[^}]*}', '{}', path.strip())}"
 
 
 def routes_of(api: StackApi) -> set[str]:
