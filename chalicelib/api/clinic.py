@@ -34,6 +34,7 @@ class StaffOut(Out):
     email: str
     name: str
     role: str
+    status: Literal["active", "inactive"]
 
 
 class StaffList(Out):
@@ -61,7 +62,9 @@ def list_staff(ctx: RequestContext) -> dict:
 
 @route("/staff", "POST", roles=OWNER_ADMIN, body=StaffIn, response=StaffOut, status=201)
 def create_staff(ctx: RequestContext) -> dict:
-    """Create a staff member: a Cognito user in this clinic and the role's group."""
+    """Create a staff member: a Cognito user in this clinic and the role's group.
+
+    Safe to send again after any failure: a pending creation of this email is finished, not a 409."""
     b = ctx.body
     return views.staff_member(staff.create(ctx.uow, ctx.caller.clinic_id, ctx.now, email=str(b.email).lower(),
                                            name=b.name, role=b.role, actor=ctx.caller.actor,

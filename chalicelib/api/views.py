@@ -28,7 +28,7 @@ def clinic(c: Clinic) -> dict:
 
 
 def staff_member(m: StaffMember) -> dict:
-    return {"sub": m.sub, "email": m.email, "name": m.name, "role": m.role}
+    return {"sub": m.sub, "email": m.email, "name": m.name, "role": m.role, "status": m.status}
 
 
 def delegation(g: Delegation) -> dict:

@@ -95,6 +95,21 @@ class StaffRecord(Record, discriminator="staff"):
     name = UnicodeAttribute()
     role = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)  # None: active (records written before there was a status)
+
+
+class StaffEnrolmentRecord(Record, discriminator="staff_enrolment"):
+    """`C#<clinic>` / `EMAIL#<sha256 of the email>`: the email is taken in this clinic; `pending`
+    until the member's record (`STAFF#<sub>`) is written in the same transaction that makes it
+    `active`."""
+
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    sub = UnicodeAttribute(null=True)
 
 
 class DelegationRecord(Record, discriminator="delegation"):
