@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field, field_validator
+
 from ..domain.roles import ALL_STAFF, OWNER_ADMIN, OWNER_ONLY, ROLES
 from ..services import clinics, staff
 from . import views
@@ -16,11 +18,22 @@ class ClinicOut(Out):
     name: str
     timezone: str
     currency: str
+    calendar_show_names: bool
 
 
 class ClinicPatch(Body):
     name: text(1, 200) | None = None
     timezone: text(1, 64) | None = None
+    calendar_show_names: bool | None = Field(
+        default=None, description="true: calendar events say `Call back <patient name>`; false (the default): "
+                                  "`Follow-up callback`, with the console link only")
+
+    @field_validator("calendar_show_names", mode="before")
+    @classmethod
+    def _true_or_false(cls, value):
+        if value is None:  # only when sent: leaving it out changes nothing
+            raise ValueError("must be true or false")
+        return value
 
 
 class StaffIn(Body):
@@ -49,9 +62,10 @@ def get_clinic(ctx: RequestContext) -> dict:
 
 @route("/clinic", "PATCH", roles=OWNER_ONLY, body=ClinicPatch, response=ClinicOut)
 def patch_clinic(ctx: RequestContext) -> dict:
-    """Rename the clinic or change its time zone."""
+    """Rename the clinic, change its time zone, or choose whether calendar events name patients."""
     b = ctx.body
-    return views.clinic(clinics.update(ctx.uow, ctx.caller, ctx.now, name=b.name, timezone=b.timezone))
+    return views.clinic(clinics.update(ctx.uow, ctx.caller, ctx.now, name=b.name, timezone=b.timezone,
+                                       calendar_show_names=b.calendar_show_names))
 
 
 @route("/staff", "GET", roles=OWNER_ADMIN, response=StaffList)

@@ -19,13 +19,14 @@ from .uow import StaleWrite, Transaction
 
 
 def _clinic(r: ClinicRecord) -> Clinic:
-    return Clinic(r.clinic_id, r.name, r.timezone, r.currency, t(r.created_at), d(r.next_run_date), r.version)
+    return Clinic(r.clinic_id, r.name, r.timezone, r.currency, t(r.created_at), d(r.next_run_date), r.version,
+                  bool(r.calendar_show_names))
 
 
 def _record(c: Clinic) -> ClinicRecord:
     record = ClinicRecord(keys.clinic_pk(c.clinic_id), keys.CLINIC, clinic_id=c.clinic_id, name=c.name,
                           timezone=c.timezone, currency=c.currency, created_at=iso_z(c.created_at),
-                          next_run_date=d_out(c.next_run_date))
+                          next_run_date=d_out(c.next_run_date), calendar_show_names=c.calendar_show_names)
     if c.version is not None:
         record.version = c.version
     if c.next_run_date is not None:  # the clinic is found by the instant its next 03:00 run falls due

@@ -8,6 +8,7 @@ See docs/data-model.md for the access patterns each key and index serves.
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     DiscriminatorAttribute,
     ListAttribute,
     MapAttribute,
@@ -86,6 +87,7 @@ class ClinicRecord(Record, discriminator="clinic"):
     currency = UnicodeAttribute()
     created_at = UnicodeAttribute()
     next_run_date = UnicodeAttribute(null=True)  # the clinic-local date auto-invoicing runs next
+    calendar_show_names = BooleanAttribute(null=True)  # None: off (clinics stored before the setting)
     version = VersionAttribute()
 
 
