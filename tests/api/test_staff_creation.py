@@ -243,3 +243,15 @@ def test_the_staff_record_is_read_with_the_clinic_in_one_call(clinic):
     with dynamodb_calls() as calls:
         assert clinic.billing.get("/follow-ups").status == 200
     assert calls.ops() == ["BatchGetItem", "Query"]  # the clinic and the caller's record, then one page
+
+
+def test_creating_the_orphan_of_an_old_crash_adopts_its_user_instead_of_409(clinic):
+    email = new_email()
+    pool_id = config.settings().user_pool_id
+    made = pool().admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS", UserAttributes=[
+        {"Name": "email", "Value": email}, {"Name": "custom:clinic_id", "Value": clinic.clinic_id}])["User"]
+    pool().admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName="Owner")
+    r = clinic.owner.post("/staff", create_body(email, role="BillingStaff"))
+    assert r.status == 201, r
+    assert r.body["sub"] == next(a["Value"] for a in made["Attributes"] if a["Name"] == "sub")
+    assert_one_member(clinic, email)  # one user, now only in the group the staff record says
