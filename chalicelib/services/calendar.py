@@ -19,6 +19,7 @@ from ..domain.contact import CalendarFeed
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_clinic_id
 from ..domain.roles import Caller
+from ..domain.team import may_act
 from . import audit
 
 PRODID = "-//Clinic Follow-ups//Callbacks//EN"
@@ -105,5 +106,8 @@ def feed(uow, token: str, now: datetime, console_url: str) -> str:
     clinic_id, sub, secret = _parse(token)
     record = uow.feeds.get(clinic_id, sub)
     if record is None or not hmac.compare_digest(record.secret_sha256, _digest(secret)):
+        raise NotFound("no such calendar feed")
+    _, member = uow.clinics.get_with_member(clinic_id, sub)  # the clinic comes along for `ics`
+    if not may_act(member):  # its owner is no longer active staff: the URL is dead too
         raise NotFound("no such calendar feed")
     return ics(uow, clinic_id, sub, now, console_url)

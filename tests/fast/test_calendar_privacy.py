@@ -109,3 +109,11 @@ def test_the_console_link_keeps_the_stage_prefix_the_client_used(clinic, booked)
         context = {"path": "/api/calendar.ics"}
 
     assert urls.public_base_url(Request(), "/calendar") + "/console/" == "https://abc.execute-api.test/api/console/"
+
+
+def test_the_feed_of_someone_who_is_no_longer_staff_answers_404(clinic, booked, store):
+    url = clinic.billing.post("/calendar/feed", headers=HOST).body["url"]
+    assert Api(clinic.http, None).get(urlsplit(url).path, headers=HOST).status == 200
+    del store.staff[(clinic.clinic_id, clinic.sub("billing"))]  # removed behind the API's back
+    r = Api(clinic.http, None).get(urlsplit(url).path, headers=HOST)
+    assert r.status == 404 and r.body["error"]["code"] == "not_found"
