@@ -59,7 +59,8 @@ FULL_VCPU_MB = 1769
 PLATFORM_LOG_BYTES = 300  # Lambda's own START/END/REPORT lines per invocation (approximate)
 # Typical same-region latency of one call from Lambda, warm connection (assumptions, milliseconds).
 LATENCY_MS = {"GetItem": 4, "Query": 6, "BatchGetItem": 6, "PutItem": 6, "TransactWriteItems": 12,
-              "AdminCreateUser": 120, "AdminAddUserToGroup": 60, "AdminDeleteUser": 60, "AdminSetUserPassword": 60}
+              "AdminGetUser": 40, "AdminCreateUser": 120, "AdminAddUserToGroup": 60, "AdminSetUserPassword": 60,
+              "AdminListGroupsForUser": 40, "AdminRemoveUserFromGroup": 60, "AdminUpdateUserAttributes": 60}
 DEFAULT_LATENCY_MS = 10
 
 READS = {"GetItem", "Query", "BatchGetItem", "Scan", "TransactGetItems"}

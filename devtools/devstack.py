@@ -127,12 +127,17 @@ def main() -> int:
     started = time.monotonic()
     server, endpoint = start_embedded_aws(aws_port)
     pool_id, client_id = bootstrap(endpoint)
-    from devtools import demo
-
-    demo_info = demo.seed(DEMO_PASSWORD)
     env = {**os.environ, **aws_environment(endpoint), "FOLLOWUPS_USER_POOL_ID": pool_id,
            "FOLLOWUPS_USER_POOL_CLIENT_ID": client_id, "FOLLOWUPS_GATEWAY_AUTHORIZER": "off"}
-    api = start_api(api_port, env)
+    api = start_api(api_port, env)  # it starts up while the demo is seeded (the stack file waits for both)
+    from devtools import demo
+
+    try:
+        demo_info = demo.seed(DEMO_PASSWORD)
+    except BaseException:
+        stop_api(api)
+        server.shutdown()
+        raise
     stopping = threading.Event()
 
     def stop(*_):

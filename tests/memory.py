@@ -41,7 +41,7 @@ from chalicelib.domain.clinic import Clinic
 from chalicelib.domain.clock import as_utc, iso_z
 from chalicelib.domain.contact import DONE, Attempt, CalendarFeed, Callback
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.team import Delegation, StaffMember
+from chalicelib.domain.team import PENDING, Delegation, Enrolment, StaffMember
 from chalicelib.store import keys
 from chalicelib.store.accounts import LoadedAccount, Settling
 from chalicelib.store.uow import MAX_ITEMS, StaleWrite, retrying
@@ -75,6 +75,7 @@ class MemoryStore:
 
     clinics: dict[str, Clinic] = field(default_factory=dict)
     staff: dict[tuple[str, str], StaffMember] = field(default_factory=dict)  # (clinic, sub)
+    enrolments: dict[tuple[str, str], Enrolment] = field(default_factory=dict)  # (clinic, email)
     delegations: dict[tuple[str, str], Delegation] = field(default_factory=dict)  # (clinic, delegation)
     feeds: dict[tuple[str, str], CalendarFeed] = field(default_factory=dict)  # (clinic, sub)
     patients: dict[tuple[str, str], acc.Patient] = field(default_factory=dict)  # (clinic, patient)
@@ -190,6 +191,11 @@ class ClinicRepository(_Repository):
             raise NotFound("no such clinic")
         return read_back(clinic)
 
+    def get_with_member(self, clinic_id: str, sub: str) -> tuple[Clinic | None, StaffMember | None]:
+        """The clinic and one of its staff members (DynamoDB: one BatchGetItem)."""
+        clinic, member = self._store.clinics.get(clinic_id), self._store.staff.get((clinic_id, sub))
+        return (read_back(clinic) if clinic is not None else None), (read_back(member) if member is not None else None)
+
     def add(self, clinic: Clinic) -> None:
         self._tx.create("clinics", clinic.clinic_id, clinic, label="clinic", versioned=True)
 
@@ -215,6 +221,16 @@ class ClinicRepository(_Repository):
 
 
 # ----- staff, delegations, feeds --------------------------------------------------------------
+def _email_key(email: str) -> str:
+    return email.strip().lower()  # store/keys.py hashes the same normalised email
+
+
+def _still(e: Enrolment) -> Condition:
+    """The stored enrolment is pending and asks for what `e` asks for."""
+    return lambda stored: (stored is not None and stored.status == PENDING
+                           and (stored.name, stored.role) == (e.name, e.role))
+
+
 class StaffRepository(_Repository):
     def get(self, clinic_id: str, sub: str, *, consistent: bool = False) -> StaffMember | None:
         member = self._store.staff.get((clinic_id, sub))
@@ -226,6 +242,24 @@ class StaffRepository(_Repository):
     def add(self, clinic_id: str, member: StaffMember) -> None:
         stored = dataclasses.replace(member, created_at=member.created_at or "")  # stored as a string
         self._tx.create("staff", (clinic_id, member.sub), stored, label="staff")
+
+    def enrolment(self, clinic_id: str, email: str) -> Enrolment | None:
+        found = self._store.enrolments.get((clinic_id, _email_key(email)))
+        return read_back(found) if found is not None else None
+
+    def begin_enrolment(self, clinic_id: str, enrolment: Enrolment, *, replaces: Enrolment | None = None) -> None:
+        key = (clinic_id, _email_key(enrolment.email))
+        if replaces is None:
+            self._tx.create("enrolments", key, enrolment, label="staff_enrolment")
+        else:
+            self._tx.save("enrolments", key, enrolment, label="staff_enrolment", condition=_still(replaces))
+
+    def activate(self, clinic_id: str, enrolment: Enrolment, member: StaffMember) -> None:
+        pending = Enrolment(enrolment.email, enrolment.name, enrolment.role, PENDING, enrolment.created_at,
+                            enrolment.created_by)
+        self._tx.create("staff", (clinic_id, member.sub), member, label="staff")
+        self._tx.save("enrolments", (clinic_id, _email_key(enrolment.email)), enrolment, label="staff_enrolment",
+                      condition=_still(pending))
 
     def require_role(self, clinic_id: str, member: StaffMember, role: str, label: str = "permission") -> None:
         """At commit, `member` must still hold `role` (a demotion that lands first refuses it)."""

@@ -238,6 +238,11 @@ def tasks(ctx: RequestContext) -> dict:
     return {"as_of": due.as_of.isoformat(), "items": [views.task(t) for t in due.items]}
 
 
+def _console_url(ctx: RequestContext) -> str:
+    """Where the console is, for the events' links to a patient: beside the API (`/console/`)."""
+    return f"{public_base_url(ctx.request, '/calendar', default_host='127.0.0.1')}/console/"
+
+
 def _calendar_response(body: str) -> Response:
     return Response(body=body, status_code=200, headers={
         "Content-Type": "text/calendar; charset=utf-8", "Cache-Control": "private, no-store",
@@ -247,7 +252,8 @@ def _calendar_response(body: str) -> Response:
 @route("/calendar.ics", "GET", roles=ALL_STAFF, content_type="text/calendar")
 def calendar_ics(ctx: RequestContext) -> Response:
     """The caller's scheduled callbacks as iCalendar (one VEVENT each, UID = callback_id)."""
-    return _calendar_response(calendar.ics(ctx.uow, ctx.caller.clinic_id, ctx.caller.sub, ctx.now))
+    return _calendar_response(calendar.ics(ctx.uow, ctx.caller.clinic_id, ctx.caller.sub, ctx.now,
+                                           _console_url(ctx)))
 
 
 @route("/calendar/feed", "POST", roles=ALL_STAFF, response=FeedOut, status=201)
@@ -267,4 +273,4 @@ def revoke_feed(ctx: RequestContext) -> Response:
 @route("/calendar/feed/{token}", "GET", roles=None, content_type="text/calendar")
 def calendar_feed(ctx: RequestContext, token: str) -> Response:
     """The feed owner's calendar, for calendar apps: the secret URL is the credential."""
-    return _calendar_response(calendar.feed(ctx.uow, token, ctx.now))
+    return _calendar_response(calendar.feed(ctx.uow, token, ctx.now, _console_url(ctx)))

@@ -239,6 +239,7 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
                 logger.append_keys(clinic_id=ctx.caller.clinic_id, sub=ctx.caller.sub)
                 if not ctx.caller.has_any(roles):
                     raise Forbidden(f"this needs one of the roles {', '.join(sorted(roles))}")
+                ctx.require_active_staff()
                 if permission is not None:
                     ctx.caller = ctx.with_permissions()
                     if not ctx.caller.may(permission):
@@ -351,6 +352,13 @@ class RequestContext:
 
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name.lower())
+
+    def require_active_staff(self) -> None:
+        """A valid token is not enough: its user needs an active staff record in the clinic (read
+        with the clinic, in the same call the route's services would make for it)."""
+        from ..services import staff  # noqa: PLC0415 - loaded with the first authenticated route
+
+        staff.require_active(self.uow, self.caller)
 
     def with_permissions(self) -> Caller:
         """The caller with the permissions the store grants them now (a read: only when needed)."""

@@ -24,11 +24,12 @@ def _d(value: date | None) -> str | None:
 
 
 def clinic(c: Clinic) -> dict:
-    return {"clinic_id": c.clinic_id, "name": c.name, "timezone": c.timezone, "currency": c.currency}
+    return {"clinic_id": c.clinic_id, "name": c.name, "timezone": c.timezone, "currency": c.currency,
+            "calendar_show_names": c.calendar_show_names}
 
 
 def staff_member(m: StaffMember) -> dict:
-    return {"sub": m.sub, "email": m.email, "name": m.name, "role": m.role}
+    return {"sub": m.sub, "email": m.email, "name": m.name, "role": m.role, "status": m.status}
 
 
 def delegation(g: Delegation) -> dict:

@@ -20,6 +20,14 @@ class Clinic:
     created_at: datetime
     next_run_date: date | None = None  # the clinic-local date auto-invoicing runs next
     version: int | None = None  # the store's optimistic lock; None until first stored
+    calendar_show_names: bool = False  # the Owner's choice: calendar events name the patient
+
+    def callback_summary(self, patient_name: str | None) -> str:
+        """Business rule: what a calendar app shows of a callback. Feeds are polled and kept by
+        third parties, so no patient is named unless the clinic's Owner chose it."""
+        if self.calendar_show_names and patient_name:
+            return f"Call back {patient_name}"
+        return "Follow-up callback"
 
     def today(self, now: datetime) -> date:
         """Business rule: "today" is the clinic-local date at the instant `now`."""

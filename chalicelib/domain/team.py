@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 
 DELEGATION_MAX_LIFETIME = timedelta(days=90)
 
+PENDING, ACTIVE = "pending", "active"
+
 
 @dataclass(frozen=True)
 class StaffMember:
@@ -15,6 +17,36 @@ class StaffMember:
     name: str
     role: str
     created_at: str | None = None
+    status: str = ACTIVE
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == ACTIVE
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """An email's place in the clinic's team, one per email and clinic: `pending` from the moment
+    its creation starts (before the user pool has a user for it), `active` with the user's `sub`
+    once the member's record exists. It stays, so the email stays taken."""
+
+    email: str
+    name: str
+    role: str
+    status: str
+    created_at: str
+    created_by: str
+    sub: str | None = None
+
+    def asks_for(self, name: str, role: str) -> bool:
+        return (self.name, self.role) == (name, role)
+
+
+def may_act(member: StaffMember | None) -> bool:
+    """Business rule: a token acts in its clinic only while the user's staff record is active; a
+    user whose creation never finished (or who has no record at all) holds nothing, whatever
+    groups the token lists."""
+    return member is not None and member.is_active
 
 
 @dataclass

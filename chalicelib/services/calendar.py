@@ -12,12 +12,14 @@ import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from ..domain import cursor as tokens
 from ..domain.contact import CalendarFeed
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_clinic_id
 from ..domain.roles import Caller
+from ..domain.team import may_act
 from . import audit
 
 PRODID = "-//Clinic Follow-ups//Callbacks//EN"
@@ -28,11 +30,18 @@ _SUB = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 _SECRET = re.compile(r"^[A-Za-z0-9_-]{40,64}$")
 
 
-def ics(uow, clinic_id: str, sub: str, now: datetime) -> str:
-    """One VEVENT per scheduled callback of `sub` (UID = callback_id); the summary names the
-    patient, nothing else about them (no notes, no amounts)."""
+def patient_link(console_url: str, patient_id: str) -> str:
+    """The console's page of one patient (console/dom.js `patientHash`)."""
+    return f"{console_url}#/patients/{quote(patient_id, safe='')}"
+
+
+def ics(uow, clinic_id: str, sub: str, now: datetime, console_url: str) -> str:
+    """One VEVENT per scheduled callback of `sub` (UID = callback_id): its time, a summary that
+    names the patient only if the clinic chose so (`Clinic.callback_summary`), and the console
+    link to the patient (`console_url`: the console's page, ending in "/"). Never notes or amounts."""
+    clinic = uow.clinics.get(clinic_id)
     due = uow.contacts.scheduled_for(clinic_id, sub)
-    names = uow.accounts.names(clinic_id, (c.patient_id for c in due))
+    names = uow.accounts.names(clinic_id, (c.patient_id for c in due)) if clinic.calendar_show_names and due else {}
     from icalendar import Calendar, Event  # noqa: PLC0415 - only the calendar routes pay for it (cold start)
 
     cal = Calendar()
@@ -41,12 +50,15 @@ def ics(uow, clinic_id: str, sub: str, now: datetime) -> str:
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", "Follow-up callbacks")
     for c in due:
+        link = patient_link(console_url, c.patient_id)
         event = Event()
         event.add("uid", c.callback_id)
         event.add("dtstamp", now)
         event.add("dtstart", c.due_at)
         event.add("duration", EVENT_LENGTH)
-        event.add("summary", f"Call back {names.get(c.patient_id, 'patient')}")
+        event.add("summary", clinic.callback_summary(names.get(c.patient_id)))
+        event.add("description", link)
+        event.add("url", link)
         event.add("x-followups-patient-id", c.patient_id)
         cal.add_component(event)
     return cal.to_ical().decode("utf-8")
@@ -89,10 +101,13 @@ def _parse(token: str) -> tuple[str, str, str]:
     return clinic_id, sub, secret
 
 
-def feed(uow, token: str, now: datetime) -> str:
+def feed(uow, token: str, now: datetime, console_url: str) -> str:
     """The calendar behind a feed token, or NotFound for a token that is not the current one."""
     clinic_id, sub, secret = _parse(token)
     record = uow.feeds.get(clinic_id, sub)
     if record is None or not hmac.compare_digest(record.secret_sha256, _digest(secret)):
         raise NotFound("no such calendar feed")
-    return ics(uow, clinic_id, sub, now)
+    _, member = uow.clinics.get_with_member(clinic_id, sub)  # the clinic comes along for `ics`
+    if not may_act(member):  # its owner is no longer active staff: the URL is dead too
+        raise NotFound("no such calendar feed")
+    return ics(uow, clinic_id, sub, now, console_url)

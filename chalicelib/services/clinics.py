@@ -32,7 +32,9 @@ def create(uow, now: datetime, *, name: str, timezone: str, currency: str, actor
     return clinic
 
 
-def update(uow, caller: Caller, now: datetime, *, name: str | None = None, timezone: str | None = None) -> Clinic:
+def update(uow, caller: Caller, now: datetime, *, name: str | None = None, timezone: str | None = None,
+           calendar_show_names: bool | None = None) -> Clinic:
+    """Business rule: a change names what changed in `clinic.updated` (never the new name itself)."""
     if timezone is not None and not clock.is_valid_timezone(timezone):
         raise ValidationError(f"unknown time zone {timezone!r}", fields={"timezone": "not an IANA time zone"})
 
@@ -45,6 +47,9 @@ def update(uow, caller: Caller, now: datetime, *, name: str | None = None, timez
         if timezone is not None:
             changed["timezone"] = {"from": clinic.timezone, "to": timezone}
             clinic.timezone = timezone  # the next run keeps its date, at 03:00 in the new zone
+        if calendar_show_names is not None:
+            changed["calendar_show_names"] = {"from": clinic.calendar_show_names, "to": calendar_show_names}
+            clinic.calendar_show_names = calendar_show_names
         uow.clinics.save(clinic)  # the version refuses a concurrent edit
         audit.record(uow, caller.clinic_id, caller.actor, "clinic.updated", now, details={"changed": changed})
         uow.commit()

@@ -10,20 +10,23 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from ..domain.clinic import Clinic
 from ..domain.clock import iso_z
 from ..domain.errors import NotFound
+from ..domain.team import StaffMember
 from . import keys
 from .mapping import d, d_out, t
-from .models import ClinicRecord, Record
+from .models import ClinicRecord, Record, StaffRecord
+from .staff import as_member
 from .uow import StaleWrite, Transaction
 
 
 def _clinic(r: ClinicRecord) -> Clinic:
-    return Clinic(r.clinic_id, r.name, r.timezone, r.currency, t(r.created_at), d(r.next_run_date), r.version)
+    return Clinic(r.clinic_id, r.name, r.timezone, r.currency, t(r.created_at), d(r.next_run_date), r.version,
+                  bool(r.calendar_show_names))
 
 
 def _record(c: Clinic) -> ClinicRecord:
     record = ClinicRecord(keys.clinic_pk(c.clinic_id), keys.CLINIC, clinic_id=c.clinic_id, name=c.name,
                           timezone=c.timezone, currency=c.currency, created_at=iso_z(c.created_at),
-                          next_run_date=d_out(c.next_run_date))
+                          next_run_date=d_out(c.next_run_date), calendar_show_names=c.calendar_show_names)
     if c.version is not None:
         record.version = c.version
     if c.next_run_date is not None:  # the clinic is found by the instant its next 03:00 run falls due
@@ -35,12 +38,31 @@ def _record(c: Clinic) -> ClinicRecord:
 class ClinicRepository:
     def __init__(self, tx: Transaction):
         self._tx = tx
+        self._read_with_member: Clinic | None = None  # what `get_with_member` read, for the next `get`
 
     def get(self, clinic_id: str, *, consistent: bool = False) -> Clinic:
+        primed, self._read_with_member = self._read_with_member, None
+        if primed is not None and primed.clinic_id == clinic_id and not consistent:
+            return primed
         try:
             return _clinic(ClinicRecord.get(keys.clinic_pk(clinic_id), keys.CLINIC, consistent_read=consistent))
         except DoesNotExist as e:
             raise NotFound("no such clinic") from e
+
+    def get_with_member(self, clinic_id: str, sub: str) -> tuple[Clinic | None, StaffMember | None]:
+        """The clinic and one of its staff members in one BatchGetItem (eventually consistent, as
+        `get`): what a request checks about its caller. The clinic is kept for this unit of work's
+        next `get`, once (a retried operation reads again), so a route that reads the clinic
+        anyway makes no extra call for the check."""
+        clinic = member = None
+        for record in Record.batch_get([(keys.clinic_pk(clinic_id), keys.CLINIC),
+                                        (keys.clinic_pk(clinic_id), keys.staff_sk(sub))]):
+            if isinstance(record, ClinicRecord):
+                clinic = _clinic(record)
+            elif isinstance(record, StaffRecord):
+                member = as_member(record)
+        self._read_with_member = clinic
+        return clinic, member
 
     def add(self, clinic: Clinic) -> None:
         self._tx.create(_record(clinic), label="clinic")

@@ -16,6 +16,7 @@ from datetime import date
 # ----- the clinic's partition `C#<clinic>` -----------------------------------------------------
 CLINIC = "CLINIC"
 STAFF = "STAFF#"
+STAFF_EMAIL = "EMAIL#"  # a staff email's enrolment: the email is one member per clinic
 DELEGATION = "DELEG#"
 FEED = "FEED#"
 
@@ -78,6 +79,11 @@ def idempotency_pk(clinic_id: str, scope: str, key: str) -> str:
 
 def staff_sk(sub: str) -> str:
     return f"{STAFF}{sub}"
+
+
+def staff_email_sk(email: str) -> str:
+    """Hashed: the key is fixed-length and names no one (keys show up in metrics and traces)."""
+    return f"{STAFF_EMAIL}{hashlib.sha256(email.strip().lower().encode()).hexdigest()}"
 
 
 def delegation_sk(delegation_id: str) -> str:

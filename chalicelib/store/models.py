@@ -8,6 +8,7 @@ See docs/data-model.md for the access patterns each key and index serves.
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     DiscriminatorAttribute,
     ListAttribute,
     MapAttribute,
@@ -86,6 +87,7 @@ class ClinicRecord(Record, discriminator="clinic"):
     currency = UnicodeAttribute()
     created_at = UnicodeAttribute()
     next_run_date = UnicodeAttribute(null=True)  # the clinic-local date auto-invoicing runs next
+    calendar_show_names = BooleanAttribute(null=True)  # None: off (clinics stored before the setting)
     version = VersionAttribute()
 
 
@@ -95,6 +97,21 @@ class StaffRecord(Record, discriminator="staff"):
     name = UnicodeAttribute()
     role = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    status = UnicodeAttribute(null=True)  # None: active (records written before there was a status)
+
+
+class StaffEnrolmentRecord(Record, discriminator="staff_enrolment"):
+    """`C#<clinic>` / `EMAIL#<sha256 of the email>`: the email is taken in this clinic; `pending`
+    until the member's record (`STAFF#<sub>`) is written in the same transaction that makes it
+    `active`."""
+
+    email = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    sub = UnicodeAttribute(null=True)
 
 
 class DelegationRecord(Record, discriminator="delegation"):

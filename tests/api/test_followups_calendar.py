@@ -52,8 +52,8 @@ def test_the_calendar_has_one_event_per_scheduled_callback_of_the_caller(clinic,
     for c in mine:
         start = got[c["callback_id"]].decoded("DTSTART")
         assert start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") == c["due_at"]
-        assert str(got[c["callback_id"]]["SUMMARY"]) == "Call back Zoë O'Brien, Jr."
-    assert "PRIVATE" not in r.text  # notes stay in the app
+        assert str(got[c["callback_id"]]["SUMMARY"]) == "Follow-up callback"  # no name unless the Owner chose
+    assert "PRIVATE" not in r.text and "Brien" not in r.text  # notes and names stay in the app
 
 
 def test_another_staff_member_sees_only_their_own_callbacks(clinic, booked):
@@ -144,3 +144,20 @@ def test_the_feed_follows_callbacks_as_they_change(clinic, booked):
                                due_at=datetime.now(UTC) + timedelta(days=1))
     uids = {str(e["UID"]) for e in events(anonymous_get(clinic, url).text)}
     assert uids == {mine[1]["callback_id"], extra["callback_id"]}
+
+
+def test_the_feed_names_no_patient_and_links_to_the_console_until_the_owner_chooses_names(clinic, booked):
+    pid, mine = booked
+    url = clinic.billing.post("/calendar/feed", headers={"Host": "cal.example.test"}).body["url"]
+    feed = Api(clinic.http, None).get(urlsplit(url).path, headers={"Host": "cal.example.test"})
+    assert feed.status == 200
+    assert {str(e["SUMMARY"]) for e in events(feed.text)} == {"Follow-up callback"}
+    assert {str(e["DESCRIPTION"]) for e in events(feed.text)} == {
+        f"http://cal.example.test/console/#/patients/{pid}"}
+    assert "Brien" not in feed.text
+
+    r = clinic.owner.patch("/clinic", {"calendar_show_names": True})
+    assert r.status == 200 and r.body["calendar_show_names"] is True
+    named = Api(clinic.http, None).get(urlsplit(url).path, headers={"Host": "cal.example.test"})
+    assert {str(e["SUMMARY"]) for e in events(named.text)} == {"Call back Zoë O'Brien, Jr."}
+    assert len(events(named.text)) == len(mine)

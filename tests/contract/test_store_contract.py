@@ -15,7 +15,7 @@ from chalicelib.domain.account import Allocation, Invoice, Patient, Payment
 from chalicelib.domain.audit import AuditEntry, StoredResponse
 from chalicelib.domain.clinic import Clinic
 from chalicelib.domain.ids import new_child_id, new_clinic_id, new_id, new_patient_id
-from chalicelib.domain.team import Delegation, StaffMember
+from chalicelib.domain.team import ACTIVE, PENDING, Delegation, Enrolment, StaffMember
 from chalicelib.store.uow import StaleWrite, UnitOfWork
 from tests.memory import MemoryStore, MemoryUnitOfWork
 
@@ -193,6 +193,65 @@ def test_a_demotion_or_a_revoke_that_lands_first_refuses_what_relied_on_it(new_u
     after = new_uow()
     assert after.delegations.active(clinic_id, NOW) == []
     assert after.audit.search(clinic_id, patient_id=None, action=None, limit=10, before=None) == ([], False)
+
+
+# ----- creating a staff member ---------------------------------------------------------------
+def test_an_email_is_enrolled_once_per_clinic_and_activated_once(new_uow, clinic_id):
+    pending = Enrolment("New@Example.test", "N", "Admin", PENDING, NOW.isoformat(), "tester")
+    first, racing = new_uow(), new_uow()
+    first.staff.begin_enrolment(clinic_id, pending)
+    first.commit()
+    racing.staff.begin_enrolment(clinic_id, pending)
+    with pytest.raises(StaleWrite) as refused:
+        racing.commit()
+    assert refused.value.failed == ["staff_enrolment"]
+    assert new_uow().staff.enrolment(clinic_id, "new@example.test") == pending  # found whatever the case
+    assert new_uow().staff.enrolment(new_clinic_id(), "new@example.test") is None  # per clinic
+
+    # A retry that asks for another role replaces it only while it is as it was read.
+    changed = Enrolment(pending.email, "N", "BillingStaff", PENDING, NOW.isoformat(), "tester")
+    stale, fresh = new_uow(), new_uow()
+    fresh.staff.begin_enrolment(clinic_id, changed, replaces=pending)
+    fresh.commit()
+    stale.staff.begin_enrolment(clinic_id, pending, replaces=pending)
+    with pytest.raises(StaleWrite):
+        stale.commit()
+
+    member = StaffMember("sub-new", pending.email, "N", "BillingStaff", NOW.isoformat())
+    active = Enrolment(pending.email, "N", "BillingStaff", ACTIVE, NOW.isoformat(), "tester", "sub-new")
+    asks_other, activating = new_uow(), new_uow()
+    asks_other.staff.activate(clinic_id, Enrolment(pending.email, "N", "Admin", ACTIVE, NOW.isoformat(), "tester",
+                                                   "sub-other"), StaffMember("sub-other", pending.email, "N", "Admin"))
+    with pytest.raises(StaleWrite) as refused:
+        asks_other.commit()  # the enrolment no longer asks for Admin: nothing of it is written
+    assert refused.value.failed == ["staff_enrolment"]
+    assert new_uow().staff.get(clinic_id, "sub-other", consistent=True) is None
+    activating.staff.activate(clinic_id, active, member)
+    activating.commit()
+    after = new_uow()
+    assert after.staff.enrolment(clinic_id, pending.email) == active
+    assert after.staff.get(clinic_id, "sub-new", consistent=True) == member
+    assert [m.sub for m in after.staff.list(clinic_id)] == ["sub-new"]  # enrolments are not members
+    again = new_uow()
+    again.staff.activate(clinic_id, active, member)
+    with pytest.raises(StaleWrite) as refused:
+        again.commit()
+    assert sorted(refused.value.failed) == ["staff", "staff_enrolment"]
+
+
+def test_the_clinic_and_a_member_are_read_together_and_either_may_be_missing(new_uow, clinic_id):
+    clinic = Clinic(clinic_id, "Contract Clinic", "UTC", "USD", NOW, date(2026, 3, 10))
+    member = StaffMember("sub-reader", "r@example.test", "R", "Admin", NOW.isoformat())
+    setup = new_uow()
+    setup.clinics.add(clinic)
+    setup.staff.add(clinic_id, member)
+    setup.commit()
+    uow = new_uow()
+    found, who = uow.clinics.get_with_member(clinic_id, member.sub)
+    assert (found.clinic_id, found.name, who) == (clinic_id, "Contract Clinic", member)
+    assert uow.clinics.get(clinic_id).name == "Contract Clinic"
+    assert uow.clinics.get_with_member(clinic_id, "sub-nobody")[1] is None
+    assert new_uow().clinics.get_with_member(new_clinic_id(), member.sub) == (None, None)
 
 
 def test_two_actions_on_one_item_in_one_transaction_are_refused_and_nothing_is_applied(new_uow, clinic_id):

@@ -259,8 +259,10 @@ def test_nothing_may_update_or_delete_audit_records(template):
 def test_the_api_may_manage_users_of_its_own_pool_only(template):
     cognito = {(a, r) for a, r in granted(template, "ApiHandlerRole") if a.startswith("cognito-idp:")}
     assert cognito == {(a, json.dumps({"Fn::GetAtt": ["UserPool", "Arn"]}, sort_keys=True))
-                       for a in ("cognito-idp:AdminCreateUser", "cognito-idp:AdminAddUserToGroup",
-                                 "cognito-idp:AdminDeleteUser")}
+                       for a in ("cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser",
+                                 "cognito-idp:AdminUpdateUserAttributes",
+                                 "cognito-idp:AdminListGroupsForUser", "cognito-idp:AdminAddUserToGroup",
+                                 "cognito-idp:AdminRemoveUserFromGroup")}
 
 
 def test_the_api_queries_every_index_of_the_billing_and_audit_tables_and_nothing_else(template):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib.domain.errors import Conflict, Unauthorized
-from chalicelib.domain.roles import Caller
+from chalicelib.domain.roles import ROLES, Caller
+from chalicelib.store.cognito import PoolUser
 
 
 @dataclass
@@ -21,32 +22,56 @@ class FakeUser:
     clinic_id: str
     email: str
     name: str
-    role: str | None  # None: in no role group
+    groups: set[str] = field(default_factory=set)
+    password: str | None = None
 
 
 class FakeCognito:
-    """The user pool: `create_user` and `delete_user` stand in for `chalicelib.store.cognito`'s
-    (same signatures), `sign_in` issues a token, `caller_from_header` for `api.auth`'s."""
+    """The user pool: `find_user` and `ensure_user` stand in for `chalicelib.store.cognito`'s
+    (same signatures and outcomes), `sign_in` issues a token, `caller_from_header` for `api.auth`'s.
+
+    `fail_after(step, error)` makes the next `ensure_user` raise `error` right after one of its
+    steps has done its work: "create" (the user exists, no password, no group), "password" or
+    "group" (the user is in the role's group)."""
 
     def __init__(self):
         self.users: dict[str, FakeUser] = {}  # by email (the pool's username)
         self.tokens: dict[str, Caller] = {}
+        self._failures: dict[str, BaseException] = {}
 
-    def create_user(self, *, pool_id: str, clinic_id: str, email: str, name: str, role: str,
-                    password: str | None = None) -> str:
-        if email in self.users:
+    def fail_after(self, step: str, error: BaseException) -> None:
+        assert step in ("create", "password", "group"), step
+        self._failures[step] = error
+
+    def _done(self, step: str) -> None:
+        error = self._failures.pop(step, None)
+        if error is not None:
+            raise error
+
+    def find_user(self, *, pool_id: str, email: str) -> PoolUser | None:
+        user = self.users.get(email)
+        return None if user is None else PoolUser(user.email, user.sub, user.clinic_id, user.name)
+
+    def ensure_user(self, *, pool_id: str, clinic_id: str, email: str, name: str, role: str, password: str | None,
+                    existing: PoolUser | None) -> str:
+        user = self.users.get(email)
+        if existing is None and user is None:
+            user = self.users[email] = FakeUser(str(uuid.uuid4()), clinic_id, email, name)
+            self._done("create")
+        if user.clinic_id != clinic_id:
             raise Conflict(f"a user with the email {email} already exists")
-        sub = str(uuid.uuid4())
-        self.users[email] = FakeUser(sub, clinic_id, email, name, role)
-        return sub
-
-    def delete_user(self, *, pool_id: str, username: str) -> None:
-        self.users.pop(username, None)
+        if password:
+            user.password = password
+            self._done("password")
+        user.name = name
+        user.groups = {role} | (user.groups - set(ROLES))
+        self._done("group")
+        return user.sub
 
     def add_roleless_user(self, clinic_id: str) -> str:
         """A user of the clinic in no role group (Cognito allows it; the API must refuse them)."""
         email = f"nobody-{secrets.token_hex(4)}@example.test"
-        self.users[email] = FakeUser(str(uuid.uuid4()), clinic_id, email, "Nobody", None)
+        self.users[email] = FakeUser(str(uuid.uuid4()), clinic_id, email, "Nobody")
         return email
 
     def sign_in(self, email: str) -> str:
@@ -54,7 +79,7 @@ class FakeCognito:
         user = self.users[email]
         token = "test-token-" + secrets.token_urlsafe(16)
         self.tokens[token] = Caller(sub=user.sub, clinic_id=user.clinic_id,
-                                    roles=frozenset({user.role} if user.role else ()), email=user.email)
+                                    roles=frozenset(user.groups & set(ROLES)), email=user.email)
         return token
 
     def caller_from_header(self, header: str | None) -> Caller:
