@@ -44,7 +44,7 @@ from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.team import PENDING, Delegation, Enrolment, StaffMember
 from chalicelib.store import keys
 from chalicelib.store.accounts import LoadedAccount, Settling
-from chalicelib.store.uow import MAX_ITEMS, StaleWrite, retrying
+from chalicelib.store.uow import MAX_ITEMS, StaleWrite, UnitOfWorkBase
 
 T = TypeVar("T")
 Condition = Callable[[Any], bool]  # given the stored item, or None when there is none
@@ -564,7 +564,7 @@ class IdempotencyRepository(_Repository):
 
 
 # ----- the unit of work ---------------------------------------------------------------------------
-class MemoryUnitOfWork:
+class MemoryUnitOfWork(UnitOfWorkBase):
     """The in-memory twin of `store.uow.UnitOfWork`: one per request or job step, on a shared store."""
 
     def __init__(self, store: MemoryStore):
@@ -579,20 +579,6 @@ class MemoryUnitOfWork:
         self.feeds = CalendarFeedRepository(store, tx)
         self.audit = AuditRepository(store, tx)
         self.idempotency = IdempotencyRepository(store, tx)
-
-    @property
-    def staged(self) -> int:
-        return len(self.transaction)
-
-    def commit(self) -> None:
-        self.transaction.send()
-        self.accounts.settle_deferred()
-
-    def discard(self) -> None:
-        self.transaction.clear()
-
-    def retrying(self, operation: Callable[[], T], attempts: int | None = None) -> T:
-        return retrying(self, operation, attempts)
 
 
 def _newest_first(items: list, id_field: str, limit: int, before_id: str | None) -> tuple[list, bool]:

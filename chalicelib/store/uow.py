@@ -153,7 +153,28 @@ def retrying(uow, operation: Callable[[], T], attempts: int | None = None,
     raise ConcurrentUpdate("the patient changed while this request ran; try again")
 
 
-class UnitOfWork:
+class UnitOfWorkBase:
+    """What every unit of work does with its `transaction` and `accounts` (DynamoDB's below, the
+    fast tier's in tests/memory.py)."""
+
+    transaction: Transaction
+
+    @property
+    def staged(self) -> int:
+        return len(self.transaction)
+
+    def commit(self) -> None:
+        self.transaction.send()
+        self.accounts.settle_deferred()  # follow-on batches for a change larger than one transaction
+
+    def discard(self) -> None:
+        self.transaction.clear()
+
+    def retrying(self, operation: Callable[[], T], attempts: int | None = None) -> T:
+        return retrying(self, operation, attempts)
+
+
+class UnitOfWork(UnitOfWorkBase):
     """DynamoDB behind every repository; one instance per request or job step."""
 
     def __init__(self, transaction: Transaction | None = None):
@@ -176,17 +197,3 @@ class UnitOfWork:
         self.feeds = CalendarFeedRepository(tx)
         self.audit = AuditRepository(tx)
         self.idempotency = IdempotencyRepository(tx)
-
-    @property
-    def staged(self) -> int:
-        return len(self.transaction)
-
-    def commit(self) -> None:
-        self.transaction.send()
-        self.accounts.settle_deferred()  # follow-on batches for a change larger than one transaction
-
-    def discard(self) -> None:
-        self.transaction.clear()
-
-    def retrying(self, operation: Callable[[], T], attempts: int | None = None) -> T:
-        return retrying(self, operation, attempts)
