@@ -8,8 +8,8 @@ import pytest
 
 from chalicelib.domain import cursor as cursors
 from chalicelib.services import followups
-from tests.api.followups_support import real_today, roleless_api
-from tests.support import Api
+from tests.followups_support import real_today
+from tests.support import Api, roleless_api
 
 
 def later(**delta) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.store import keys
 from chalicelib.store.models import AttemptRecord, Record
-from tests.api.followups_support import (
+from tests.followups_support import (
     at,
     audit_of,
     days_before,

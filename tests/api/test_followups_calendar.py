@@ -14,7 +14,7 @@ from chalicelib.domain import cursor as tokens
 from chalicelib.services import calendar
 from chalicelib.store import keys
 from chalicelib.store.models import CalendarFeedRecord
-from tests.api.followups_support import real_today, schedule_callback
+from tests.followups_support import real_today, schedule_callback
 from tests.support import Api
 
 

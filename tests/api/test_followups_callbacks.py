@@ -10,7 +10,7 @@ from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, ValidationError
 from chalicelib.store import keys
 from chalicelib.store.models import CallbackRecord, PatientRecord
-from tests.api.followups_support import (
+from tests.followups_support import (
     at,
     audit_of,
     days_before,

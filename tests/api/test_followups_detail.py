@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tests.api.followups_support import (
+from tests.followups_support import (
     add_invoice,
     at,
     convert_to_plan,
     days_before,
-    dynamodb_calls,
     follow_up,
     invoice_installments,
     log_attempt,
@@ -21,6 +20,7 @@ from tests.api.followups_support import (
     update_callback,
     worklist,
 )
+from tests.support import dynamodb_calls
 
 NOW = at("2026-03-15T15:00:00Z")
 TODAY = NOW.date()

@@ -9,11 +9,10 @@ import pytest
 from chalicelib.domain import aging
 from chalicelib.services.followups import Filters
 from chalicelib.store import accounts as store_accounts
-from tests.api.followups_support import (
+from tests.followups_support import (
     add_invoice,
     at,
     days_before,
-    dynamodb_calls,
     log_attempt,
     new_clinic,
     owing,
@@ -21,6 +20,7 @@ from tests.api.followups_support import (
     real_today,
     worklist,
 )
+from tests.support import dynamodb_calls
 
 NOW = at("2026-03-15T15:00:00Z")  # 11:00 in New York, a Sunday after the DST change
 TODAY = NOW.date()

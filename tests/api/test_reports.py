@@ -18,18 +18,17 @@ from chalicelib.services import attempts, callbacks, invoices, patients, reports
 from chalicelib.store import keys
 from chalicelib.store.models import PaymentRecord, Record
 from chalicelib.store.uow import UnitOfWork
-from tests.api.followups_support import (
+from tests.followups_support import (
     ACTOR,
     at,
     convert_to_plan,
-    dynamodb_calls,
     invoice_installments,
     new_clinic,
     owing,
     pay,
 )
 from tests.ledger_ops import caller
-from tests.support import make_clinic
+from tests.support import dynamodb_calls, make_clinic
 
 FEB = "from=2026-02-01&to=2026-02-28"
 ZERO_CHANNELS = {"phone": 0, "email": 0, "sms": 0, "in_person": 0}

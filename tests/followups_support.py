@@ -1,23 +1,19 @@
-"""Helpers for the follow-up tests: clinics and debts at a chosen "now", and a DynamoDB call spy."""
+"""Helpers for the follow-up tests of both tiers: clinics and debts at a chosen "now", and the
+services answering as their routes do.
+
+Everything goes through `routing.unit_of_work()`, the unit of work the routes use: DynamoDB (moto)
+in tests/api, the module's memory store in tests/fast. (The DynamoDB call spy is tests.support's.)"""
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-import boto3
-from pynamodb.connection.base import Connection
-
-from chalicelib import config
-from chalicelib.api import views
+from chalicelib.api import routing, views
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.ids import new_child_id, new_id
 from chalicelib.domain.roles import BILLING, Caller
 from chalicelib.services import attempts, callbacks, clinics, followups, invoices, patients, payments
-from chalicelib.store.uow import UnitOfWork
-from tests.support import PASSWORD, Api, id_token
 
 ACTOR = "staff-under-test"
 
@@ -28,17 +24,18 @@ def as_staff(clinic_id: str, sub: str = ACTOR, roles: frozenset[str] = frozenset
 
 
 def real_today(clinic_id: str) -> date:
-    return clinics.get(UnitOfWork(), clinic_id).today(datetime.now(UTC))
+    return clinics.get(routing.unit_of_work(), clinic_id).today(datetime.now(UTC))
 
 
 def new_clinic(now: datetime, tz: str = "America/New_York") -> str:
-    return clinics.create(UnitOfWork(), now, name="Fixed-time Clinic", timezone=tz, currency="USD").clinic_id
+    return clinics.create(routing.unit_of_work(), now, name="Fixed-time Clinic", timezone=tz,
+                          currency="USD").clinic_id
 
 
 def owing(clinic_id: str, now: datetime, invoice_date: date, cents: int = 10_000, name: str | None = None,
           service_date: date | None = None) -> str:
     """A patient owing one invoice, created at `now`."""
-    uow, caller = UnitOfWork(), as_staff(clinic_id)
+    uow, caller = routing.unit_of_work(), as_staff(clinic_id)
     pid = patients.create(uow, caller, now, name=name or f"Patient {secrets.token_hex(3)}").patient_id
     invoices.create(uow, caller, now, patient_id=pid, amount_cents=cents, invoice_date=invoice_date,
                     service_date=service_date)
@@ -47,7 +44,8 @@ def owing(clinic_id: str, now: datetime, invoice_date: date, cents: int = 10_000
 
 def pay(clinic_id: str, now: datetime, pid: str, cents: int, **extra) -> dict:
     """A payment recorded by ACTOR, as POST /payments answers it."""
-    _, payment = payments.record(UnitOfWork(), as_staff(clinic_id), now, idempotency_key=new_id("key"),
+    _, payment = payments.record(routing.unit_of_work(), as_staff(clinic_id), now,
+                                 idempotency_key=new_id("key"),
                                  body={"patient_id": pid, "amount_cents": cents, "method": "cash", **extra})
     return views.payment(payment)
 
@@ -55,7 +53,7 @@ def pay(clinic_id: str, now: datetime, pid: str, cents: int, **extra) -> dict:
 def convert_to_plan(clinic_id: str, now: datetime, pid: str, installment_cents: int, start: date,
                     frequency: str = "monthly"):
     """A payment plan made through the account aggregate (the plan route is another issue's)."""
-    uow = UnitOfWork()
+    uow = routing.unit_of_work()
     loaded = uow.accounts.load(clinic_id, pid)
     today = clinics.get(uow, clinic_id).today(now)
     plan = loaded.account.convert_to_plan(new_child_id("plan", pid), installment_cents, frequency, start, today,
@@ -66,7 +64,7 @@ def convert_to_plan(clinic_id: str, now: datetime, pid: str, installment_cents: 
 
 
 def invoice_installments(clinic_id: str, now: datetime, pid: str, run_date: date):
-    uow = UnitOfWork()
+    uow = routing.unit_of_work()
     loaded = uow.accounts.load(clinic_id, pid)
     created = loaded.account.invoice_due_installments(run_date, now)
     uow.accounts.stage(loaded, now)
@@ -76,7 +74,7 @@ def invoice_installments(clinic_id: str, now: datetime, pid: str, run_date: date
 
 def audit_of(clinic_id: str, patient_id: str) -> list[AuditEntry]:
     """The patient's whole audit trail, oldest first, read through the audit repository."""
-    uow, entries, before = UnitOfWork(), [], None
+    uow, entries, before = routing.unit_of_work(), [], None
     while True:
         page, more = uow.audit.search(clinic_id, patient_id=patient_id, action=None, limit=100, before=before)
         entries.extend(page)
@@ -87,80 +85,36 @@ def audit_of(clinic_id: str, patient_id: str) -> list[AuditEntry]:
 
 # ----- the services, answering as their routes do (views render what the service returns) -----
 def log_attempt(clinic_id: str, by: str, now: datetime, pid: str, **fields) -> dict:
-    logged = attempts.log(UnitOfWork(), as_staff(clinic_id, by), now, pid, **fields)
+    logged = attempts.log(routing.unit_of_work(), as_staff(clinic_id, by), now, pid, **fields)
     return {**views.attempt(logged.attempt), "follow_up_status": logged.follow_up_status,
             "balance_cents": logged.balance_cents}
 
 
 def schedule_callback(clinic_id: str, by: str, now: datetime, pid: str, **fields) -> dict:
-    return views.callback(callbacks.schedule(UnitOfWork(), as_staff(clinic_id, by), now, pid, **fields))
+    return views.callback(callbacks.schedule(routing.unit_of_work(), as_staff(clinic_id, by), now, pid,
+                                             **fields))
 
 
 def update_callback(clinic_id: str, by: str, now: datetime, callback_id: str, **fields) -> dict:
-    return views.callback(callbacks.update(UnitOfWork(), as_staff(clinic_id, by), now, callback_id, **fields))
+    return views.callback(callbacks.update(routing.unit_of_work(), as_staff(clinic_id, by), now, callback_id,
+                                           **fields))
 
 
 def tasks_of(clinic_id: str, sub: str, now: datetime) -> dict:
-    due = callbacks.tasks(UnitOfWork(), as_staff(clinic_id, sub), now)
+    due = callbacks.tasks(routing.unit_of_work(), as_staff(clinic_id, sub), now)
     return {"as_of": due.as_of.isoformat(), "items": [views.task(t) for t in due.items]}
 
 
 def worklist(clinic_id: str, now: datetime, filters: followups.Filters | None = None, **page) -> dict:
-    return views.worklist(followups.worklist(UnitOfWork(), as_staff(clinic_id), now, filters, **page))
+    return views.worklist(followups.worklist(routing.unit_of_work(), as_staff(clinic_id), now, filters, **page))
 
 
 def follow_up(clinic_id: str, pid: str, now: datetime) -> dict:
-    return views.follow_up(followups.detail(UnitOfWork(), as_staff(clinic_id), now, pid))
+    return views.follow_up(followups.detail(routing.unit_of_work(), as_staff(clinic_id), now, pid))
 
 
 def add_invoice(clinic_id: str, by: str, now: datetime, **fields) -> dict:
-    return views.invoice(invoices.create(UnitOfWork(), as_staff(clinic_id, by), now, **fields))
-
-
-def roleless_api(http, clinic_id: str) -> Api:
-    """A signed-in user of the clinic who is in no role group."""
-    cognito = boto3.client("cognito-idp", region_name=config.region())
-    pool = config.settings().user_pool_id
-    email = f"nobody-{secrets.token_hex(4)}@example.test"
-    cognito.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS", UserAttributes=[
-        {"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"},
-        {"Name": "custom:clinic_id", "Value": clinic_id}])
-    cognito.admin_set_user_password(UserPoolId=pool, Username=email, Password=PASSWORD, Permanent=True)
-    return Api(http, id_token(email))
-
-
-@dataclass
-class Calls:
-    """What DynamoDB was asked during a block: one entry per API call."""
-
-    made: list[dict] = field(default_factory=list)
-
-    def ops(self) -> list[str]:
-        return [c["op"] for c in self.made]
-
-    def scanned(self, op: str = "Query") -> int:
-        return sum(c.get("scanned", 0) for c in self.made if c["op"] == op)
-
-
-@contextlib.contextmanager
-def dynamodb_calls():
-    """Spy on every DynamoDB call PynamoDB makes (the call itself still happens)."""
-    calls = Calls()
-    original = Connection._make_api_call
-
-    def spy(self, operation_name, operation_kwargs):
-        data = original(self, operation_name, operation_kwargs)
-        entry = {"op": operation_name}
-        if isinstance(data, dict) and "ScannedCount" in data:
-            entry["scanned"] = data["ScannedCount"]
-        calls.made.append(entry)
-        return data
-
-    Connection._make_api_call = spy
-    try:
-        yield calls
-    finally:
-        Connection._make_api_call = original
+    return views.invoice(invoices.create(routing.unit_of_work(), as_staff(clinic_id, by), now, **fields))
 
 
 def at(text: str) -> datetime:
