@@ -124,3 +124,50 @@ def at(text: str) -> datetime:
 def days_before(day: date, n: int) -> date:
     return day - timedelta(days=n)
 
+
+
+# ----- worklist scenarios (each tier's test module makes them once, in a module fixture) -----
+def all_pages(clinic_id: str, now: datetime, filters: followups.Filters | None = None,
+              limit: int = 7) -> tuple[list[dict], int]:
+    """Every row of the worklist, page by page; and how many pages it took."""
+    rows, cursor, pages = [], None, 0
+    while True:
+        page = worklist(clinic_id, now, filters, limit=limit, cursor=cursor)
+        pages += 1
+        rows.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return rows, pages
+
+
+def boundary_ages(now: datetime) -> tuple[str, dict[int, str]]:
+    """A clinic with one patient per boundary age (0, 30, 31, 60, 61, 90, 91 days), owing
+    1,000 x (age + 1)."""
+    clinic_id, today = new_clinic(now), now.date()
+    by_age = {age: owing(clinic_id, now, days_before(today, age), cents=1_000 * (age + 1), name=f"Age {age}")
+              for age in (0, 30, 31, 60, 61, 90, 91)}
+    return clinic_id, by_age
+
+
+def mixed_debts(now: datetime) -> tuple[str, dict[str, str]]:
+    """A clinic with patients of different ages, balances and statuses (one has promised)."""
+    clinic_id, today = new_clinic(now), now.date()
+    p = {
+        "young_small": owing(clinic_id, now, days_before(today, 10), cents=2_000),
+        "young_big": owing(clinic_id, now, days_before(today, 20), cents=90_000),
+        "mid_small": owing(clinic_id, now, days_before(today, 45), cents=3_000),
+        "mid_big": owing(clinic_id, now, days_before(today, 50), cents=80_000),
+        "old_promised": owing(clinic_id, now, days_before(today, 120), cents=50_000),
+        "old_small": owing(clinic_id, now, days_before(today, 200), cents=1_500),
+    }
+    log_attempt(clinic_id, "x", now, p["old_promised"], channel="phone", outcome="promised_payment",
+                promised_amount_cents=10_000, promised_date=today + timedelta(days=3))
+    return clinic_id, p
+
+
+def crowd_of_45(now: datetime) -> tuple[str, list[str]]:
+    """A clinic with 45 patients over 15 invoice dates (three per date, so ties are broken by
+    patient id), owing 1,000 + i."""
+    clinic_id, today = new_clinic(now), now.date()
+    pids = [owing(clinic_id, now, days_before(today, 5 * (i // 3)), cents=1_000 + i) for i in range(45)]
+    return clinic_id, pids
