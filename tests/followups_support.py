@@ -126,6 +126,25 @@ def days_before(day: date, n: int) -> date:
 
 
 
+def booked_callbacks(clinic) -> tuple[str, list[dict]]:
+    """A patient of `clinic` (a ClinicWorld) with two callbacks of `billing`, one done callback of
+    theirs and one of `billing2`, booked through the routes; (patient id, billing's two)."""
+    pid = clinic.patient("Zoë O'Brien, Jr.")
+    clinic.invoice(pid, 5_000, real_today(clinic.clinic_id).isoformat())
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def book(who, delta, **body):
+        r = clinic.as_(who).post(f"/follow-ups/{pid}/callbacks", {"due_at": (now + delta).isoformat(), **body})
+        assert r.status == 201, r
+        return r.body
+
+    mine = [book("billing", timedelta(hours=3), notes="PRIVATE: disputes the bill"), book("billing", timedelta(days=9))]
+    finished = book("billing", timedelta(hours=1))
+    clinic.billing.patch(f"/callbacks/{finished['callback_id']}", {"status": "done"})
+    book("billing2", timedelta(hours=2))
+    return pid, mine
+
+
 # ----- worklist scenarios (each tier's test module makes them once, in a module fixture) -----
 def all_pages(clinic_id: str, now: datetime, filters: followups.Filters | None = None,
               limit: int = 7) -> tuple[list[dict], int]:
