@@ -145,6 +145,41 @@ def booked_callbacks(clinic) -> tuple[str, list[dict]]:
     return pid, mine
 
 
+# ----- the follow-up routes, for the access tests of both tiers ---------------------------------
+def later(**delta) -> str:
+    """An instant from now (4 hours unless told), as a request body gives it."""
+    return (datetime.now(UTC) + timedelta(**(delta or {"hours": 4}))).isoformat()
+
+
+def their_follow_up(other_clinic) -> tuple[str, str]:
+    """Another clinic's patient with an invoice, an attempt and a callback: (patient id, callback id)."""
+    pid = other_clinic.patient("Their Patient")
+    other_clinic.invoice(pid, 7_000, real_today(other_clinic.clinic_id).isoformat())
+    other_clinic.billing.post(f"/follow-ups/{pid}/attempts", {"channel": "phone", "outcome": "no_answer"})
+    cb = other_clinic.billing.post(f"/follow-ups/{pid}/callbacks", {"due_at": later(minutes=10)}).body
+    return pid, cb["callback_id"]
+
+
+def routes(pid: str, cb: str) -> list[tuple[str, str, dict | None]]:
+    """Every follow-up route (method, path, a valid body) for patient `pid` and callback `cb`."""
+    return [
+        ("GET", "/follow-ups", None),
+        ("GET", f"/follow-ups/{pid}", None),
+        ("POST", f"/follow-ups/{pid}/attempts", {"channel": "phone", "outcome": "no_answer"}),
+        ("POST", f"/follow-ups/{pid}/callbacks", {"due_at": later()}),
+        ("PATCH", f"/callbacks/{cb}", {"status": "done"}),
+        ("GET", "/tasks", None),
+        ("GET", "/calendar.ics", None),
+        ("POST", "/calendar/feed", None),
+        ("DELETE", "/calendar/feed", None),
+    ]
+
+
+def call(api, method: str, path: str, body):
+    """`api` (a tests.support.Api) sends one of `routes`, with a Host for the feed URL."""
+    return api.request(method, path, body, headers={"Host": "h.test"})
+
+
 # ----- worklist scenarios (each tier's test module makes them once, in a module fixture) -----
 def all_pages(clinic_id: str, now: datetime, filters: followups.Filters | None = None,
               limit: int = 7) -> tuple[list[dict], int]:
