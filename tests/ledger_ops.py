@@ -1,9 +1,10 @@
-"""Money operations driven through the real store, for tests on branches without their routes.
+"""Money operations driven through the store, for tests on branches without their routes.
 
 Each function is what the plan and promise services do: load the account with one Query, call
 the domain method, stage the changes (ledger, indexes, version-conditioned patient record) and
-commit them with the audit record in one transaction, through a unit of work. Checks read
-DynamoDB back (the stored records themselves: what the tests are about).
+commit them with the audit record in one transaction, through the unit of work the routes use
+(`routing.unit_of_work()`: DynamoDB in the moto tier, the memory store in tests/fast). The
+readers below read DynamoDB back (the stored records themselves: what the moto tests are about).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from datetime import date, datetime
 
 from pynamodb.connection.base import Connection
 
+from chalicelib.api import routing
 from chalicelib.domain.account import Promise
 from chalicelib.domain.ids import new_child_id
 from chalicelib.domain.roles import SYSTEM, Caller
 from chalicelib.services import audit
 from chalicelib.store import keys
 from chalicelib.store.models import InvoiceRecord, LedgerRecord, PatientRecord, PlanRecord, Record
-from chalicelib.store.uow import UnitOfWork
 
 
 def caller(world, who: str) -> Caller:
@@ -30,7 +31,7 @@ def caller(world, who: str) -> Caller:
 
 def convert_to_plan(clinic_id: str, patient_id: str, installment_cents: int, frequency: str, start: date,
                     today: date, now: datetime, actor: str = "tester") -> str:
-    uow = UnitOfWork()
+    uow = routing.unit_of_work()
     loaded = uow.accounts.load(clinic_id, patient_id)
     plan = loaded.account.convert_to_plan(new_child_id("plan", patient_id), installment_cents, frequency,
                                           start, today, now, actor)
@@ -42,7 +43,7 @@ def convert_to_plan(clinic_id: str, patient_id: str, installment_cents: int, fre
 
 
 def run_plan(clinic_id: str, patient_id: str, run_date: date, now: datetime) -> list[str]:
-    uow = UnitOfWork()
+    uow = routing.unit_of_work()
     loaded = uow.accounts.load(clinic_id, patient_id)
     created = loaded.account.invoice_due_installments(run_date, now)
     if not created:
@@ -56,7 +57,7 @@ def run_plan(clinic_id: str, patient_id: str, run_date: date, now: datetime) -> 
 
 def promise(clinic_id: str, patient_id: str, amount_cents: int, promised_date: date, today: date,
             now: datetime, actor: str = "tester") -> str:
-    uow = UnitOfWork()
+    uow = routing.unit_of_work()
     loaded = uow.accounts.load(clinic_id, patient_id)
     promise_id = new_child_id("prom", patient_id)
     loaded.account.record_promise(Promise(promise_id, new_child_id("att", patient_id), amount_cents,

@@ -1,7 +1,12 @@
-"""Shared test helpers: a clinic with one user per role, and an HTTP-ish client per user."""
+"""The moto tier's helpers: a clinic with one user per role (real Cognito tokens from moto), an
+HTTP-ish client per user, and a spy on the DynamoDB calls PynamoDB makes.
+
+tests/fast/support.py has the same `make_clinic`, `id_token` and `roleless_api` on the memory store
+and the fake user pool; `Api`, `ClinicWorld` and `PASSWORD` are shared."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -9,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import boto3
+from pynamodb.connection.base import Connection
 
 from chalicelib import config
 from chalicelib.domain.clock import local_date
@@ -161,3 +167,49 @@ def make_clinic(http, timezone: str = "America/New_York", name: str = "Test Clin
                               password=PASSWORD)
         world.users[who] = {"sub": member.sub, "email": email, "token": id_token(email), "role": role}
     return world
+
+
+def roleless_api(http, clinic_id: str) -> Api:
+    """A signed-in user of the clinic who is in no role group."""
+    cognito = boto3.client("cognito-idp", region_name=config.region())
+    pool = config.settings().user_pool_id
+    email = f"nobody-{secrets.token_hex(4)}@example.test"
+    cognito.admin_create_user(UserPoolId=pool, Username=email, MessageAction="SUPPRESS", UserAttributes=[
+        {"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"},
+        {"Name": "custom:clinic_id", "Value": clinic_id}])
+    cognito.admin_set_user_password(UserPoolId=pool, Username=email, Password=PASSWORD, Permanent=True)
+    return Api(http, id_token(email))
+
+
+@dataclass
+class Calls:
+    """What DynamoDB was asked during a block: one entry per API call."""
+
+    made: list[dict] = field(default_factory=list)
+
+    def ops(self) -> list[str]:
+        return [c["op"] for c in self.made]
+
+    def scanned(self, op: str = "Query") -> int:
+        return sum(c.get("scanned", 0) for c in self.made if c["op"] == op)
+
+
+@contextlib.contextmanager
+def dynamodb_calls():
+    """Spy on every DynamoDB call PynamoDB makes (the call itself still happens)."""
+    calls = Calls()
+    original = Connection._make_api_call
+
+    def spy(self, operation_name, operation_kwargs):
+        data = original(self, operation_name, operation_kwargs)
+        entry = {"op": operation_name}
+        if isinstance(data, dict) and "ScannedCount" in data:
+            entry["scanned"] = data["ScannedCount"]
+        calls.made.append(entry)
+        return data
+
+    Connection._make_api_call = spy
+    try:
+        yield calls
+    finally:
+        Connection._make_api_call = original

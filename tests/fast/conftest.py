@@ -19,6 +19,10 @@ Moving a module from tests/api (or tests/jobs) here:
    work in both tiers; changes made behind the API's back (demoting an Owner, deleting a staff
    record) are edits of the `store` dicts, e.g. `store.staff[(clinic_id, sub)] = replace(m, role=...)`;
 5. `make test-fast`: a `NoAws` failure names the line that still reaches AWS.
+When a module is split (the DynamoDB-specific tests stay in tests/api under the same name, with a
+docstring saying why), the scenario both halves need is a builder both import, going through
+`routing.unit_of_work()`: tests/followups_support.py, reports_support.py, audit_support.py,
+ledger_ops.py's money operations, tests/jobs/helpers.py.
 What stays in the moto tier: DynamoDB and Cognito themselves (keys and indexes, call counts and
 budgets, PynamoDB-level races and faults, real tokens and sign-in), the scheduled function through
 `lambda_.invoke` (jobs/auto_invoicing builds its own `UnitOfWork()`), end-to-end and browser tests.

@@ -1,14 +1,13 @@
-"""Payment plans through the API: conversion, reading, running by hand, and the plan's life (on the memory store)."""
+"""Payment plans through the API: conversion, reading, running by hand, and the plan's life (on the
+memory store; how a plan moves the patient's worklist index key is tests/api/test_plans.py)."""
 
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib.api import routing
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.clock import local_date
 from chalicelib.domain.ids import installment_invoice_id
-from chalicelib.store import keys
 from tests.fast.support import audit_entries
 from tests.support import Api
 
@@ -36,13 +35,6 @@ def convert(clinic, pid: str, installment_cents=3_000, frequency="monthly", star
 
 def audits(clinic, action: str) -> list[AuditEntry]:
     return audit_entries(clinic.clinic_id, action=action)
-
-
-def worklist_keys(clinic) -> dict[str, str]:
-    """patient_id -> worklist sort key (oldest open invoice date first)."""
-    patients, _ = routing.unit_of_work().accounts.worklist_page(clinic.clinic_id, low=None, high=None, after=None,
-                                                               limit=1_000)
-    return {p.patient_id: keys.worklist_sk(p.oldest_open_invoice_date.isoformat(), p.patient_id) for p in patients}
 
 
 # ----- conversion ---------------------------------------------------------------------------
@@ -212,26 +204,3 @@ def test_paying_everything_completes_the_plan_and_closes_the_follow_up(clinic):
     assert convert(clinic, pid, 500).status == 201
 
 
-def test_a_patient_on_a_plan_is_on_the_worklist_only_while_an_installment_invoice_is_open(clinic):
-    pid = owing(clinic, 5_000, age_days=70)
-    assert pid in worklist_keys(clinic)
-    plan = convert(clinic, pid, 2_000, "weekly", today(clinic).isoformat()).body
-    assert pid not in worklist_keys(clinic)  # the invoices moved into the plan
-    [first] = clinic.billing.post(f"/payment-plans/{plan['plan_id']}/run").body["invoices_created"]
-    # back on the worklist, aged from the installment invoice's date, not the old invoices'
-    assert worklist_keys(clinic)[pid] == keys.worklist_sk(today(clinic).isoformat(), pid)
-    assert clinic.pay(pid, 2_000, invoice_id=first).status == 201
-    assert pid not in worklist_keys(clinic)
-    assert clinic.billing.get(f"/patients/{pid}").body["follow_up_status"] == "payment_plan"
-
-
-def test_a_bill_added_while_on_a_plan_stays_open_and_is_paid_first_when_older(clinic):
-    pid = owing(clinic, 4_000)
-    plan = convert(clinic, pid, 2_000, "weekly", today(clinic).isoformat()).body
-    extra = clinic.invoice(pid, 1_000, days(clinic, -5))
-    [first] = clinic.billing.post(f"/payment-plans/{plan['plan_id']}/run").body["invoices_created"]
-    assert worklist_keys(clinic)[pid] == keys.worklist_sk(days(clinic, -5), pid)
-    r = clinic.pay(pid, 2_500)
-    assert r.body["allocations"] == [{"invoice_id": extra["invoice_id"], "amount_cents": 1_000},
-                                     {"invoice_id": first, "amount_cents": 1_500}]
-    assert r.body["balance_cents"] == 2_500

@@ -1,21 +1,21 @@
-"""Factories for the auto-invoicing tests: clinics created at a chosen instant (creation fixes the
-first run date), patients owing, plans, promises, and the scheduled function's events."""
+"""Factories for the auto-invoicing tests of both tiers: clinics created at a chosen instant
+(creation fixes the first run date), patients owing, plans, promises, and the scheduled function's
+events. Everything goes through `routing.unit_of_work()`: DynamoDB (moto) in tests/jobs, the
+module's memory store in tests/fast; reads come back as the repositories' dataclasses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from chalicelib.api import views
+from chalicelib.api import routing, views
 from chalicelib.domain import clock
-from chalicelib.domain.account import Promise
+from chalicelib.domain.account import Invoice, Patient, Promise
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.contact import PROMISED_PAYMENT, Attempt
 from chalicelib.domain.ids import new_child_id
 from chalicelib.domain.roles import BILLING, Caller
 from chalicelib.services import clinics, invoices, patients, plans
-from chalicelib.store import keys
-from chalicelib.store.models import AuditRecord, InvoiceRecord, PatientRecord, Record
-from chalicelib.store.uow import UnitOfWork
 
 STAFF = "staff-sub-1"
 
@@ -53,34 +53,38 @@ class PlanWorld:
 
     def plan(self) -> dict:
         """The plan as GET /payment-plans/{id} shows it."""
-        return views.plan(plans.get(UnitOfWork(), staff(self.clinic_id), self.plan_id))
+        return views.plan(plans.get(routing.unit_of_work(), staff(self.clinic_id), self.plan_id))
 
     def next_run_date(self) -> date:
-        return clinics.get(UnitOfWork(), self.clinic_id).next_run_date
+        return clinics.get(routing.unit_of_work(), self.clinic_id).next_run_date
 
     def invoice(self, invoice_id: str) -> dict:
         """The invoice as GET /invoices/{id} shows it."""
-        return views.invoice(invoices.get(UnitOfWork(), staff(self.clinic_id), invoice_id))
+        return views.invoice(invoices.get(routing.unit_of_work(), staff(self.clinic_id), invoice_id))
 
-    def plan_invoices(self) -> list[InvoiceRecord]:
-        return [r for r in Record.query(keys.patient_pk(self.clinic_id, self.patient_id),
-                                        Record.sk.startswith(keys.INVOICE), consistent_read=True)
-                if r.source == "plan"]
+    def plan_invoices(self) -> list[Invoice]:
+        """The patient's installment invoices, in key order (by invoice id)."""
+        found = routing.unit_of_work().accounts.patient_file(self.clinic_id, self.patient_id)
+        return [i for i in found.invoices if i.source == "plan"]
 
-    def audits(self, action: str) -> list[AuditRecord]:
-        return list(AuditRecord.by_action.query(keys.audit_action_pk(self.clinic_id, action)))
+    def audits(self, action: str) -> list[AuditEntry]:
+        """The clinic's audit entries of `action`, newest first."""
+        entries, more = routing.unit_of_work().audit.search(self.clinic_id, patient_id=None, action=action,
+                                                            limit=1_000, before=None)
+        assert not more
+        return entries
 
-    def profile(self) -> PatientRecord:
-        """The stored patient record itself."""
-        return PatientRecord.get(keys.patient_pk(self.clinic_id, self.patient_id), keys.PROFILE)
+    def profile(self) -> Patient:
+        """The patient as stored."""
+        return routing.unit_of_work().accounts.get_patient(self.clinic_id, self.patient_id, consistent=True)
 
 
 def new_clinic(tz: str, created_at: datetime, name: str = "Job Clinic") -> str:
-    return clinics.create(UnitOfWork(), created_at, name=name, timezone=tz, currency="USD").clinic_id
+    return clinics.create(routing.unit_of_work(), created_at, name=name, timezone=tz, currency="USD").clinic_id
 
 
 def patient_owing(clinic_id: str, tz: str, now: datetime, cents: int, age_days: int = 30) -> str:
-    uow, caller = UnitOfWork(), staff(clinic_id)
+    uow, caller = routing.unit_of_work(), staff(clinic_id)
     pid = patients.create(uow, caller, now, name="Job Patient").patient_id
     invoices.create(uow, caller, now, patient_id=pid, amount_cents=cents,
                     invoice_date=clock.local_date(now, tz) - timedelta(days=age_days))
@@ -97,7 +101,7 @@ def clinic_with_plan(tz: str, created_at: datetime, *, cents: int = 30_000, inst
 def add_plan(clinic_id: str, tz: str, now: datetime, *, cents: int = 30_000, installment: int = 10_000,
              frequency: str = "monthly", start: date | None = None) -> PlanWorld:
     pid = patient_owing(clinic_id, tz, now, cents)
-    plan = plans.create(UnitOfWork(), staff(clinic_id), now, patient_id=pid, installment_cents=installment,
+    plan = plans.create(routing.unit_of_work(), staff(clinic_id), now, patient_id=pid, installment_cents=installment,
                         frequency=frequency, start_date=start or clock.local_date(now, tz))
     return PlanWorld(clinic_id, tz, pid, plan.plan_id, now)
 
@@ -105,7 +109,7 @@ def add_plan(clinic_id: str, tz: str, now: datetime, *, cents: int = 30_000, ins
 def promise(clinic_id: str, tz: str, patient_id: str, cents: int, promised_date: date, now: datetime,
             channel: str = "sms") -> Promise:
     """A promise recorded the way logging a `promised_payment` attempt records it."""
-    uow = UnitOfWork()
+    uow = routing.unit_of_work()
     loaded = uow.accounts.load(clinic_id, patient_id)
     attempt_id = new_child_id("att", patient_id)
     made = Promise(promise_id=new_child_id("prom", patient_id), attempt_id=attempt_id, amount_cents=cents,

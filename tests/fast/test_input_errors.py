@@ -1,4 +1,4 @@
-"""Bad input is a 400 with the contract's error shape, and changes nothing."""
+"""Bad input is a 400 with the contract's error shape, and changes nothing (on the memory store)."""
 
 from datetime import timedelta
 

@@ -2,8 +2,11 @@
 
 Callers: Owner, Admin, BillingStaff, a delegate (BillingStaff with an active grant), an Admin
 delegate, a revoked delegate, an expired delegate (granted through the service at an earlier
-`now`, so the grant really lies in the past), and the Owner of another clinic. Every token is a
-real moto Cognito ID token.
+`now`, so the grant really lies in the past), and the Owner of another clinic. On the memory
+store, with tokens from the fake user pool: what a role may do is decided from the `Caller` and
+the stored staff and grants, after the token is verified (real Cognito ID tokens and their
+verification are tests/api/test_auth.py and test_token_edges.py; every route against every role
+with real tokens is tests/authz).
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.api import routing
 from chalicelib.domain import clock
 from chalicelib.services import delegations
-from chalicelib.store.uow import UnitOfWork
+from tests.fast.support import make_clinic
 from tests.ledger_ops import caller
-from tests.support import make_clinic
 
 CALLERS = ("owner", "admin", "billing", "delegate", "admin_delegate", "revoked", "expired", "other_owner")
 
@@ -34,8 +37,8 @@ def world(http):
         assert r.status == 201, r
         if who == "revoked":
             assert w.owner.delete(f"/delegations/{r.body['delegation_id']}").status == 204
-    delegations.grant(UnitOfWork(), caller(w, "owner"), now - timedelta(days=10), grantee_sub=w.sub("expired"),
-                      permission="write_off", expires_at=now - timedelta(days=1))
+    delegations.grant(routing.unit_of_work(), caller(w, "owner"), now - timedelta(days=10),
+                      grantee_sub=w.sub("expired"), permission="write_off", expires_at=now - timedelta(days=1))
     w.other = other
     return w
 
