@@ -41,12 +41,13 @@ def snapshot(world, patient_id: str):
     """Everything a write-off could touch, as plain values."""
     uow = routing.unit_of_work()
     p = profile(world, patient_id)
-    file = uow.accounts.patient_file(world.clinic_id, patient_id)
+    loaded = uow.accounts.load(world.clinic_id, patient_id)
+    plan = loaded.account.plan
     return ((p.balance_cents, p.status, p.version, p.oldest_open_invoice_date, on_worklist(world, patient_id),
              p.active_plan_id),
-            [(i.invoice_id, i.status, i.balance_cents) for i in file.invoices],
-            [(x.plan_id, x.status) for x in file.plans.values()],
-            [x.entry_id for x in uow.accounts.ledger(world.clinic_id, patient_id)],
+            sorted((i.invoice_id, i.status, i.balance_cents) for i in loaded.account.invoices.values()),
+            [(plan.plan_id, plan.status)] if plan else [],
+            [x.entry_id for x in uow.accounts.ledger_page(world.clinic_id, patient_id, 1_000, None)[0]],
             [a.audit_id for a in audit_of(world, patient_id)])
 
 
@@ -90,7 +91,7 @@ def test_the_audit_record_explains_the_write_off_and_the_ledger_entry_points_to_
     assert record.details == {"amount_cents": 7_700, "entry_id": r.body["entry_id"],
                                         "invoice_ids": [inv["invoice_id"]], "plan_id": None,
                                         "reason": "Hardship programme approval #12"}
-    entry = routing.unit_of_work().accounts.ledger(clinic.clinic_id, pid)[-1]
+    entry = routing.unit_of_work().accounts.ledger_page(clinic.clinic_id, pid, 1_000, None)[0][-1]
     assert (entry.type, entry.ref, entry.entry_id) == ("write_off", record.audit_id, r.body["entry_id"])
     assert r.body["audit_id"] == record.audit_id
 

@@ -64,8 +64,8 @@ class PlanWorld:
 
     def plan_invoices(self) -> list[Invoice]:
         """The patient's installment invoices, in key order (by invoice id)."""
-        found = routing.unit_of_work().accounts.patient_file(self.clinic_id, self.patient_id)
-        return [i for i in found.invoices if i.source == "plan"]
+        loaded = routing.unit_of_work().accounts.load(self.clinic_id, self.patient_id)
+        return sorted((i for i in loaded.account.invoices.values() if i.source == "plan"), key=lambda i: i.invoice_id)
 
     def audits(self, action: str) -> list[AuditEntry]:
         """The clinic's audit entries of `action`, newest first."""
