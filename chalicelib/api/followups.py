@@ -14,7 +14,7 @@ from ..domain.roles import ALL_STAFF
 from ..services import attempts, calendar, callbacks, followups, pages
 from . import views
 from .routing import RequestContext, route
-from .types import Body, Cents, InstantOrWall, LocalDate, Out, Query, QueryLimit, query_int, text
+from .types import Body, Cents, InstantOrWall, LocalDate, Out, PageQuery, Query, QueryLimit, query_int, text
 from .urls import public_base_url
 
 MAX_BALANCE_FILTER = 10**13
@@ -142,11 +142,6 @@ class CallbackPage(Out):
     next_cursor: str | None
 
 
-class PatientPageQuery(Query):
-    limit: QueryLimit = 25
-    cursor: text(1, 400) | None = None
-
-
 class FollowUpOut(Out):
     patient: dict
     status: Status
@@ -188,14 +183,14 @@ def follow_up(ctx: RequestContext, patient_id: str) -> dict:
     return views.follow_up(followups.detail(ctx.uow, ctx.caller, ctx.now, patient_id))
 
 
-@route("/patients/{patient_id}/attempts", "GET", roles=ALL_STAFF, query=PatientPageQuery, response=AttemptPage)
+@route("/patients/{patient_id}/attempts", "GET", roles=ALL_STAFF, query=PageQuery, response=AttemptPage)
 def list_attempts(ctx: RequestContext, patient_id: str) -> dict:
     """The patient's contact attempts, newest first, a page at a time."""
     q = ctx.query
     return views.page(pages.attempts(ctx.uow, ctx.caller, patient_id, limit=q.limit, cursor=q.cursor), views.attempt)
 
 
-@route("/patients/{patient_id}/callbacks", "GET", roles=ALL_STAFF, query=PatientPageQuery, response=CallbackPage)
+@route("/patients/{patient_id}/callbacks", "GET", roles=ALL_STAFF, query=PageQuery, response=CallbackPage)
 def list_callbacks(ctx: RequestContext, patient_id: str) -> dict:
     """The patient's callbacks, newest first, a page at a time."""
     q = ctx.query

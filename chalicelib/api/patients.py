@@ -9,7 +9,7 @@ from ..domain.roles import ALL_STAFF
 from ..services import invoices, pages, patients, payments
 from . import views
 from .routing import RequestContext, json_response, route
-from .types import Body, Cents, Instant, LedgerLimit, LocalDate, Out, Query, QueryLimit, text
+from .types import Body, Cents, Instant, LedgerLimit, LocalDate, Out, PageQuery, Query, text
 
 
 class PatientIn(Body):
@@ -45,11 +45,6 @@ class LedgerOut(Out):
 
 class LedgerQuery(Query):
     limit: LedgerLimit = 1000
-    cursor: text(1, 400) | None = None
-
-
-class PageQuery(Query):
-    limit: QueryLimit = 25
     cursor: text(1, 400) | None = None
 
 

@@ -111,4 +111,11 @@ def query_int(value):
 
 QueryLimit = Annotated[int, BeforeValidator(query_int), Field(ge=1, le=100)]  # every list's `limit`
 LedgerLimit = Annotated[int, BeforeValidator(query_int), Field(ge=1, le=1000)]  # the ledger's is larger
+
+
+class PageQuery(Query):
+    """`limit` and `cursor` of a list that has no other parameters."""
+
+    limit: QueryLimit = 25
+    cursor: text(1, 400) | None = None
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", min_length=3, max_length=254)]

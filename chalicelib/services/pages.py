@@ -83,22 +83,26 @@ def invoices(uow, caller: Caller, patient_id: str, *, limit: int, cursor: str | 
     return invoice_page(newest_invoices_first(loaded.account.invoices.values()), patient_id, limit, cursor)
 
 
-def attempts(uow, caller: Caller, patient_id: str, *, limit: int, cursor: str | None,
-             check_patient: bool = True) -> Page[Attempt]:
+def _newest_first(kind: str, read, id_of, uow, caller: Caller, patient_id: str, limit: int, cursor: str | None,
+                  check_patient: bool) -> Page:
+    """A page of one of the patient's lists whose ids sort as they were made, newest first."""
     if check_patient:
         patients.get(uow, caller, patient_id)
-    before = _child_id(_position("attempts", patient_id, cursor, 1))
-    items, more = uow.contacts.attempts_page(caller.clinic_id, patient_id, limit, before)
-    return Page(items, cursors.encode(f"attempts:{patient_id}", [items[-1].attempt_id]) if more else None)
+    before = _child_id(_position(kind, patient_id, cursor, 1))
+    items, more = read(caller.clinic_id, patient_id, limit, before)
+    return Page(items, cursors.encode(f"{kind}:{patient_id}", [id_of(items[-1])]) if more else None)
+
+
+def attempts(uow, caller: Caller, patient_id: str, *, limit: int, cursor: str | None,
+             check_patient: bool = True) -> Page[Attempt]:
+    return _newest_first("attempts", uow.contacts.attempts_page, lambda a: a.attempt_id, uow, caller, patient_id,
+                         limit, cursor, check_patient)
 
 
 def callbacks(uow, caller: Caller, patient_id: str, *, limit: int, cursor: str | None,
               check_patient: bool = True) -> Page[Callback]:
-    if check_patient:
-        patients.get(uow, caller, patient_id)
-    before = _child_id(_position("callbacks", patient_id, cursor, 1))
-    items, more = uow.contacts.callbacks_page(caller.clinic_id, patient_id, limit, before)
-    return Page(items, cursors.encode(f"callbacks:{patient_id}", [items[-1].callback_id]) if more else None)
+    return _newest_first("callbacks", uow.contacts.callbacks_page, lambda c: c.callback_id, uow, caller, patient_id,
+                         limit, cursor, check_patient)
 
 
 def ledger(uow, caller: Caller, patient_id: str, *, limit: int, cursor: str | None) -> Page[LedgerLine]:

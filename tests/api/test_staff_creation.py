@@ -18,8 +18,7 @@ from chalicelib import config
 from chalicelib.services import staff
 from chalicelib.store import cognito
 from chalicelib.store.uow import Transaction, UnitOfWork
-from tests.api.followups_support import dynamodb_calls
-from tests.support import PASSWORD, Api, id_token
+from tests.support import PASSWORD, Api, dynamodb_calls, id_token
 
 
 class Crash(BaseException):
