@@ -86,7 +86,9 @@ async function enter(session) {
   const api = new Api(session.config.api_url, session);
   const [me, clinic, vocabulary] = await Promise.all([api.get('/me'), api.get('/clinic'), api.loadContract()]);
   const roles = new Set(me.roles || []);
-  ctx = {
+  // Closures below use `context`, not the module's `ctx`: signing out sets `ctx` to null while a
+  // page may still be rendering with the context it started with.
+  const context = {
     api,
     session,
     me,
@@ -99,22 +101,24 @@ async function enter(session) {
     staffBySub: null,
     go: (hash) => { window.location.hash = hash; },
   };
-  ctx.person = (sub) => personName(ctx, sub);
-  ctx.staff = async ({ fresh = false } = {}) => {
+  context.person = (sub) => personName(context, sub);
+  context.staff = async ({ fresh = false } = {}) => {
     // Owners and Admins may list the staff; everyone else knows only themselves.
-    if (ctx.staffBySub && !fresh) return ctx.staffBySub;
+    if (context.staffBySub && !fresh) return context.staffBySub;
     let items = [{ sub: me.sub, email: me.email, name: me.email, role: (me.roles || [])[0] }];
-    if (ctx.isOwnerOrAdmin && api.has('GET /staff')) {
+    if (context.isOwnerOrAdmin && api.has('GET /staff')) {
       try {
         items = (await api.get('/staff')).items;
       } catch {
         /* keep the caller only */
       }
     }
-    ctx.staffBySub = new Map(items.map((m) => [m.sub, m]));
-    return ctx.staffBySub;
+    context.staffBySub = new Map(items.map((m) => [m.sub, m]));
+    return context.staffBySub;
   };
-  if (ctx.isOwnerOrAdmin) await ctx.staff();
+  ctx = context;
+  if (context.isOwnerOrAdmin) await context.staff();
+  if (ctx !== context) return; // signed out while the staff list loaded
   renderFrame();
   route();
 }
