@@ -225,3 +225,19 @@ def crowd_of_45(now: datetime) -> tuple[str, list[str]]:
     clinic_id, today = new_clinic(now), now.date()
     pids = [owing(clinic_id, now, days_before(today, 5 * (i // 3)), cents=1_000 + i) for i in range(45)]
     return clinic_id, pids
+
+
+# ----- callbacks through the API (both tiers) --------------------------------------------------
+def soon(**delta) -> str:
+    return (datetime.now(UTC) + timedelta(**(delta or {"hours": 2}))).isoformat()
+
+
+def a_debtor(clinic) -> str:
+    """A patient of `clinic` owing one invoice 20 days old."""
+    pid = clinic.patient("Callee")
+    clinic.invoice(pid, 10_000, (real_today(clinic.clinic_id) - timedelta(days=20)).isoformat())
+    return pid
+
+
+def schedule(clinic, pid, who="billing", **body):
+    return clinic.as_(who).post(f"/follow-ups/{pid}/callbacks", {"due_at": soon(), **body})

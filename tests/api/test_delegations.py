@@ -7,13 +7,11 @@ and revoking a grant is tests/fast/test_delegations.py.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from chalicelib.domain import clock
 from chalicelib.store import keys
 from chalicelib.store.models import AuditRecord, DelegationRecord
+from tests.delegations_support import grant
 from tests.support import make_clinic
 
 
@@ -22,13 +20,6 @@ def world(http):
     return make_clinic(http, extra_staff=(("delegate", "BillingStaff"),))
 
 
-def at(delta: timedelta) -> str:
-    return clock.short_z(datetime.now(UTC) + delta)
-
-
-def grant(world, who: str = "delegate", delta: timedelta = timedelta(days=7)):
-    return world.owner.post("/delegations", {"grantee_sub": world.sub(who), "permission": "write_off",
-                                             "expires_at": at(delta)})
 
 
 def latest_audit(world, action: str) -> AuditRecord:

@@ -14,22 +14,12 @@ import pytest
 from chalicelib.domain import clock
 from chalicelib.store import keys
 from chalicelib.store.models import CallbackRecord
-from tests.followups_support import audit_of, real_today
-
-
-def soon(**delta) -> str:
-    return (datetime.now(UTC) + timedelta(**(delta or {"hours": 2}))).isoformat()
+from tests.followups_support import a_debtor, audit_of, schedule, soon
 
 
 @pytest.fixture
 def debtor(clinic):
-    pid = clinic.patient("Callee")
-    clinic.invoice(pid, 10_000, (real_today(clinic.clinic_id) - timedelta(days=20)).isoformat())
-    return pid
-
-
-def schedule(clinic, pid, who="billing", **body):
-    return clinic.as_(who).post(f"/follow-ups/{pid}/callbacks", {"due_at": soon(), **body})
+    return a_debtor(clinic)
 
 
 def test_a_rescheduled_callback_moves_in_the_tasks_and_the_next_action(clinic, debtor):

@@ -14,6 +14,7 @@ from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.roles import WRITE_OFF
 from chalicelib.services import delegations
+from tests.delegations_support import at, grant
 from tests.fast.support import audit_entries, make_clinic
 from tests.ledger_ops import caller
 
@@ -23,13 +24,6 @@ def world(http):
     return make_clinic(http, extra_staff=(("delegate", "BillingStaff"),))
 
 
-def at(delta: timedelta) -> str:
-    return clock.short_z(datetime.now(UTC) + delta)
-
-
-def grant(world, who: str = "delegate", delta: timedelta = timedelta(days=7)):
-    return world.owner.post("/delegations", {"grantee_sub": world.sub(who), "permission": "write_off",
-                                             "expires_at": at(delta)})
 
 
 def owed_patient(world, cents: int = 3_000) -> str:

@@ -11,13 +11,16 @@ from chalicelib.api import routing
 from chalicelib.domain import clock
 from chalicelib.domain.errors import Conflict, ValidationError
 from tests.followups_support import (
+    a_debtor,
     at,
     audit_of,
     days_before,
     new_clinic,
     owing,
     real_today,
+    schedule,
     schedule_callback,
+    soon,
     tasks_of,
     update_callback,
     worklist,
@@ -27,19 +30,9 @@ NOW = at("2026-03-01T15:00:00Z")  # New York: 10:00 EST, a week before DST start
 TODAY = NOW.date()
 
 
-def soon(**delta) -> str:
-    return (datetime.now(UTC) + timedelta(**(delta or {"hours": 2}))).isoformat()
-
-
 @pytest.fixture
 def debtor(clinic):
-    pid = clinic.patient("Callee")
-    clinic.invoice(pid, 10_000, (real_today(clinic.clinic_id) - timedelta(days=20)).isoformat())
-    return pid
-
-
-def schedule(clinic, pid, who="billing", **body):
-    return clinic.as_(who).post(f"/follow-ups/{pid}/callbacks", {"due_at": soon(), **body})
+    return a_debtor(clinic)
 
 
 # ----- scheduling ------------------------------------------------------------------------------

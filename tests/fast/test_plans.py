@@ -1,36 +1,14 @@
 """Payment plans through the API: conversion, reading, running by hand, and the plan's life (on the
 memory store; how a plan moves the patient's worklist index key is tests/api/test_plans.py)."""
 
-from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from chalicelib.domain.audit import AuditEntry
-from chalicelib.domain.clock import local_date
 from chalicelib.domain.ids import installment_invoice_id
 from tests.fast.support import audit_entries
+from tests.plans_support import convert, days, owing, today
 from tests.support import Api
-
-
-def today(clinic) -> date:
-    return local_date(datetime.now(UTC), clinic.timezone)
-
-
-def days(clinic, n: int) -> str:
-    return (today(clinic) + timedelta(days=n)).isoformat()
-
-
-def owing(clinic, *amounts: int, age_days: int = 40) -> str:
-    pid = clinic.patient("Plan Patient")
-    for n, cents in enumerate(amounts):
-        clinic.invoice(pid, cents, days(clinic, -age_days + n))
-    return pid
-
-
-def convert(clinic, pid: str, installment_cents=3_000, frequency="monthly", start_date=None, who="billing"):
-    return clinic.as_(who).post(f"/follow-ups/{pid}/payment-plan", {
-        "installment_cents": installment_cents, "frequency": frequency,
-        "start_date": start_date or today(clinic).isoformat()})
 
 
 def audits(clinic, action: str) -> list[AuditEntry]:
