@@ -96,3 +96,27 @@ def lambda_runtime() -> bool:
     AWS_CHALICE_CLI_MODE, in case a stage's variables name a function; `chalice.test.Client`, the
     tests and the local stack set neither. (AWS_EXECUTION_ENV is no sign: `Chalice()` sets it.)"""
     return _env("AWS_LAMBDA_FUNCTION_NAME") is not None and _env("AWS_CHALICE_CLI_MODE") is None
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Webhooks (issue 18): where secrets are encrypted, where tries wait, which URLs are allowed.
+
+    `url_policy` is `deployed` unless the local stack says `local` (FOLLOWUPS_WEBHOOK_URL_POLICY):
+    a missing setting never opens loopback delivery."""
+
+    url_policy: str
+    kms_key_id: str
+    queue_url: str
+    try_timeout_seconds: float = 10.0  # the contract's 10 s per try (tests shorten it)
+    excerpt_bytes: int = 256  # the most of a receiver's answer that is read, and kept
+    secret_cache_seconds: float = 300.0  # a decrypted secret is reused this long by one process
+
+
+def webhook_settings() -> WebhookSettings:
+    policy = _env("FOLLOWUPS_WEBHOOK_URL_POLICY", "deployed")
+    return WebhookSettings(
+        url_policy="local" if policy == "local" else "deployed",
+        kms_key_id=_env("FOLLOWUPS_WEBHOOK_KEY_ID", "alias/followups-webhooks"),
+        queue_url=_env("FOLLOWUPS_WEBHOOK_QUEUE_URL", ""),
+        try_timeout_seconds=float(_env("FOLLOWUPS_WEBHOOK_TRY_TIMEOUT", "10")))

@@ -42,6 +42,7 @@ from chalicelib.domain.clock import as_utc, iso_z
 from chalicelib.domain.contact import DONE, Attempt, CalendarFeed, Callback
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.team import PENDING, Delegation, Enrolment, StaffMember
+from chalicelib.domain.webhooks import Delivery, Event, Webhook
 from chalicelib.store import keys
 from chalicelib.store.accounts import LoadedAccount, Settling
 from chalicelib.store.uow import MAX_ITEMS, StaleWrite, UnitOfWorkBase
@@ -89,6 +90,11 @@ class MemoryStore:
     ledger: dict[tuple[str, str, int], acc.LedgerLine] = field(default_factory=dict)
     audit: dict[tuple[str, str], AuditEntry] = field(default_factory=dict)  # (clinic, <at>#<audit id>)
     idempotency: dict[tuple[str, str, str], StoredResponse] = field(default_factory=dict)  # (clinic, scope, key)
+    # Webhooks (issue 18): events by (clinic, <created_at>#<event id>), subscriptions by (clinic,
+    # webhook), the delivery log by (clinic, webhook, <event created_at>#<event id>).
+    events: dict[tuple[str, str], Event] = field(default_factory=dict)
+    webhooks: dict[tuple[str, str], Webhook] = field(default_factory=dict)
+    deliveries: dict[tuple[str, str, str], Delivery] = field(default_factory=dict)
 
     def of_patient(self, kind: str, clinic_id: str, patient_id: str) -> list:
         """Copies of one patient's items of a kind, in key order (as a Query returns them)."""
@@ -579,9 +585,57 @@ class MemoryUnitOfWork(UnitOfWorkBase):
         self.feeds = CalendarFeedRepository(store, tx)
         self.audit = AuditRepository(store, tx)
         self.idempotency = IdempotencyRepository(store, tx)
+        self.events = EventRepository(store, tx)
+        self.webhooks = WebhookRepository(store, tx)
+        self.deliveries = DeliveryRepository(store, tx)
 
 
 def _newest_first(items: list, id_field: str, limit: int, before_id: str | None) -> tuple[list, bool]:
     """Items in key order (ids sort as they were made), read backwards from before `before_id`."""
     found = [i for i in reversed(items) if before_id is None or getattr(i, id_field) < before_id]
     return found[:limit], len(found) > limit
+
+
+# ----- webhooks (issue 18) ------------------------------------------------------------------------
+class EventRepository(_Repository):
+    def add(self, event: Event) -> None:
+        self._tx.create("events", (event.clinic_id, keys.event_sk(iso_z(event.created_at), event.event_id)), event,
+                        label="event")
+
+
+class WebhookRepository(_Repository):
+    def get(self, clinic_id: str, webhook_id: str) -> Webhook | None:
+        found = self._store.webhooks.get((clinic_id, webhook_id))
+        return read_back(found) if found is not None else None
+
+    def list(self, clinic_id: str) -> list[Webhook]:
+        found = [w for w in self._store.of_clinic("webhooks", clinic_id) if w.active]
+        return sorted(found, key=lambda w: (w.created_at, w.webhook_id))
+
+    def add(self, webhook: Webhook) -> None:
+        self._tx.create("webhooks", (webhook.clinic_id, webhook.webhook_id), webhook, label="webhook")
+
+    def save_deleted(self, webhook: Webhook) -> None:
+        self._tx.save("webhooks", (webhook.clinic_id, webhook.webhook_id), webhook, label="webhook",
+                      condition=lambda stored: stored is not None and stored.deleted_at is None)
+
+
+class DeliveryRepository(_Repository):
+    def record(self, clinic_id: str, d: Delivery) -> bool:
+        key = (clinic_id, d.webhook_id, keys.delivery_sk(iso_z(d.event_created_at), d.event_id))
+        stored = self._store.deliveries.get(key)
+        if stored is not None and stored.attempts >= d.attempts:
+            return False
+        self._store.deliveries[key] = read_back(d)
+        return True
+
+    def get(self, clinic_id: str, webhook_id: str, event_created_at: datetime, event_id: str) -> Delivery | None:
+        found = self._store.deliveries.get((clinic_id, webhook_id, keys.delivery_sk(iso_z(event_created_at), event_id)))
+        return read_back(found) if found is not None else None
+
+    def page(self, clinic_id: str, webhook_id: str, limit: int,
+             before: tuple[datetime, str] | None) -> tuple[list[Delivery], bool]:
+        bound = keys.delivery_sk(iso_z(before[0]), before[1]) if before is not None else None
+        found = [d for (c, w, sort_key), d in sorted(self._store.deliveries.items(), reverse=True)
+                 if (c, w) == (clinic_id, webhook_id) and (bound is None or sort_key < bound)][:limit + 1]
+        return [read_back(d) for d in found[:limit]], len(found) > limit

@@ -184,3 +184,39 @@ def audit_patient_pk(clinic_id: str, patient_id: str) -> str:
 
 def audit_action_pk(clinic_id: str, action: str) -> str:
     return f"C#{clinic_id}#A#{action}"
+
+
+# ----- webhooks (issue 18) -----------------------------------------------------------------------
+# Events: `C#<clinic>#EVENTS` / `<iso_z created_at>#<event_id>`, written in the change's own
+# transaction (the table's stream carries them to the delivery function; the event source
+# mapping's filter lets only these items through). Subscriptions: `C#<clinic>#WEBHOOKS` /
+# `<webhook_id>`. The delivery log: `C#<clinic>#WH#<webhook_id>` / `<iso_z event created_at>#<event_id>`
+# (newest first is a backwards Query). Each kind has its own partition suffix, so the delivery
+# function's role can be limited to them with `dynamodb:LeadingKeys` (docs/webhooks.md).
+EVENTS = "EVENTS"
+WEBHOOKS = "WEBHOOKS"
+WEBHOOK_LOG = "WH"
+
+
+def events_pk(clinic_id: str) -> str:
+    return f"C#{clinic_id}#{EVENTS}"
+
+
+def event_sk(created_at: str, event_id: str) -> str:
+    return f"{created_at}#{event_id}"
+
+
+def webhooks_pk(clinic_id: str) -> str:
+    return f"C#{clinic_id}#{WEBHOOKS}"
+
+
+def webhook_sk(webhook_id: str) -> str:
+    return webhook_id
+
+
+def deliveries_pk(clinic_id: str, webhook_id: str) -> str:
+    return f"C#{clinic_id}#{WEBHOOK_LOG}#{webhook_id}"
+
+
+def delivery_sk(event_created_at: str, event_id: str) -> str:
+    return f"{event_created_at}#{event_id}"

@@ -318,4 +318,46 @@ class AuditRecord(Model):
     by_action = AuditByActionIndex()
 
 
+# ----- webhooks (issue 18) ------------------------------------------------------------------------
+class EventRecord(Record, discriminator="event"):
+    """An announced change, written in the change's transaction; the stream delivers it (the event
+    source mapping's FilterCriteria keeps only INSERTs of `kind` = `event`). Expires after 30 days."""
+
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    clinic_id = UnicodeAttribute()
+    data_json = UnicodeAttribute()  # the envelope's `data` (ids, amounts, dates, statuses)
+    webhook_id = UnicodeAttribute(null=True)  # a ping: the one webhook it is for
+
+
+class WebhookRecord(Record, discriminator="webhook"):
+    webhook_id = UnicodeAttribute()
+    clinic_id = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events = ListAttribute(of=UnicodeAttribute)
+    description = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    secret_ciphertext = UnicodeAttribute(null=True)  # base64 KMS ciphertext; dropped on delete
+    deleted_at = UnicodeAttribute(null=True)
+    deleted_by = UnicodeAttribute(null=True)
+
+
+class DeliveryRecord(Record, discriminator="webhook_delivery"):
+    """The delivery log: one event for one webhook (written by the delivery function only)."""
+
+    webhook_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    event_created_at = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    status = UnicodeAttribute()
+    last_status = UnicodeAttribute(null=True)  # "200", "500", "timeout", "refused_address", ...
+    delivered_at = UnicodeAttribute(null=True)
+    next_attempt_at = UnicodeAttribute(null=True)
+    first_attempt_at = UnicodeAttribute(null=True)
+    response_excerpt = UnicodeAttribute(null=True)  # at most 256 bytes of the receiver's answer
+
+
 ALL_TABLES = (Record, AuditRecord)

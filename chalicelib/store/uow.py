@@ -186,6 +186,7 @@ class UnitOfWork(UnitOfWorkBase):
         from .feeds import CalendarFeedRepository
         from .idempotency import IdempotencyRepository
         from .staff import StaffRepository
+        from .webhooks import DeliveryRepository, EventRepository, WebhookRepository
 
         self.transaction = transaction or Transaction()
         tx = self.transaction
@@ -197,3 +198,6 @@ class UnitOfWork(UnitOfWorkBase):
         self.feeds = CalendarFeedRepository(tx)
         self.audit = AuditRepository(tx)
         self.idempotency = IdempotencyRepository(tx)
+        self.events = EventRepository(tx)
+        self.webhooks = WebhookRepository(tx)
+        self.deliveries = DeliveryRepository(tx)

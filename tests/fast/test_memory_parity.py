@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from chalicelib.store import accounts, audit, clinics, contacts, delegations, feeds, idempotency, staff, uow
+from chalicelib.store import accounts, audit, clinics, contacts, delegations, feeds, idempotency, staff, uow, webhooks
 from tests import memory
 
 TWINS = [
@@ -18,6 +18,9 @@ TWINS = [
     (feeds.CalendarFeedRepository, memory.CalendarFeedRepository),
     (audit.AuditRepository, memory.AuditRepository),
     (idempotency.IdempotencyRepository, memory.IdempotencyRepository),
+    (webhooks.EventRepository, memory.EventRepository),
+    (webhooks.WebhookRepository, memory.WebhookRepository),
+    (webhooks.DeliveryRepository, memory.DeliveryRepository),
     (uow.UnitOfWork, memory.MemoryUnitOfWork),
 ]
 
