@@ -43,3 +43,40 @@ def create_user_pool(name: str = "followups-local") -> tuple[str, str]:
         ReadAttributes=["email", "name", "custom:clinic_id"], WriteAttributes=["name"],
     )["UserPoolClient"]
     return pool["Id"], client["ClientId"]
+
+
+# ----- webhooks (issue 18) ------------------------------------------------------------------------
+WEBHOOK_KEY_ALIAS = "alias/followups-webhooks"
+WEBHOOK_QUEUE = "followups-webhook-deliveries"
+
+
+def enable_event_stream() -> str:
+    """The billing table's stream (NEW_IMAGE), as the template declares it; returns its ARN.
+    Opt-in (the local stack and the webhook tests): moto records every write of a streamed table."""
+    client = boto3.client("dynamodb", region_name=config.region())
+    table = client.describe_table(TableName=config.table_name())["Table"]
+    if not table.get("StreamSpecification", {}).get("StreamEnabled"):
+        table = client.update_table(TableName=config.table_name(), StreamSpecification={
+            "StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})["TableDescription"]
+    return table["LatestStreamArn"]
+
+
+def create_webhook_resources() -> dict[str, str]:
+    """The secrets' KMS key (under its alias) and the delivery queue with its dead-letter queue, as
+    the template makes them; sets FOLLOWUPS_WEBHOOK_KEY_ID / FOLLOWUPS_WEBHOOK_QUEUE_URL."""
+    import json
+    import os
+
+    kms = boto3.client("kms", region_name=config.region())
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    if WEBHOOK_KEY_ALIAS not in aliases:
+        key_id = kms.create_key(Description="followups webhook secrets")["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=WEBHOOK_KEY_ALIAS, TargetKeyId=key_id)
+    sqs = boto3.client("sqs", region_name=config.region())
+    dlq = sqs.create_queue(QueueName=WEBHOOK_QUEUE + "-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue = sqs.create_queue(QueueName=WEBHOOK_QUEUE, Attributes={
+        "VisibilityTimeout": "360",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})["QueueUrl"]
+    os.environ["FOLLOWUPS_WEBHOOK_KEY_ID"], os.environ["FOLLOWUPS_WEBHOOK_QUEUE_URL"] = WEBHOOK_KEY_ALIAS, queue
+    return {"kms_key_id": WEBHOOK_KEY_ALIAS, "queue_url": queue, "dead_letter_queue_url": dlq}
