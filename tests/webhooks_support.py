@@ -101,8 +101,8 @@ class Receiver:
                 with receiver._lock:
                     receiver.received.append(Received(self.path, dict(self.headers), raw, time.monotonic()))
                     if receiver.secret is not None:
-                        receiver.verified.append(rules.verify(receiver.secret, self.headers.get("Followups-Signature", ""),
-                                                              raw, now=int(time.time())))
+                        header = self.headers.get("Followups-Signature", "")
+                        receiver.verified.append(rules.verify(receiver.secret, header, raw, now=int(time.time())))
                     step = receiver.script.pop(0) if len(receiver.script) > 1 else receiver.script[0]
                 receiver._behave(self, step)
 
