@@ -82,6 +82,8 @@ def handle_stream(records: list[dict], *, now, queue, uow_factory) -> dict:
         if event is not None:
             found.append(event)
     sent = deliveries.fan_out(uow_factory(), found, queue, now or datetime.now(UTC)) if found else 0
+    metrics.add_metric(name="WebhookEvents", unit=MetricUnit.Count, value=len(found))
+    metrics.add_metric(name="WebhookMessagesQueued", unit=MetricUnit.Count, value=sent)
     return {"events": len(found), "messages": sent}
 
 
