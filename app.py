@@ -34,3 +34,12 @@ def auto_invoicing(event):
     from chalicelib.jobs import auto_invoicing as job  # noqa: PLC0415 - not on the API's start-up path
 
     return job.handle(event)
+
+
+@app.lambda_function(name="webhook_delivery")
+def webhook_delivery(event, context):
+    """Webhooks (issue 18): the billing table's stream (event items) and the delivery queue's tries.
+    Its event sources, role and queue are in deploy/resources.json and .chalice/policy-webhook-delivery.json."""
+    from chalicelib.jobs import webhooks as job  # noqa: PLC0415 - not on the API's start-up path
+
+    return job.handle(event, context)
