@@ -21,7 +21,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-BOTOCORE_SERVICES = ("dynamodb", "cognito-idp")
+BOTOCORE_SERVICES = ("dynamodb", "cognito-idp", "kms", "sqs")  # kms, sqs: webhooks (issue 18)
 PYC_FLAGS_UNCHECKED_HASH = (0b01).to_bytes(4, "little")  # hash-based, do not check the source
 
 

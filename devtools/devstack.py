@@ -127,6 +127,7 @@ def main() -> int:
     started = time.monotonic()
     server, endpoint = start_embedded_aws(aws_port)
     pool_id, client_id = bootstrap(endpoint)
+    poller = start_webhook_delivery(endpoint)  # sets the webhook variables the API needs too
     env = {**os.environ, **aws_environment(endpoint), "FOLLOWUPS_USER_POOL_ID": pool_id,
            "FOLLOWUPS_USER_POOL_CLIENT_ID": client_id, "FOLLOWUPS_GATEWAY_AUTHORIZER": "off"}
     api = start_api(api_port, env)  # it starts up while the demo is seeded (the stack file waits for both)
@@ -165,9 +166,24 @@ def main() -> int:
         print("\nstopping the local stack...", flush=True)
         return 0
     finally:
+        poller.stop()
         stop_api(api)
         server.shutdown()
         stack_file.unlink(missing_ok=True)
+
+
+def start_webhook_delivery(endpoint: str):
+    """Webhooks (issue 18): the table's stream, the secrets' key and the delivery queue in the
+    embedded AWS, and the poller that runs the delivery function's handler on them (as Lambda's
+    event source mappings would), in a thread of this process. Loopback receivers are allowed."""
+    from devtools import bootstrap as resources
+    from devtools.webhook_poller import WebhookPoller
+
+    stream_arn = resources.enable_event_stream()
+    made = resources.create_webhook_resources()  # FOLLOWUPS_WEBHOOK_KEY_ID / _QUEUE_URL in os.environ
+    os.environ["FOLLOWUPS_WEBHOOK_URL_POLICY"] = "local"
+    return WebhookPoller(stream_arn, made["queue_url"], endpoint=endpoint,
+                         region=os.environ.get("AWS_REGION", "us-east-1")).start()
 
 
 if __name__ == "__main__":

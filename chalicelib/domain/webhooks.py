@@ -45,8 +45,8 @@ _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
 
 ID_KEYS = frozenset({
     "invoice_id", "payment_id", "patient_id", "plan_id", "promise_id", "attempt_id", "callback_id",
-    "hold_id", "reversal_id", "adjustment_id", "writeoff_id", "webhook_id", "assignee_sub", "by",
-    "external_id", "patient_external_id"})
+    "hold_id", "reversal_id", "adjustment_id", "writeoff_id", "webhook_id", "assignee_sub", "by"})
+# Not `external_id`: a clinic's own ids are free text (an MRN, or a name); integrations map by ours.
 ID_LIST_KEYS = frozenset({"invoice_ids", "allocated_invoice_ids"})
 AMOUNT_KEYS = frozenset({
     "amount_cents", "balance_cents", "total_cents", "installment_cents", "remainder_cents", "installment_number",

@@ -66,8 +66,11 @@ def handle(event: Any, context: Any = None, *, now: datetime | None = None, queu
                               uow_factory=uow_factory, url_policy=config.webhook_settings().url_policy)
     else:
         result = handle_stream(records, now=now, queue=queue, uow_factory=uow_factory)
-    metrics.add_dimension(name="function", value=getattr(context, "function_name", None) or "local")
-    metrics.flush_metrics()
+    if config.lambda_runtime():  # EMF goes to stdout: CloudWatch reads it there; a local poller's terminal must not
+        metrics.add_dimension(name="function", value=getattr(context, "function_name", None) or "local")
+        metrics.flush_metrics()
+    else:
+        metrics.clear_metrics()
     return result
 
 
