@@ -28,6 +28,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _rate(times: list[float]) -> float | None:
+    """Deliveries per second over the burst: its events' first arrivals, first to last."""
+    if len(times) < 2:
+        return None
+    return round((len(times) - 1) / (max(times) - min(times)), 1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100, help="events written one at a time, 0.1 s apart")
@@ -110,6 +117,7 @@ def main() -> int:
         "first_request_ms": {"p50": round(quantiles[49], 1), "p95": round(quantiles[94], 1),
                              "max": round(delays[-1], 1) if delays else None},
         "poller_errors": poller.errors[:5],
+        "burst_deliveries_per_s": _rate([first_seen[e] for e in list(committed)[args.events:] if e in first_seen]),
     }
     print(json.dumps(result, indent=2))
     return 0 if result["lost"] == 0 else 1

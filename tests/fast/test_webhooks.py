@@ -311,3 +311,22 @@ def test_the_delivery_log_pages_newest_first(uow, owner, box):
     assert third.next_cursor is None
     with pytest.raises(ValidationError):
         webhooks.deliveries(uow, owner, created.webhook.webhook_id, cursor="garbage")
+
+
+def test_a_webhook_whose_name_rebinds_to_loopback_is_refused_at_the_try_without_a_connection(uow, owner, box):
+    """Created while its name answered a public address; at the try it answers 127.0.0.1. The fast
+    tier fails any socket connect, so passing here also proves no connection was attempted."""
+    from chalicelib.adapters import sender
+
+    resolver = Resolver({"rebind.example.com": ["93.184.216.34"]})
+    created = webhooks.create(uow, owner, NOW, url="https://rebind.example.com/in", events_list=["*"],
+                              secret_box=box, resolve=resolver, url_policy=rules.DEPLOYED)
+    resolver.answers["rebind.example.com"] = ["127.0.0.1"]
+    event = one_event(uow, owner)
+    body = deliveries.message(event, created.webhook.webhook_id, due_at=NOW)
+    queue = MemoryQueue()
+    outcome = deliveries.attempt(uow, body, now=NOW, secrets=deliveries.SecretCache(box), queue=queue,
+                                 send=lambda t, h, raw: sender.post(t, h, raw, resolve=resolver),
+                                 url_policy=rules.DEPLOYED)
+    assert (outcome.delivery.last_status, outcome.delivery.status) == ("refused_address", rules.RETRYING)
+    assert len(queue.sent) == 1, "checked again at the next try (the name may answer a public address again)"
