@@ -109,6 +109,8 @@ def main() -> int:
             ok_seen.setdefault(event_id, r.at)
     delays = sorted((first_seen[e] - committed[e]) * 1000 for e in committed if e in first_seen)
     quantiles = statistics.quantiles(delays, n=100) if len(delays) >= 2 else delays * 99
+    ok_delays = sorted((ok_seen[e] - committed[e]) * 1000 for e in committed if e in ok_seen)
+    ok_q = statistics.quantiles(ok_delays, n=100) if len(ok_delays) >= 2 else ok_delays * 99
     result = {
         "events": len(committed), "received_requests": len(receiver.received),
         "delivered_events": len(set(ok_seen) & set(committed)), "lost": len(set(committed) - set(ok_seen)),
@@ -116,6 +118,8 @@ def main() -> int:
         "all_signatures_valid": all(receiver.verified),
         "first_request_ms": {"p50": round(quantiles[49], 1), "p95": round(quantiles[94], 1),
                              "max": round(delays[-1], 1) if delays else None},
+        "delivered_ms": {"p50": round(ok_q[49], 1), "p95": round(ok_q[94], 1),
+                         "max": round(ok_delays[-1], 1) if ok_delays else None},
         "poller_errors": poller.errors[:5],
         "burst_deliveries_per_s": _rate([first_seen[e] for e in list(committed)[args.events:] if e in first_seen]),
     }
