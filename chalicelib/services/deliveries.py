@@ -9,6 +9,7 @@ slot and timeout; a slow or dead receiver costs its own tries only (docs/webhook
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,15 +66,17 @@ class SecretCache:
     def __init__(self, secret_box, seconds: float = 300.0, clock: Callable[[], float] = time.monotonic):
         self._box, self._seconds, self._clock = secret_box, seconds, clock
         self._kept: dict[tuple[str, str, bytes], tuple[float, str]] = {}
+        self._lock = threading.Lock()  # a batch's parallel tries of one webhook decrypt once
 
     def secret(self, clinic_id: str, webhook_id: str, ciphertext: bytes) -> str:
         key = (clinic_id, webhook_id, ciphertext)
-        kept = self._kept.get(key)
-        if kept is not None and kept[0] > self._clock():
-            return kept[1]
-        plain = self._box.open(ciphertext, clinic_id, webhook_id)
-        self._kept[key] = (self._clock() + self._seconds, plain)
-        return plain
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None and kept[0] > self._clock():
+                return kept[1]
+            plain = self._box.open(ciphertext, clinic_id, webhook_id)
+            self._kept[key] = (self._clock() + self._seconds, plain)
+            return plain
 
 
 @dataclass(frozen=True)
