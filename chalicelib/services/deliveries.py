@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..domain import webhooks as rules
 from ..domain.clock import iso_z, parse_iso_z
@@ -21,6 +21,7 @@ from ..domain.webhooks import DELIVERED, FAILED, Delivery, Event
 from ..logs import logger
 
 MESSAGE_VERSION = 1
+EARLY_OK = timedelta(seconds=1)  # a message this close to its due time is tried, not sent round again
 
 
 def message(event: Event, webhook_id: str, *, attempts: int = 0, first_attempt_at: datetime | None = None,
@@ -90,7 +91,7 @@ def attempt(uow, body: dict, *, now: datetime, secrets: SecretCache, queue, send
 
     `send(target, headers, raw_body)` makes the HTTP try (adapters.sender.post with the settings)."""
     due_at = parse_iso_z(body["due_at"])
-    if due_at > now:
+    if due_at > now + EARLY_OK:
         queue.send([(body, delay_until(due_at, now))])  # more than SQS's 900 s away: wait again
         return TryOutcome(None, True)
     event = event_of(body)
