@@ -151,3 +151,46 @@ def test_a_message_whose_handling_crashes_is_reported_alone(pipeline, owner):
                {"eventSource": "aws:sqs", "messageId": "bad", "body": "{not json"}]
     result = job.handle({"Records": records}, None, queue=DeliveryQueue(pipeline["queue_url"]))
     assert result["batchItemFailures"] == [{"itemIdentifier": "bad"}] and result["dropped"] == 1
+
+
+def test_the_apps_delivery_function_runs_the_handler(pipeline, owner, monkeypatch):
+    """app.py's `webhook_delivery`, invoked as Lambda would (chalice's test client), makes the try."""
+    from chalice.test import Client
+
+    from app import app
+
+    box = KmsSecretBox(pipeline["kms_key_id"])
+    monkeypatch.setattr(job, "_secrets", lambda: deliveries.SecretCache(box))
+    with Receiver([200]) as receiver:
+        created = webhooks.create(UnitOfWork(), owner, datetime.now(UTC), url=receiver.url, events_list=["*"],
+                                  secret_box=box, url_policy=rules.LOCAL)
+        receiver.secret = created.secret
+        body = deliveries.message(change_with_event(owner, "app1"), created.webhook.webhook_id,
+                                  due_at=datetime.now(UTC))
+        with Client(app, stage_name="local") as client:
+            answer = client.lambda_.invoke("webhook_delivery", {"Records": [
+                {"eventSource": "aws:sqs", "messageId": "m1", "body": json.dumps(body)}]})
+    assert answer.payload["delivered"] == 1 and answer.payload["batchItemFailures"] == []
+    assert receiver.verified == [True]
+
+
+def test_a_slow_receiver_in_a_batch_does_not_hold_back_the_others(pipeline, owner, monkeypatch):
+    import time
+
+    monkeypatch.setenv("FOLLOWUPS_WEBHOOK_TRY_TIMEOUT", "1.5")
+    box = KmsSecretBox(pipeline["kms_key_id"])
+    with Receiver([("slow", 4)]) as slow, Receiver([200]) as quick:
+        bodies = []
+        event = change_with_event(owner, "slow1")
+        for receiver in (slow, quick):
+            created = webhooks.create(UnitOfWork(), owner, datetime.now(UTC), url=receiver.url, events_list=["*"],
+                                      secret_box=box, url_policy=rules.LOCAL)
+            bodies.append(deliveries.message(event, created.webhook.webhook_id, due_at=datetime.now(UTC)))
+        started = time.monotonic()
+        result = job.handle({"Records": [{"eventSource": "aws:sqs", "messageId": f"m{i}", "body": json.dumps(b)}
+                                         for i, b in enumerate(bodies)]}, None,
+                            queue=DeliveryQueue(pipeline["queue_url"]), secrets=deliveries.SecretCache(box))
+        took = time.monotonic() - started
+    assert (result["delivered"], result["retrying"]) == (1, 1)
+    assert quick.received[0].at - started < 1.0, "the quick receiver was not made to wait for the slow one"
+    assert took < 3.0, "the slow try was cut at its own deadline"
