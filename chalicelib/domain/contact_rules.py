@@ -226,9 +226,10 @@ def _clear(rule: str, now: datetime) -> Check:
     return Check(rule, False, now)
 
 
-def _until(rule: str, now: datetime, clears_at: datetime) -> Check:
-    """A rule that blocks up to a fixed instant: blocking exactly while `now` < `clears_at`."""
-    return Check(rule, True, clears_at) if now < clears_at else _clear(rule, now)
+def _until(rule: str, now: datetime, clears_at: datetime | None) -> Check:
+    """A rule that blocks up to a fixed instant: blocking exactly while `now` < `clears_at`
+    (never when there is none)."""
+    return Check(rule, True, clears_at) if clears_at is not None and now < clears_at else _clear(rule, now)
 
 
 def do_not_contact(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, now: datetime, *,
@@ -241,39 +242,52 @@ def do_not_contact(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, n
 def outside_call_hours(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, now: datetime) -> Check:
     """Business rule: calls only while the patient's wall clock reads start <= time < end."""
     now = clock.as_utc(now)
-    start = next_in_call_hours(policy, facts.zone(clinic_tz), now)
-    return Check(OUTSIDE_CALL_HOURS, True, start) if start > now else _clear(OUTSIDE_CALL_HOURS, now)
+    tz = facts.zone(clinic_tz)
+    if policy.in_call_hours(now.astimezone(clock.zone(tz)).time()):
+        return _clear(OUTSIDE_CALL_HOURS, now)
+    return Check(OUTSIDE_CALL_HOURS, True, next_in_call_hours(policy, tz, now))
+
+
+def cap_clears_at(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts) -> datetime | None:
+    """When the cap stops blocking, whatever the instant asked about (None: it never blocks)."""
+    if len(facts.phone_attempts) < policy.max_calls_per_7_days:
+        return None
+    tz = facts.zone(clinic_tz)
+    dates = sorted((clock.local_date(at, tz) for at, _ in facts.phone_attempts), reverse=True)
+    drops_out = dates[policy.max_calls_per_7_days - 1]
+    return clock.start_of_local_day(drops_out + timedelta(days=CAP_WINDOW_DAYS), tz)
 
 
 def call_cap(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, now: datetime) -> Check:
     """Business rule: with `max_calls_per_7_days` calls on the patient's local date and the 6
     before it, no other call that day; the cap frees on the first instant of the local date 7
     days after the oldest call that must drop out of the window."""
+    return _until(CALL_CAP, now, cap_clears_at(policy, clinic_tz, facts))
+
+
+def conversation_clears_at(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts) -> datetime | None:
+    latest = max(facts.conversations(), default=None)
+    if latest is None or policy.quiet_days_after_conversation == 0:
+        return None
     tz = facts.zone(clinic_tz)
-    dates = sorted((clock.local_date(at, tz) for at, _ in facts.phone_attempts), reverse=True)
-    if len(dates) < policy.max_calls_per_7_days:
-        return _clear(CALL_CAP, now)
-    drops_out = dates[policy.max_calls_per_7_days - 1]
-    return _until(CALL_CAP, now, clock.start_of_local_day(drops_out + timedelta(days=CAP_WINDOW_DAYS), tz))
+    resumes = clock.local_date(latest, tz) + timedelta(days=policy.quiet_days_after_conversation)
+    return clock.start_of_local_day(resumes, tz)
 
 
 def recent_conversation(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, now: datetime) -> Check:
     """Business rule: a conversation's local date is day 1 of `quiet_days_after_conversation`
     quiet days; calls resume on the first instant of the local date after them."""
-    latest = max(facts.conversations(), default=None)
-    if latest is None or policy.quiet_days_after_conversation == 0:
-        return _clear(RECENT_CONVERSATION, now)
-    tz = facts.zone(clinic_tz)
-    resumes = clock.local_date(latest, tz) + timedelta(days=policy.quiet_days_after_conversation)
-    return _until(RECENT_CONVERSATION, now, clock.start_of_local_day(resumes, tz))
+    return _until(RECENT_CONVERSATION, now, conversation_clears_at(policy, clinic_tz, facts))
+
+
+def hold_clears_at(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts) -> datetime | None:
+    return clock.end_of_local_day(facts.hold_until, clinic_tz) if facts.hold_until is not None else None
 
 
 def on_hold(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, now: datetime) -> Check:
     """Business rule: a patient on hold is not chased through the hold's `until` date
     (clinic-local), up to the first instant of the clinic-local day after it."""
-    if facts.hold_until is None:
-        return _clear(ON_HOLD, now)
-    return _until(ON_HOLD, now, clock.end_of_local_day(facts.hold_until, clinic_tz))
+    return _until(ON_HOLD, now, hold_clears_at(policy, clinic_tz, facts))
 
 
 Rule = Callable[[ContactPolicy, str, ContactFacts, datetime], Check]
@@ -310,20 +324,28 @@ def callable_at(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, inst
     return not any(rule(policy, clinic_tz, facts, instant).blocks for rule in ALL_RULES)
 
 
-_MAX_ROUNDS = 8  # each rule but the hours clears at a fixed instant: 3 rounds always suffice
+_MAX_ROUNDS = 8  # the fixed instants are passed in one round, the hours in the next: 3 always suffice
+FIXED_UNTIL = (cap_clears_at, conversation_clears_at, hold_clears_at)  # the rules that block up to an instant
 
 
 def next_call_at(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, after: datetime) -> datetime:
     """The first instant at or after `after` when no time-bound rule blocks (ignoring
-    `do_not_contact`): move to the latest instant a blocking rule clears, and again, until none
-    blocks (the cap may free at 20:00 local, inside hours, then a quiet period push to a
-    Monday 00:00, which the hours push to 08:00...)."""
+    `do_not_contact`): move past every fixed instant still ahead (the cap, the quiet days, the
+    hold), then to the next call hours, and again until nothing blocks. The cap may free on a
+    Monday 00:00, the hours push that to 08:00, which may still be in a quiet period... The
+    fixed instants do not depend on the instant asked about, so they are worked out once."""
     t = clock.as_utc(after)
+    untils = [u for u in (f(policy, clinic_tz, facts) for f in FIXED_UNTIL) if u is not None]
+    tz = facts.zone(clinic_tz)
     for _ in range(_MAX_ROUNDS):
-        later = [c.clears_at for c in (rule(policy, clinic_tz, facts, t) for rule in TIME_BOUND) if c.blocks]
-        if not later:
+        ahead = [u for u in untils if t < u]
+        if ahead:
+            t = max(ahead)
+            continue
+        opens = next_in_call_hours(policy, tz, t)
+        if opens == t:
             return t
-        t = max(later)
+        t = opens
     raise RuntimeError("contact rules did not settle on an instant")  # a bug: the rounds are bounded
 
 
@@ -377,23 +399,23 @@ class ContactRuleBlocked(Conflict):
 
 # ----- call hours on the patient's wall clock ------------------------------------------------
 _PROBE = timedelta(hours=6)  # no zone changes its offset twice within 6 hours
-_HORIZON = timedelta(days=2)
 
 
 def _offset(instant: datetime, tz) -> timedelta:
     return instant.astimezone(tz).utcoffset()
 
 
-def _next_offset_change(t: datetime, tz) -> datetime | None:
-    """The first whole-second instant after `t` (within `_HORIZON`) whose UTC offset differs
-    from `t`'s, or None. Transitions fall on whole seconds, so `t` floored keeps its offset."""
-    base = t.replace(microsecond=0)
-    offset = _offset(base, tz)
-    lo = base
-    while lo < base + _HORIZON:
-        hi = lo + _PROBE
+def _first_offset_change(t: datetime, until: datetime, tz) -> datetime | None:
+    """The first whole-second instant in (`t`, `until`] whose UTC offset differs from `t`'s, or
+    None. Transitions fall on whole seconds, so `t` floored keeps its offset."""
+    lo = t.replace(microsecond=0)
+    offset = _offset(lo, tz)
+    while lo < until:
+        hi = min(lo + _PROBE, until)
         if _offset(hi, tz) != offset:
-            low, high = 0, int((hi - lo).total_seconds())  # lo has the offset, lo + high does not
+            low, high = 0, int((hi - lo).total_seconds())  # lo + low has the offset, lo + high does not
+            if lo + timedelta(seconds=high) != hi:  # `until` not on a whole second
+                high += 1
             while high - low > 1:
                 mid = (low + high) // 2
                 if _offset(lo + timedelta(seconds=mid), tz) == offset:
@@ -407,20 +429,20 @@ def _next_offset_change(t: datetime, tz) -> datetime | None:
 
 def next_in_call_hours(policy: ContactPolicy, tz_name: str, after: datetime) -> datetime:
     """The first instant at or after `after` whose wall-clock time in `tz_name` is within call
-    hours. Between two offset changes the wall clock is `instant + offset`, so the answer is
-    `after` itself or the next `start` of that stretch; past a change, look again from it (a
-    spring-forward jump may land inside the hours, a fall-back repeat the start)."""
+    hours. While the offset holds, the wall clock is `instant + offset`, so the answer is `after`
+    itself or the next `start` on that clock; if the offset changes before that, look again from
+    the change (a spring-forward jump may land inside the hours, a fall-back repeat the start)."""
     tz = clock.zone(tz_name)
     t = clock.as_utc(after)
     for _ in range(64):
         offset = _offset(t, tz)
-        change = _next_offset_change(t, tz)
         wall = (t + offset).replace(tzinfo=None)
         if policy.in_call_hours(wall.time()):
             return t
         day = wall.date() if wall.time() < policy.call_start else wall.date() + timedelta(days=1)
         candidate = (datetime.combine(day, policy.call_start) - offset).replace(tzinfo=UTC)
-        if change is None or candidate < change:
+        change = _first_offset_change(t, candidate, tz)
+        if change is None:
             return candidate
         t = change
-    raise RuntimeError("no call hours found")  # a bug: every day has its window but a DST day
+    raise RuntimeError("no call hours found")  # a bug: an offset changes at most a few times a day
