@@ -351,11 +351,14 @@ def next_call_at(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, aft
 
 # ----- an attempt being logged; a callback being scheduled -----------------------------------------
 def rule_flags(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, attempt_at: datetime,
-               channel: str) -> tuple[str, ...]:
+               channel: str, *, by: str | None = None) -> tuple[str, ...]:
     """Business rule: which rules an attempt broke, judged on the facts before it. Only calls
     (phone) are held to call hours, the cap and the quiet period; any channel the patient listed
     in `do_not_contact` breaks that rule; any contact but in person (the patient came to the desk)
-    breaks a hold."""
+    breaks a hold. The scheduled run's attempts (`by` system: a promise marked broken at 03:00)
+    contacted nobody and break nothing."""
+    if by == SYSTEM:
+        return ()
     attempt_at = clock.as_utc(attempt_at)
     checks = [do_not_contact(policy, clinic_tz, facts, attempt_at, channel=channel)]
     if channel == PHONE:

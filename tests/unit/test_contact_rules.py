@@ -319,6 +319,12 @@ def test_chasing_a_held_patient_is_flagged_unless_they_came_to_the_desk():
     assert flags(local(NY, 2026, 6, 5, 10, 0), "in_person", held) == ()
 
 
+def test_the_scheduled_runs_broken_promise_at_three_in_the_morning_broke_no_rule():
+    at = local(NY, 2026, 6, 2, 3, 0)
+    assert flags(at) == ("outside_call_hours",)
+    assert rule_flags(POLICY, NY, ContactFacts(), at, "phone", by="system") == ()
+
+
 # ----- callbacks ----------------------------------------------------------------------------
 def test_a_callback_at_ten_in_the_evening_patient_time_is_refused_with_the_next_morning():
     s = cr.callback_blocked(POLICY, NY, ContactFacts(), local(NY, 2026, 6, 1, 22, 0))
