@@ -73,6 +73,16 @@ def test_a_patient_in_tokyo_of_a_los_angeles_clinic_is_called_in_tokyos_morning(
     assert s.next_call_at == datetime(2026, 6, 1, 23, 0, tzinfo=UTC)
 
 
+def test_a_patient_a_day_ahead_of_the_clinic_is_called_on_their_own_date():
+    # Kiritimati (+14) is 25 hours ahead of Pago Pago (-11): Monday 19:00 in Pago Pago is
+    # Tuesday 20:00 there; an hour later it is 21:00 on Tuesday for the patient.
+    kiritimati = ContactFacts(timezone="Pacific/Kiritimati")
+    assert_callable(state(local("Pacific/Pago_Pago", 2026, 6, 1, 19, 0), kiritimati, clinic_tz="Pacific/Pago_Pago"))
+    s = state(local("Pacific/Pago_Pago", 2026, 6, 1, 20, 0), kiritimati, clinic_tz="Pacific/Pago_Pago")
+    assert s.blocked_by == ("outside_call_hours",)
+    assert s.next_call_at == local("Pacific/Kiritimati", 2026, 6, 3, 8, 0)
+
+
 def test_a_patient_without_a_time_zone_is_judged_on_the_clinics():
     now = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # 08:00 in New York, 17:30 in Kolkata
     assert_callable(state(now, clinic_tz=NY))
@@ -92,6 +102,12 @@ def test_eight_in_the_morning_is_found_in_zones_with_half_and_quarter_hour_offse
     assert early.blocked_by == ("outside_call_hours",)
     assert early.next_call_at == at_eight.replace(tzinfo=UTC)
     assert_callable(state(at_eight.replace(tzinfo=UTC), facts))
+
+
+def test_eight_in_the_morning_in_chatham_summer_is_a_quarter_past_six_the_evening_before_utc():
+    chatham = ContactFacts(timezone="Pacific/Chatham")  # +13:45 in January
+    s = state(datetime(2026, 1, 14, 18, 0, tzinfo=UTC), chatham)
+    assert s.next_call_at == datetime(2026, 1, 14, 18, 15, tzinfo=UTC)
 
 
 def test_nine_in_the_evening_in_eucla_is_a_quarter_past_noon_utc():
@@ -232,6 +248,21 @@ def test_the_quiet_days_are_the_patients_calendar_days():
     s = state(local("Asia/Tokyo", 2026, 6, 8, 12, 0), talk)
     assert s.blocked_by == ("recent_conversation",)
     assert s.next_call_at == local("Asia/Tokyo", 2026, 6, 9, 8, 0)
+
+
+def test_quiet_days_across_the_spring_forward_end_at_eight_summer_time_on_day_eight():
+    saturday = ContactFacts(phone_attempts=calls(NY, (2026, 3, 7, 11, 0), outcome="promised_payment"))
+    s = state(local(NY, 2026, 3, 13, 12, 0), saturday)  # Friday, day 7
+    assert s.blocked_by == ("recent_conversation",)
+    assert s.next_call_at == datetime(2026, 3, 14, 12, 0, tzinfo=UTC)  # Saturday 08:00 EDT
+
+
+def test_the_cap_across_londons_autumn_change_frees_at_eight_gmt():
+    london = "Europe/London"
+    tuesday = ContactFacts(phone_attempts=calls(london, *[(2026, 10, 20, 9, m) for m in range(7)]))
+    s = state(local(london, 2026, 10, 26, 12, 0), tuesday, clinic_tz=london)  # Monday, day 7
+    assert s.blocked_by == ("call_cap",)
+    assert s.next_call_at == datetime(2026, 10, 27, 8, 0, tzinfo=UTC)  # Tuesday 08:00 GMT
 
 
 # ----- do not contact; holds ---------------------------------------------------------------------
