@@ -25,7 +25,7 @@ def _d(value: date | None) -> str | None:
 
 def clinic(c: Clinic) -> dict:
     return {"clinic_id": c.clinic_id, "name": c.name, "timezone": c.timezone, "currency": c.currency,
-            "calendar_show_names": c.calendar_show_names}
+            "calendar_show_names": c.calendar_show_names, "contact_policy": c.contact_policy.as_dict()}
 
 
 def staff_member(m: StaffMember) -> dict:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from . import clock
+from .contact_rules import DEFAULT_POLICY, ContactPolicy
 
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "NZD", "INR", "NPR", "CHF", "SEK", "NOK", "DKK",
               "JPY", "ZAR", "MXN", "BRL", "SGD", "AED")
@@ -21,6 +22,7 @@ class Clinic:
     next_run_date: date | None = None  # the clinic-local date auto-invoicing runs next
     version: int | None = None  # the store's optimistic lock; None until first stored
     calendar_show_names: bool = False  # the Owner's choice: calendar events name the patient
+    contact_policy: ContactPolicy = DEFAULT_POLICY  # the Owner's; Regulation F's figures by default
 
     def callback_summary(self, patient_name: str | None) -> str:
         """Business rule: what a calendar app shows of a callback. Feeds are polled and kept by

@@ -104,6 +104,7 @@ class AttemptEvent:
     at: datetime
     channel: str
     outcome: str
+    rule_flags: tuple[str, ...] = ()  # the contact rules it broke (contact_rules.rule_flags)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,12 @@ class CallbackEvent:
     status: str  # scheduled, done, cancelled
     due_at: datetime
     done_at: datetime | None
+    override_by: str | None = None  # who scheduled it past a contact rule (with an `override_reason`)
+
+    @property
+    def timeline_at(self) -> datetime:
+        """Where the clinic's callback timeline keeps it: done ones when done, others when due."""
+        return self.done_at if self.status == "done" and self.done_at else self.due_at
 
 
 @dataclass(frozen=True)
@@ -215,5 +222,52 @@ def to_csv(items: Iterable[dict], channels: Sequence[str], outcomes: Sequence[st
     for item in items:
         flat = {**item, **{f"by_channel.{k}": v for k, v in item["by_channel"].items()},
                 **{f"by_outcome.{k}": v for k, v in item["by_outcome"].items()}}
+        writer.writerow([_cell(flat.get(c, 0)) for c in columns])
+    return out.getvalue()
+
+
+# ----- contact compliance --------------------------------------------------------------------
+def contact_compliance(members: Iterable[Member], window: Window, *, rules: Sequence[str],
+                       attempts: Iterable[AttemptEvent] = (), callbacks: Iterable[CallbackEvent] = ()) -> list[dict]:
+    """Business rule: one row per staff member (activity or not), from the same events as the
+    staff report:
+    - attempts: the member's attempts in the window, every channel;
+    - flagged: for each contact rule (every one, 0 included), the member's attempts in the window
+      that broke it (an attempt that broke two rules counts under both);
+    - overrides: callbacks scheduled past a contact rule by the member (the one who gave the
+      `override_reason`, not necessarily the assignee), counted where the callback timeline
+      keeps them (the call the override is about: done ones when done, others when due).
+    Events of anyone who is not a member (the scheduled run's `system`) count for nobody."""
+    rows: dict[str, dict] = {}
+    for m in sorted(members, key=lambda m: (m.name.casefold(), m.sub)):
+        rows[m.sub] = {"sub": m.sub, "name": m.name, "attempts": 0, "flagged": {r: 0 for r in rules},
+                       "overrides": 0}
+    for a in attempts:
+        row = rows.get(a.by)
+        if row is None or a.at not in window:
+            continue
+        row["attempts"] += 1
+        for rule in set(a.rule_flags):
+            row["flagged"][rule] = row["flagged"].get(rule, 0) + 1
+    for c in callbacks:
+        row = rows.get(c.override_by) if c.override_by else None
+        if row is not None and c.timeline_at in window:
+            row["overrides"] += 1
+    return list(rows.values())
+
+
+def compliance_csv_columns(rules: Sequence[str]) -> list[str]:
+    """Fixed columns, whatever the data: every rule of the contract."""
+    return ["sub", "name", "attempts", *(f"flagged.{r}" for r in rules), "overrides"]
+
+
+def compliance_to_csv(items: Iterable[dict], rules: Sequence[str]) -> str:
+    """The compliance rows as CSV (header row, one row per member, `flagged` flattened)."""
+    columns = compliance_csv_columns(rules)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for item in items:
+        flat = {**item, **{f"flagged.{k}": v for k, v in item["flagged"].items()}}
         writer.writerow([_cell(flat.get(c, 0)) for c in columns])
     return out.getvalue()

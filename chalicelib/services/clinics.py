@@ -33,8 +33,11 @@ def create(uow, now: datetime, *, name: str, timezone: str, currency: str, actor
 
 
 def update(uow, caller: Caller, now: datetime, *, name: str | None = None, timezone: str | None = None,
-           calendar_show_names: bool | None = None) -> Clinic:
-    """Business rule: a change names what changed in `clinic.updated` (never the new name itself)."""
+           calendar_show_names: bool | None = None, contact_policy: dict | None = None) -> Clinic:
+    """Business rule: a change names what changed in `clinic.updated` (never the new name itself).
+
+    `contact_policy`: the `ContactPolicy.changed` arguments to change (a merge: what is left out
+    keeps its value); the merged policy is validated as a whole (start before end, ranges)."""
     if timezone is not None and not clock.is_valid_timezone(timezone):
         raise ValidationError(f"unknown time zone {timezone!r}", fields={"timezone": "not an IANA time zone"})
 
@@ -50,6 +53,10 @@ def update(uow, caller: Caller, now: datetime, *, name: str | None = None, timez
         if calendar_show_names is not None:
             changed["calendar_show_names"] = {"from": clinic.calendar_show_names, "to": calendar_show_names}
             clinic.calendar_show_names = calendar_show_names
+        if contact_policy:
+            policy = clinic.contact_policy.changed(**contact_policy)  # ValidationError before any write
+            changed["contact_policy"] = {"from": clinic.contact_policy.as_dict(), "to": policy.as_dict()}
+            clinic.contact_policy = policy
         uow.clinics.save(clinic)  # the version refuses a concurrent edit
         audit.record(uow, caller.clinic_id, caller.actor, "clinic.updated", now, details={"changed": changed})
         uow.commit()

@@ -9,24 +9,43 @@ from pynamodb.exceptions import DoesNotExist, PutError
 
 from ..domain.clinic import Clinic
 from ..domain.clock import iso_z
+from ..domain.contact_rules import DEFAULT_POLICY, ContactPolicy, parse_hhmm
 from ..domain.errors import NotFound
 from ..domain.team import StaffMember
 from . import keys
 from .mapping import d, d_out, t
-from .models import ClinicRecord, Record, StaffRecord
+from .models import ClinicRecord, ContactPolicyMap, Record, StaffRecord
 from .staff import as_member
 from .uow import StaleWrite, Transaction
 
 
 def _clinic(r: ClinicRecord) -> Clinic:
     return Clinic(r.clinic_id, r.name, r.timezone, r.currency, t(r.created_at), d(r.next_run_date), r.version,
-                  bool(r.calendar_show_names))
+                  bool(r.calendar_show_names), _policy(r.contact_policy))
+
+
+def _policy(m: ContactPolicyMap | None) -> ContactPolicy:
+    if m is None:
+        return DEFAULT_POLICY
+    return ContactPolicy(parse_hhmm(m.call_start), parse_hhmm(m.call_end), int(m.max_calls_per_7_days),
+                         int(m.quiet_days_after_conversation))
+
+
+def _policy_map(p: ContactPolicy) -> ContactPolicyMap | None:
+    """Stored only when it differs from the defaults (absent: Regulation F's figures)."""
+    if p == DEFAULT_POLICY:
+        return None
+    hours = p.as_dict()["call_hours"]
+    return ContactPolicyMap(call_start=hours["start"], call_end=hours["end"],
+                            max_calls_per_7_days=p.max_calls_per_7_days,
+                            quiet_days_after_conversation=p.quiet_days_after_conversation)
 
 
 def _record(c: Clinic) -> ClinicRecord:
     record = ClinicRecord(keys.clinic_pk(c.clinic_id), keys.CLINIC, clinic_id=c.clinic_id, name=c.name,
                           timezone=c.timezone, currency=c.currency, created_at=iso_z(c.created_at),
-                          next_run_date=d_out(c.next_run_date), calendar_show_names=c.calendar_show_names)
+                          next_run_date=d_out(c.next_run_date), calendar_show_names=c.calendar_show_names,
+                          contact_policy=_policy_map(c.contact_policy))
     if c.version is not None:
         record.version = c.version
     if c.next_run_date is not None:  # the clinic is found by the instant its next 03:00 run falls due

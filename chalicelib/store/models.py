@@ -80,6 +80,15 @@ class Record(Model):
     assignee = AssigneeIndex()
 
 
+class ContactPolicyMap(MapAttribute):
+    """The clinic's contact policy (domain/contact_rules.ContactPolicy); absent: the defaults."""
+
+    call_start = UnicodeAttribute()  # HH:MM, clinic-patient wall clock
+    call_end = UnicodeAttribute()  # HH:MM, exclusive
+    max_calls_per_7_days = NumberAttribute()
+    quiet_days_after_conversation = NumberAttribute()
+
+
 class ClinicRecord(Record, discriminator="clinic"):
     clinic_id = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -88,6 +97,7 @@ class ClinicRecord(Record, discriminator="clinic"):
     created_at = UnicodeAttribute()
     next_run_date = UnicodeAttribute(null=True)  # the clinic-local date auto-invoicing runs next
     calendar_show_names = BooleanAttribute(null=True)  # None: off (clinics stored before the setting)
+    contact_policy = ContactPolicyMap(null=True)  # None: the defaults (never set, or stored before it)
     version = VersionAttribute()
 
 

@@ -303,3 +303,21 @@ def test_a_commit_refused_for_its_size_leaves_nothing_staged_to_send_again(new_u
     uow.commit()  # the next change of the same unit of work sends only itself
     entries, _ = new_uow().audit.search(clinic_id, patient_id=None, action=None, limit=100, before=None)
     assert len(entries) == 1
+
+
+def test_a_clinics_contact_policy_is_stored_and_a_clinic_without_one_reads_the_defaults(new_uow, clinic_id):
+    from datetime import time
+
+    from chalicelib.domain.contact_rules import DEFAULT_POLICY, ContactPolicy
+
+    uow = new_uow()
+    uow.clinics.add(Clinic(clinic_id, "Policy Clinic", "Asia/Kathmandu", "NPR", NOW, date(2026, 3, 10)))
+    uow.commit()
+    assert new_uow().clinics.get(clinic_id, consistent=True).contact_policy == DEFAULT_POLICY
+    policy = ContactPolicy(time(9, 30), time(17, 45), 3, 0)
+    uow = new_uow()
+    clinic = uow.clinics.get(clinic_id, consistent=True)
+    clinic.contact_policy = policy
+    uow.clinics.save(clinic)
+    uow.commit()
+    assert new_uow().clinics.get(clinic_id, consistent=True).contact_policy == policy

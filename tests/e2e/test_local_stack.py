@@ -72,7 +72,9 @@ def test_the_cli_creates_a_clinic_and_a_user_who_can_sign_in_at_once(local_stack
     token = sign_in(info, "cli-owner@example.test", "Cli-Password-2026")
     clinic = requests.get(f"{info['api_url']}/clinic", headers={"Authorization": token}, timeout=5).json()
     assert clinic == {"clinic_id": clinic_id, "name": "CLI Clinic", "timezone": "Asia/Kathmandu", "currency": "USD",
-                      "calendar_show_names": False}
+                      "calendar_show_names": False,
+                      "contact_policy": {"call_hours": {"start": "08:00", "end": "21:00"}, "max_calls_per_7_days": 7,
+                                         "quiet_days_after_conversation": 7}}
     bad = subprocess.run([*cli, "clinic", "create", "--name", "X", "--timezone", "Nowhere/City"],
                          env=env, cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode != 0 and "validation_error" in bad.stderr
