@@ -40,10 +40,14 @@ def with_deferred(invoices: Iterable[OpenInvoice], deferred: dict[str, dict]) ->
     return out
 
 
-def aging_report(invoices: Iterable[OpenInvoice], plan_remainders: Iterable[int], today: date) -> dict:
+def aging_report(invoices: Iterable[OpenInvoice], plan_remainders: Iterable[int], today: date,
+                 on_hold: Iterable[str] = ()) -> dict:
     """Business rule: every open invoice counts in the bucket of its own age (not its patient's
     oldest); a patient counts once in each bucket they have an invoice in; the total is the sum
-    of the buckets, and plans' uninvoiced parts are reported apart."""
+    of the buckets, and plans' uninvoiced parts are reported apart; `on_hold_cents` is the part
+    of the total owed by patients on hold."""
+    held = set(on_hold)
+    held_cents = 0
     counts = {name: 0 for name in aging.BUCKETS}
     balances = {name: 0 for name in aging.BUCKETS}
     patients: dict[str, set[str]] = {name: set() for name in aging.BUCKETS}
@@ -54,11 +58,13 @@ def aging_report(invoices: Iterable[OpenInvoice], plan_remainders: Iterable[int]
         counts[bucket] += 1
         balances[bucket] += invoice.balance_cents
         patients[bucket].add(invoice.patient_id)
+        if invoice.patient_id in held:
+            held_cents += invoice.balance_cents
     buckets = [{"bucket": name, "invoices": counts[name], "patients": len(patients[name]),
                 "balance_cents": balances[name]} for name in aging.BUCKETS]
     return {"as_of": today.isoformat(), "buckets": buckets,
             "total_cents": sum(b["balance_cents"] for b in buckets),
-            "plan_remainder_cents": sum(r for r in plan_remainders if r > 0)}
+            "plan_remainder_cents": sum(r for r in plan_remainders if r > 0), "on_hold_cents": held_cents}
 
 
 # ----- the reporting range ---------------------------------------------------------------------
