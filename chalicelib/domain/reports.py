@@ -157,7 +157,9 @@ def staff_performance(members: Iterable[Member], window: Window, now: datetime, 
     - promises kept / broken when they were resolved, credited to the member who made them;
     - callbacks done when they were done, by assignee; callbacks overdue: still scheduled, due in
       the window and before `now`;
-    - recovered cents: payments received in the window credited to the member (`recovered_by`).
+    - recovered cents: payments received in the window credited to the member (`recovered_by`),
+      less reversals of such payments made in the window (a reversal is a negative event on its
+      own date; voids and adjustments are no events here: they never count as recovery).
     Events of anyone who is not a member (the scheduled run's `system`) count for nobody."""
     rows: dict[str, dict] = {}
     for m in sorted(members, key=lambda m: (m.name.casefold(), m.sub)):
