@@ -338,6 +338,26 @@ def _with_plan(s: State, i: int) -> dict:
     return {**data, "plan_id": plan.body["plan_id"]}
 
 
+def _with_hold(s: State, i: int) -> dict:
+    data = _patient_with_history(s, i)
+    r = s.billing.post(f"/follow-ups/{data['pid']}/hold", _hold_body(s))
+    assert r.status == 201, r
+    return data
+
+
+def _hold_body(s: State) -> dict:
+    from chalicelib.domain.clock import local_date
+
+    until = local_date(datetime.now(UTC), s.world.timezone) + timedelta(days=30)
+    return {"reason": "dispute", "until": until.isoformat()}
+
+
+def _with_unpaid_invoice(s: State, i: int) -> dict:
+    data = _patient_with_history(s, i)
+    second = s.world.invoice(data["pid"], 3_000, _today(s))  # the payment went to the first, older one
+    return {**data, "unpaid_invoice_id": second["invoice_id"]}
+
+
 HISTORY = "patient with 2 invoices and 1 payment"
 SCENARIOS: list[Scenario] = [
     Scenario("GET /health", lambda s, i: s.anonymous.get("/health"), state="-"),
@@ -418,6 +438,25 @@ SCENARIOS: list[Scenario] = [
     Scenario("POST /payment-plans/{plan_id}/run", lambda s, i: s.billing.post(
         f"/payment-plans/{s.data['plan_id']}/run"), setup=_with_plan,
              state="plan whose first installment is due today"),
+    Scenario("POST /invoices/{invoice_id}/void", lambda s, i: s.admin.post(
+        f"/invoices/{s.data['unpaid_invoice_id']}/void", {"reason": "entered twice"}), setup=_with_unpaid_invoice,
+             state=HISTORY + ", a third invoice unpaid"),
+    Scenario("POST /invoices/{invoice_id}/adjustments", lambda s, i: s.admin.post(
+        f"/invoices/{s.data['invoice_id']}/adjustments", {"amount_cents": 1_000, "reason": "agreed discount"}),
+             setup=_patient_with_history, state=HISTORY),
+    Scenario("POST /payments/{payment_id}/reversal", lambda s, i: s.admin.post(
+        f"/payments/{s.data['payment_id']}/reversal", {"reason": "returned"}), setup=_patient_with_history,
+             state=HISTORY),
+    Scenario("POST /payment-plans/{plan_id}/cancel", lambda s, i: s.admin.post(
+        f"/payment-plans/{s.data['plan_id']}/cancel", {"reason": "cannot keep it"}), setup=_with_plan,
+             state="plan of 3 installments, none invoiced"),
+    Scenario("PATCH /payment-plans/{plan_id}", lambda s, i: s.billing.patch(
+        f"/payment-plans/{s.data['plan_id']}", {"installment_cents": 4_000}), setup=_with_plan,
+             state="plan of 3 installments rescheduled into 4"),
+    Scenario("POST /follow-ups/{patient_id}/hold", lambda s, i: s.billing.post(
+        f"/follow-ups/{s.data['pid']}/hold", _hold_body(s)), setup=_patient_with_history, state=HISTORY),
+    Scenario("DELETE /follow-ups/{patient_id}/hold", lambda s, i: s.billing.delete(
+        f"/follow-ups/{s.data['pid']}/hold"), setup=_with_hold, state=HISTORY + ", on hold"),
 ]
 
 

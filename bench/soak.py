@@ -13,13 +13,15 @@ does; everything after that is HTTP to the API with real Cognito ID tokens.
 The mix: worklist pages (following cursors), follow-up details, patients, ledgers, invoices,
 payments with fresh Idempotency-Keys and replays of earlier ones (which must return the first
 response), attempts (promises too), callbacks and their updates, write-offs by Owners, payment
-plans and their manual runs (when the build has the plan routes), audit reads. Bounded in count
-and in time.
+plans and their manual runs (when the build has the plan routes), audit reads; and (when the
+build has them) the corrections: voids, adjustments, payment reversals, plan cancellations and
+changes, holds placed and released. Bounded in count and in time.
 
 Afterwards, for EVERY patient (GET /follow-ups/{id} + GET /patients/{id}/ledger):
   balance == sum of ledger entries == last balance_after == sum of open invoice balances +
   the active plan's uninvoiced remainder == what this client was told it invoiced, minus the
-  distinct payments it was told landed, minus what it was told was written off;
+  distinct payments it was told landed, minus what it was told was written off, voided and
+  adjusted, plus the payments it was told were reversed;
 and no request returned a 5xx or no answer; every replay returned the first response.
 Prints a JSON report (p50/p99/max request times, throughput, statuses by operation).
 """
@@ -56,8 +58,11 @@ MIX = (
     ("worklist", 14), ("detail", 14), ("patient", 3), ("ledger", 4), ("invoice", 12), ("payment", 14),
     ("replay", 5), ("attempt", 9), ("callback", 4), ("callback_update", 2), ("new_patient", 3),
     ("get_invoice", 2), ("get_payment", 2), ("write_off", 2), ("plan", 3), ("plan_run", 2), ("audit", 5),
+    ("void", 2), ("adjust", 2), ("reverse", 2), ("plan_cancel", 1), ("plan_change", 1), ("hold", 2),
+    ("release", 1),
 )
 PLAN_OPS = ("plan", "plan_run")
+CORRECTION_OPS = ("void", "adjust", "reverse", "plan_cancel", "plan_change", "hold", "release")
 
 
 # ---- the local stack and the clinics -----------------------------------------------------------------
@@ -158,6 +163,9 @@ class PatientBook:
     written_off: int = 0
     invoices: list[str] = field(default_factory=list)
     invoice_count: int = 0
+    voided: int = 0
+    adjusted: int = 0
+    reversed: dict[str, int] = field(default_factory=dict)  # payment_id -> cents
 
 
 @dataclass
@@ -177,7 +185,7 @@ class ClinicState:
 
 
 class Soak:
-    def __init__(self, api: str, clinics: list[dict], seed: int, plan_routes: bool):
+    def __init__(self, api: str, clinics: list[dict], seed: int, plan_routes: bool, correction_routes: bool = False):
         self.api = api
         self.rng_seed = seed
         self.clinics = [ClinicState(c["clinic_id"], c["timezone"],
@@ -189,7 +197,8 @@ class Soak:
         self.refusals: dict[str, Counter] = defaultdict(Counter)  # operation -> "409 overpayment": n
         self.failures: list[str] = []
         self.local = threading.local()
-        self.mix = [(op, w) for op, w in MIX if plan_routes or op not in PLAN_OPS]
+        self.mix = [(op, w) for op, w in MIX if (plan_routes or op not in PLAN_OPS)
+                    and (correction_routes or op not in CORRECTION_OPS)]
         self.budget = 0  # requests still to send; `call` sends nothing once it is spent
 
     # -- HTTP --
@@ -332,8 +341,72 @@ class Soak:
         self.call("plan_run", clinic, "POST", f"/payment-plans/{rng.choice(clinic.plans)}/run")
         return None
 
+    # -- corrections and holds --
+    def _some_invoice(self, clinic: ClinicState, rng: random.Random) -> tuple[str, str] | None:
+        pid = rng.choice(clinic.patients)
+        invoices = clinic.books[pid].invoices
+        return (pid, rng.choice(invoices)) if invoices else None
+
+    def void(self, clinic: ClinicState, rng: random.Random) -> None:
+        picked = self._some_invoice(clinic, rng)
+        if picked is None:
+            return
+        pid, invoice_id = picked
+        r = self.call("void", clinic, "POST", f"/invoices/{invoice_id}/void", {"reason": "soak duplicate"}, who="owner")
+        if r is not None and r.status_code == 200:
+            with self.lock:
+                clinic.books[pid].voided += r.json()["voided_cents"]
+
+    def adjust(self, clinic: ClinicState, rng: random.Random) -> None:
+        picked = self._some_invoice(clinic, rng)
+        if picked is None:
+            return
+        pid, invoice_id = picked
+        cents = rng.randrange(1, 2_000)
+        r = self.call("adjust", clinic, "POST", f"/invoices/{invoice_id}/adjustments",
+                      {"amount_cents": cents, "reason": "soak discount"}, who="owner")
+        if r is not None and r.status_code == 201:
+            with self.lock:
+                clinic.books[pid].adjusted += cents
+
+    def reverse(self, clinic: ClinicState, rng: random.Random) -> None:
+        if not clinic.payments:
+            return self.payment(clinic, rng)
+        payment_id = rng.choice(clinic.payments)
+        pid = "pat_" + payment_id.split("_")[1]
+        r = self.call("reverse", clinic, "POST", f"/payments/{payment_id}/reversal",
+                      {"reason": rng.choice(["returned", "chargeback", "entered_in_error"])}, who="owner")
+        if r is not None and r.status_code == 201:
+            with self.lock:
+                clinic.books[pid].reversed[payment_id] = r.json()["amount_cents"]
+        return None
+
+    def plan_cancel(self, clinic: ClinicState, rng: random.Random) -> None:
+        if not clinic.plans:
+            return self.plan(clinic, rng)
+        self.call("plan_cancel", clinic, "POST", f"/payment-plans/{rng.choice(clinic.plans)}/cancel",
+                  {"reason": "soak cancel"}, who="owner")
+        return None
+
+    def plan_change(self, clinic: ClinicState, rng: random.Random) -> None:
+        if not clinic.plans:
+            return self.plan(clinic, rng)
+        body = {"installment_cents": rng.randrange(1_000, 20_000), "frequency": rng.choice(["weekly", "monthly"])}
+        self.call("plan_change", clinic, "PATCH", f"/payment-plans/{rng.choice(clinic.plans)}", body)
+        return None
+
+    def hold(self, clinic: ClinicState, rng: random.Random) -> None:
+        pid = rng.choice(clinic.patients)
+        until = (clinic.today() + timedelta(days=rng.randrange(1, 181))).isoformat()
+        self.call("hold", clinic, "POST", f"/follow-ups/{pid}/hold",
+                  {"reason": rng.choice(["dispute", "insurance_pending", "hardship", "other"]), "until": until})
+
+    def release(self, clinic: ClinicState, rng: random.Random) -> None:
+        self.call("release", clinic, "DELETE", f"/follow-ups/{rng.choice(clinic.patients)}/hold")
+
     def worklist(self, clinic: ClinicState, rng: random.Random) -> None:
-        query = rng.choice(["", "&bucket=0-30", "&bucket=90%2B", "&status=open", "&min_balance_cents=10000"])
+        query = rng.choice(["", "&bucket=0-30", "&bucket=90%2B", "&status=open", "&min_balance_cents=10000",
+                            "&status=on_hold"])
         r = self.call("worklist", clinic, "GET", f"/follow-ups?limit={rng.choice([5, 10, 25])}{query}")
         cursor = r.json().get("next_cursor") if r is not None and r.status_code == 200 else None
         if cursor and rng.random() < 0.5:
@@ -422,7 +495,8 @@ class Soak:
                 remainder = sum(i["amount_cents"] - i.get("prepaid_cents", 0) for i in plan["installments"]
                                 if i["status"] == "scheduled")
             book = clinic.books[pid]
-            told = book.invoiced - sum(book.paid.values()) - book.written_off
+            told = (book.invoiced - sum(book.paid.values()) - book.written_off - book.voided - book.adjusted
+                    + sum(book.reversed.values()))
             running, ok_running = 0, True
             for e in entries:
                 running += e["amount_cents"]
@@ -433,7 +507,8 @@ class Soak:
             counts = Counter(e["type"] for e in entries)
             if len(set(facts.values())) != 1 or not ok_running:
                 problems.append(f"{pid}: {facts} running balances ok: {ok_running}")
-            if counts["invoice"] != book.invoice_count or counts["payment"] != len(book.paid):
+            if (counts["invoice"] != book.invoice_count or counts["payment"] != len(book.paid)
+                    or counts["payment_reversal"] != len(book.reversed)):
                 problems.append(f"{pid}: ledger has {dict(counts)}, client saw {book.invoice_count} invoices "
                                 f"and {len(book.paid)} payments")
             with self.lock:
@@ -467,7 +542,8 @@ def soak(info: dict, clinics: list[dict], requests_total: int, threads: int, max
     """Seed, run the mix, verify; the report (seeding requests count towards the total)."""
     paths = requests.get(f"{info['api_url']}/openapi.json", timeout=10).json()["paths"]
     plan_routes = "/payment-plans/{plan_id}/run" in paths
-    s = Soak(info["api_url"], clinics, seed, plan_routes)
+    correction_routes = "/payments/{payment_id}/reversal" in paths
+    s = Soak(info["api_url"], clinics, seed, plan_routes, correction_routes)
     started = time.monotonic()
     s.seed(patients_per_clinic)
     s.run(requests_total, threads, max_seconds - (time.monotonic() - started))

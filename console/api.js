@@ -135,7 +135,11 @@ const SOURCES = {
   outcomes: ['POST /follow-ups/{patient_id}/attempts', 'outcome'],
   frequencies: ['POST /follow-ups/{patient_id}/payment-plan', 'frequency'],
   roles: ['POST /staff', 'role'],
+  holdReasons: ['POST /follow-ups/{patient_id}/hold', 'reason'],
+  reversalReasons: ['POST /payments/{payment_id}/reversal', 'reason'],
 };
+// Lists of routes a server may lack (an older one): their actions are simply not offered.
+const OPTIONAL_SOURCES = new Set(['holdReasons', 'reversalReasons']);
 // The follow-up statuses under which nothing is owed: the worklist never lists them.
 const SETTLED = new Set(['closed', 'written_off']);
 
@@ -169,6 +173,10 @@ export class Vocabulary {
   constructor(doc) {
     for (const [list, [spec, name]] of Object.entries(SOURCES)) {
       const values = enumOf(fieldSchema(doc, spec, name), doc);
+      if (!values && OPTIONAL_SOURCES.has(list)) {
+        this[list] = Object.freeze([]);  // a server without the route: the console offers no such action
+        continue;
+      }
       if (!values) throw new ApiError(0, 'no_contract', `The API's /openapi.json names no values for ${name} of ${spec}.`);
       this[list] = Object.freeze([...values]);
     }

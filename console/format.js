@@ -19,6 +19,9 @@ const LABELS = {
   callback: 'Callback', installment: 'Installment', promise: 'Promise', weekly: 'Weekly', monthly: 'Monthly',
   invoice: 'Invoice', payment: 'Payment', write_off: 'Write-off',
   Owner: 'Owner', Admin: 'Admin', BillingStaff: 'Billing staff',
+  on_hold: 'On hold', void: 'Void', adjustment: 'Adjustment', payment_reversal: 'Payment reversal',
+  plan_remainder: 'Plan remainder', insurance_pending: 'Insurance pending', hardship: 'Hardship',
+  returned: 'Returned', chargeback: 'Chargeback', entered_in_error: 'Entered in error',
 };
 
 export function label(code) {

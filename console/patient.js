@@ -4,6 +4,9 @@
 import { newIdempotencyKey } from './api.js';
 import { act, announce, clear, errorNote, field, formDialog, h, HOME, select, showMore, unavailable } from './dom.js';
 import { choices, FormError, label, ymdToUtcDate } from './format.js';
+import {
+  adjustInvoice, cancelPlan, changePlan, correctable, holdText, placeHold, releaseHold, reversePayment, voidInvoice,
+} from './corrections.js';
 import { buildSchedule, ScheduleError } from './schedule.js';
 
 function daysBetween(fromYmd, toYmd) {
@@ -120,6 +123,7 @@ function renderPanel(ctx, data, { reload, patientId }) {
     h('div', {}, h('dt', {}, 'Status'), h('dd', {}, h('span', { class: ['badge', data.status] }, label(data.status)))),
     data.oldest_invoice_date ? h('div', {}, h('dt', {}, 'Oldest open invoice'),
       h('dd', {}, `${fmt.date(data.oldest_invoice_date)} · ${data.days_overdue} days overdue (${data.bucket})`)) : null,
+    data.hold ? h('div', { 'data-testid': 'hold' }, h('dt', {}, 'On hold'), h('dd', {}, holdText(fmt, data.hold))) : null,
     data.next_action ? h('div', {}, h('dt', {}, 'Next action'),
       h('dd', {}, `${label(data.next_action.type)} · ${fmt.dateOrInstant(data.next_action.due)}`)) : null,
     data.last_attempt ? h('div', {}, h('dt', {}, 'Last contact'),
@@ -143,6 +147,12 @@ function renderPanel(ctx, data, { reload, patientId }) {
   if (owed && ctx.permissions.has('write_off') && api.has('POST /follow-ups/{patient_id}/write-off')) {
     actions.append(button('Write off', () => writeOff(ctx, data, id, reload), 'danger'));
   }
+  if (owed && !data.hold && ctx.vocabulary.holdReasons.length && api.has('POST /follow-ups/{patient_id}/hold')) {
+    actions.append(button('Put on hold', () => placeHold(ctx, id, reload)));
+  }
+  if (data.hold && api.has('DELETE /follow-ups/{patient_id}/hold')) {
+    actions.append(button('Release hold', (event) => act(event.currentTarget, () => releaseHold(ctx, id, reload))));
+  }
   if (!owed) {
     actions.append(h('p', { class: 'muted' }, data.status === 'written_off' ? 'This follow-up was written off.'
       : 'Nothing is owed: this follow-up is closed.'));
@@ -153,14 +163,14 @@ function renderPanel(ctx, data, { reload, patientId }) {
 
   // ----- invoices -----------------------------------------------------------------------------
   const invoices = section('Invoices', pagedTable(ctx, {
-    caption: 'Invoices, newest first', head: ['Invoice date', 'Description', 'Amount', 'Balance', 'Status'],
+    caption: 'Invoices, newest first', head: ['Invoice date', 'Description', 'Amount', 'Balance', 'Status', ''],
     items: data.invoices, empty: 'No invoices.', noun: 'invoices',
     cursor: data.invoices_next_cursor, route: 'GET /patients/{patient_id}/invoices', path: `/patients/${id}/invoices`,
     cells: (i) => [
       fmt.date(i.invoice_date),
-      i.source === 'plan' ? `Plan installment ${i.installment_number}` : (i.description || 'Invoice'),
+      i.source === 'plan' ? `Plan installment ${i.installment_number}` : (i.description || (i.source === 'manual' ? 'Invoice' : label(i.source))),
       fmt.money(i.amount_cents), fmt.money(i.balance_cents),
-      h('span', { class: ['badge', i.status] }, label(i.status))],
+      h('span', { class: ['badge', i.status] }, label(i.status)), invoiceButtons(ctx, i, reload)],
   }));
 
   // ----- plan ---------------------------------------------------------------------------------
@@ -174,9 +184,14 @@ function renderPanel(ctx, data, { reload, patientId }) {
         announce(n ? `${n} installment invoice${n === 1 ? '' : 's'} created.` : 'No installment is due yet.');
         await reload();
       })) : null;
+    const active = pl.status === 'active';
+    const change = active && api.has('PATCH /payment-plans/{plan_id}')
+      ? button('Change plan', () => changePlan(ctx, pl, reload)) : null;
+    const cancel = active && ctx.isOwnerOrAdmin && api.has('POST /payment-plans/{plan_id}/cancel')
+      ? button('Cancel plan', () => cancelPlan(ctx, pl, data, reload), 'danger') : null;
     plan = section('Payment plan',
       h('p', {}, `${label(pl.status)} · ${fmt.money(pl.total_cents)} in ${pl.installments.length} ${label(pl.frequency).toLowerCase()} installments of ${fmt.money(pl.installment_cents)} from ${fmt.date(pl.start_date)}`),
-      run,
+      h('div', { class: 'row-actions' }, run, change, cancel),
       table('Installments', ['#', 'Due', 'Amount', 'Status'],
         pl.installments.map((i) => [String(i.number), fmt.date(i.due_date), fmt.money(i.amount_cents),
           h('span', { class: ['badge', i.status] }, label(i.status))]), 'No installments.'));
@@ -227,9 +242,15 @@ function renderPanel(ctx, data, { reload, patientId }) {
     : unavailable('GET /follow-ups/{patient_id}'));
 
   // ----- payments -----------------------------------------------------------------------------
-  const payments = section('Recent payments', table('Payments, newest first', ['Received', 'Amount', 'Method', 'Recorded by'],
+  const canReverse = ctx.isOwnerOrAdmin && ctx.vocabulary.reversalReasons.length
+    && api.has('POST /payments/{payment_id}/reversal');
+  const payments = section('Recent payments', table('Payments, newest first', ['Received', 'Amount', 'Method', 'Recorded by', ''],
     data.payments.map((pay) => [fmt.instant(pay.received_at), fmt.money(pay.amount_cents), label(pay.method),
-      ctx.person(pay.created_by)]), 'No payments yet.'));
+      ctx.person(pay.created_by),
+      pay.reversed ? h('span', { class: ['badge', 'void'] }, 'Reversed')
+        : canReverse ? h('button', { type: 'button', class: 'secondary small',
+          'aria-label': `Reverse the payment of ${fmt.money(pay.amount_cents)} received ${fmt.instant(pay.received_at)}`,
+          onclick: () => reversePayment(ctx, pay, reload) }, 'Reverse') : '']), 'No payments yet.'));
 
   const ledger = data.ledger ? section('Account history', pagedTable(ctx, {
     caption: 'Ledger, oldest first', head: ['When', 'Entry', 'Amount', 'Balance after'],
@@ -241,6 +262,17 @@ function renderPanel(ctx, data, { reload, patientId }) {
   return [summary, h('div', { class: 'columns' },
     h('div', {}, invoices, plan, payments, ledger),
     h('div', {}, promises, callbacks, history))];
+}
+
+function invoiceButtons(ctx, invoice, reload) {
+  if (!correctable(ctx, invoice)) return '';
+  const { api, fmt } = ctx;
+  const what = `the invoice of ${fmt.date(invoice.invoice_date)} (${fmt.money(invoice.amount_cents)})`;
+  return h('span', { class: 'row-actions' },
+    api.has('POST /invoices/{invoice_id}/void') ? h('button', { type: 'button', class: 'secondary small',
+      'aria-label': `Void ${what}`, onclick: () => voidInvoice(ctx, invoice, reload) }, 'Void') : null,
+    api.has('POST /invoices/{invoice_id}/adjustments') ? h('button', { type: 'button', class: 'secondary small',
+      'aria-label': `Adjust ${what}`, onclick: () => adjustInvoice(ctx, invoice, reload) }, 'Adjust') : null);
 }
 
 function callbackButtons(ctx, callback, reload) {

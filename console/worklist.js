@@ -2,6 +2,7 @@
 // an invoice-date range, a status filter and cursor paging. Filters live in the URL.
 
 import { clear, errorNote, field, h, HOME, patientHref, select } from './dom.js';
+import { holdText } from './corrections.js';
 import { label } from './format.js';
 
 // Balance slider stops, in the currency's major units; the last stop of "Maximum" means no limit.
@@ -262,7 +263,8 @@ export async function renderWorklist(view, ctx, { params }) {
         h('td', { 'data-label': 'Days overdue', class: 'num' },
           h('span', { class: ['days', `b-${bucketClass(row.bucket)}`] }, String(row.days_overdue)),
           h('span', { class: 'muted' }, ` (${row.bucket})`)),
-        h('td', { 'data-label': 'Status' }, h('span', { class: ['badge', row.status] }, label(row.status))),
+        h('td', { 'data-label': 'Status' }, h('span', { class: ['badge', row.status] }, label(row.status)),
+          row.hold ? [h('br'), h('span', { class: 'muted hold' }, holdText(fmt, row.hold))] : null),
         h('td', { 'data-label': 'Last contact' }, lastContact(row.last_attempt)),
         h('td', { 'data-label': 'Next action' }, nextAction(row.next_action))))));
   }

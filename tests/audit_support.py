@@ -136,6 +136,60 @@ def _run_plan(w):
     return w.billing.post(f"/payment-plans/{plan['plan_id']}/run"), pid  # today's installment is invoiced
 
 
+def _invoice_of(w, pid: str) -> str:
+    return w.owner.get(f"/follow-ups/{pid}").body["invoices"][0]["invoice_id"]
+
+
+def _void(w):
+    pid = _owed(w)
+    return w.owner.post(f"/invoices/{_invoice_of(w, pid)}/void", {"reason": "Entered twice"}), pid
+
+
+def _adjust(w):
+    pid = _owed(w)
+    return w.owner.post(f"/invoices/{_invoice_of(w, pid)}/adjustments",
+                        {"amount_cents": 500, "reason": "Agreed discount"}), pid
+
+
+def _reverse(w):
+    pid = _record_payment(w)[1]
+    payment = w.owner.get(f"/follow-ups/{pid}").body["payments"][0]["payment_id"]
+    return w.owner.post(f"/payments/{payment}/reversal", {"reason": "returned", "note": SECRET_TEXT}), pid
+
+
+def _plan_of(w) -> tuple[str, str]:
+    pid = _owed(w)
+    plan = w.owner.post(f"/follow-ups/{pid}/payment-plan", {"installment_cents": 1_000, "frequency": "weekly",
+                                                            "start_date": _today(w)}).body
+    return pid, plan["plan_id"]
+
+
+def _cancel_plan(w):
+    pid, plan = _plan_of(w)
+    return w.owner.post(f"/payment-plans/{plan}/cancel", {"reason": "Patient cannot keep it"}), pid
+
+
+def _change_plan(w):
+    pid, plan = _plan_of(w)
+    return w.owner.patch(f"/payment-plans/{plan}", {"installment_cents": 2_500}), pid
+
+
+def _in_days(w, days: int) -> str:
+    return (clock.local_date(datetime.now(UTC), w.timezone) + timedelta(days=days)).isoformat()
+
+
+def _place_hold(w):
+    pid = _owed(w)
+    return w.owner.post(f"/follow-ups/{pid}/hold", {"reason": "dispute", "until": _in_days(w, 10),
+                                                    "note": SECRET_TEXT}), pid
+
+
+def _release_hold(w):
+    pid = _owed(w)
+    w.owner.post(f"/follow-ups/{pid}/hold", {"reason": "insurance_pending", "until": _in_days(w, 10)})
+    return w.owner.delete(f"/follow-ups/{pid}/hold"), pid
+
+
 CASES = [
     Case("POST", "/follow-ups/{patient_id}/payment-plan", "plan.created", _convert_to_plan, 201),
     Case("POST", "/payment-plans/{plan_id}/run", "plan.invoiced", _run_plan, 200),
@@ -152,4 +206,11 @@ CASES = [
     Case("POST", "/follow-ups/{patient_id}/write-off", "writeoff.recorded", _write_off, 200),
     Case("POST", "/delegations", "delegation.granted", _grant, 201),
     Case("DELETE", "/delegations/{delegation_id}", "delegation.revoked", _revoke, 204),
+    Case("POST", "/invoices/{invoice_id}/void", "invoice.voided", _void, 200),
+    Case("POST", "/invoices/{invoice_id}/adjustments", "invoice.adjusted", _adjust, 201),
+    Case("POST", "/payments/{payment_id}/reversal", "payment.reversed", _reverse, 201),
+    Case("POST", "/payment-plans/{plan_id}/cancel", "plan.cancelled", _cancel_plan, 200),
+    Case("PATCH", "/payment-plans/{plan_id}", "plan.changed", _change_plan, 200),
+    Case("POST", "/follow-ups/{patient_id}/hold", "hold.placed", _place_hold, 201),
+    Case("DELETE", "/follow-ups/{patient_id}/hold", "hold.released", _release_hold, 200),
 ]

@@ -103,6 +103,25 @@ def test_converting_hundreds_of_open_invoices_into_a_plan_moves_them_all(clinic,
     assert statuses == {"in_plan"}
 
 
+def test_cancelling_a_plan_made_of_hundreds_of_invoices_leaves_one_remainder_aged_from_the_oldest(
+        clinic, new_uow, open_invoices):
+    pid = clinic.patient("Many Invoices Cancelled")
+    made = seed_invoices(new_uow, clinic, pid, open_invoices)
+    oldest = clinic.billing.get(f"/invoices/{made[0]}").body["invoice_date"]
+    plan = clinic.billing.post(f"/follow-ups/{pid}/payment-plan", {
+        "installment_cents": 10_000, "frequency": "monthly", "start_date": clinic.today().isoformat()}).body
+    assert clinic.pay(pid, 2_500).status == 201  # prepays the plan's last installment
+    r = clinic.owner.post(f"/payment-plans/{plan['plan_id']}/cancel", {"reason": "cannot keep it"})
+    assert r.status == 200, r
+    remainder = clinic.billing.get(f"/invoices/{r.body['remainder_invoice_id']}").body
+    owed = open_invoices * 1_000 - 2_500
+    assert (remainder["amount_cents"], remainder["invoice_date"], remainder["source"]) == (
+        owed, oldest, "plan_remainder")
+    everything_agrees(clinic, pid, "open", owed)
+    row = next(i for i in clinic.billing.get("/follow-ups?limit=100").body["items"] if i["patient_id"] == pid)
+    assert row["oldest_invoice_date"] == oldest and row["days_overdue"] == open_invoices
+
+
 def test_one_payment_settles_hundreds_of_invoices_oldest_first(clinic, new_uow, open_invoices):
     pid = clinic.patient("Pays Everything")
     made = seed_invoices(new_uow, clinic, pid, open_invoices)

@@ -85,6 +85,7 @@ class MemoryStore:
     plans: dict[tuple[str, str, str], acc.Plan] = field(default_factory=dict)
     promises: dict[tuple[str, str, str], acc.Promise] = field(default_factory=dict)
     payments: dict[tuple[str, str, str], acc.Payment] = field(default_factory=dict)
+    reversals: dict[tuple[str, str, str], acc.Reversal] = field(default_factory=dict)  # (clinic, patient, payment)
     attempts: dict[tuple[str, str, str], Attempt] = field(default_factory=dict)
     callbacks: dict[tuple[str, str, str], Callback] = field(default_factory=dict)
     ledger: dict[tuple[str, str, int], acc.LedgerLine] = field(default_factory=dict)
@@ -393,12 +394,19 @@ class AccountRepository(Settling, _Repository):
         found = self._store.plans.get((clinic_id, patient_id, plan_id))
         return read_back(found) if found is not None else None
 
-    def payment(self, clinic_id: str, patient_id: str, payment_id: str) -> acc.Payment | None:
+    def payment(self, clinic_id: str, patient_id: str, payment_id: str, *,
+                consistent: bool = False) -> acc.Payment | None:
         found = self._store.payments.get((clinic_id, patient_id, payment_id))
         return read_back(found) if found is not None else None
 
     def add_payment(self, clinic_id: str, payment: acc.Payment) -> None:
         self._tx.create("payments", (clinic_id, payment.patient_id, payment.payment_id), payment, label="payment")
+
+    def add_reversal(self, clinic_id: str, payment: acc.Payment, reversal: acc.Reversal) -> None:
+        """A reversal is created once per payment (the key is the payment's); the payment is saved reversed."""
+        self._tx.create("reversals", (clinic_id, reversal.patient_id, reversal.payment_id), reversal,
+                        label="reversal")
+        self._tx.save("payments", (clinic_id, payment.patient_id, payment.payment_id), payment, label="payment")
 
     def payments_of(self, clinic_id: str, patient_id: str, limit: int) -> list[acc.Payment]:
         return self._store.of_patient("payments", clinic_id, patient_id)[::-1][:limit]
@@ -415,9 +423,12 @@ class AccountRepository(Settling, _Repository):
                       ) -> tuple[list[acc.Patient], tuple[date, str] | None]:
         """Up to `limit` patients with an open invoice, by (oldest open invoice date, patient id),
         strictly after `after`; and the row the next page continues after (None at the end)."""
+        held = status == acc.ON_HOLD  # a key range of its own in DynamoDB (keys.HELD)
+
         def listed(p: acc.Patient) -> bool:
             day = p.oldest_open_invoice_date
-            return (day is not None and (low is None or day >= low) and (high is None or day <= high)
+            return (day is not None and (p.hold is not None) == held
+                    and (low is None or day >= low) and (high is None or day <= high)
                     and (after is None or (day, p.patient_id) > after)
                     and (min_balance_cents is None or p.balance_cents >= min_balance_cents)
                     and (max_balance_cents is None or p.balance_cents <= max_balance_cents)
@@ -440,12 +451,17 @@ class AccountRepository(Settling, _Repository):
                 entries.append((keys.due_sk(plan.next_due_date, keys.DUE_PLAN, plan_id), ("plan", pid, plan_id)))
         for (c, pid), patient in self._store.patients.items():
             promise = patient.pending_promise
-            if c == clinic_id and promise is not None and promise.promised_date < run_date:
+            if c != clinic_id:
+                continue
+            if patient.hold is not None:  # while on hold only the hold is due (store/accounts.py)
+                if patient.hold.until < run_date:
+                    entries.append((keys.due_sk(patient.hold.until, keys.DUE_HOLD, pid), ("hold", pid, None)))
+            elif promise is not None and promise.promised_date < run_date:
                 entries.append((keys.due_sk(promise.promised_date, keys.DUE_PROMISE, pid), ("promise", pid, None)))
         return [work for _, work in sorted(entries)]
 
-    def owed(self, clinic_id: str) -> tuple[list[reports.OpenInvoice], list[int]]:
-        """Open invoices (by date, then id) and active plans' uninvoiced parts (by plan id)."""
+    def owed(self, clinic_id: str) -> tuple[list[reports.OpenInvoice], list[int], set[str]]:
+        """Open invoices (by date, then id), active plans' uninvoiced parts (by plan id), patients on hold."""
         open_invoices = sorted((i for (c, _, _), i in self._store.invoices.items() if c == clinic_id and i.is_open),
                                key=lambda i: (i.invoice_date, i.invoice_id))
         plans = sorted((p for (c, _, _), p in self._store.plans.items() if c == clinic_id and p.uninvoiced_cents > 0),
@@ -455,13 +471,20 @@ class AccountRepository(Settling, _Repository):
         remainders = [p.uninvoiced_cents for p in plans]
         deferred = {p.patient_id: p.deferred_invoices for (c, _), p in sorted(self._store.patients.items())
                     if c == clinic_id and p.deferred_invoices}
-        return reports.with_deferred(invoices, deferred), remainders
+        held = {p.patient_id for (c, _), p in self._store.patients.items() if c == clinic_id and p.hold is not None}
+        return reports.with_deferred(invoices, deferred), remainders, held
 
     def payments_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.PaymentEvent]:
         found = ((keys.timeline_sk(iso_z(p.received_at), p.payment_id), p)
                  for (c, _, _), p in self._store.payments.items() if c == clinic_id)
-        for p in _between(found, start, end):
-            yield reports.PaymentEvent(p.recovered_by, p.amount_cents, p.received_at)
+        reversals = ((keys.timeline_sk(iso_z(r.at), r.reversal_id), r)
+                     for (c, _, _), r in self._store.reversals.items() if c == clinic_id)
+        events = [(p.received_at, p.payment_id, reports.PaymentEvent(p.recovered_by, p.amount_cents, p.received_at))
+                  for p in _between(found, start, end)]
+        events += [(r.at, r.reversal_id, reports.PaymentEvent(r.recovered_by, -r.amount_cents, r.at))
+                   for r in _between(reversals, start, end)]
+        for _, _, event in sorted(events, key=lambda e: (iso_z(e[0]), e[1])):
+            yield event
 
     def promises_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.PromiseEvent]:
         found = ((keys.timeline_sk(iso_z(p.resolved_at or p.made_at), p.promise_id), p)

@@ -42,6 +42,7 @@ FILES: dict[str, str] = {
     "dashboard.js": _JS,
     "reports.js": _JS,
     "team.js": _JS,
+    "corrections.js": _JS,
     "icon.svg": "image/svg+xml",
 }
 

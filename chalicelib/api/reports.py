@@ -27,6 +27,7 @@ class AgingOut(Out):
     buckets: list[AgingBucketOut] = Field(description="always the four buckets, in order 0-30, 31-60, 61-90, 90+")
     total_cents: int = Field(description="the sum of the buckets' balances")
     plan_remainder_cents: int = Field(description="active plans' parts not invoiced yet (not in any bucket)")
+    on_hold_cents: int = Field(description="the part of total_cents owed by patients whose follow-up is on hold")
 
 
 class StaffPerformanceQuery(Query):
@@ -46,7 +47,8 @@ class StaffRowOut(Out):
     promises_broken: int
     callbacks_done: int
     callbacks_overdue: int
-    recovered_cents: int
+    recovered_cents: int = Field(description="payments credited to the member, less reversals of them (each on "
+                                 "its own date)")
 
 
 class StaffPerformanceOut(Out):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from ..domain.account import Invoice, LedgerLine, Patient, Payment, Plan, Promise
+from ..domain.account import Hold, Invoice, LedgerLine, Patient, Payment, Plan, Promise
 from ..domain.audit import AuditEntry
 from ..domain.clinic import Clinic
 from ..domain.clock import short_z
@@ -40,7 +40,14 @@ def delegation(g: Delegation) -> dict:
 def patient(p: Patient) -> dict:
     return {"patient_id": p.patient_id, "name": p.name, "phone": p.phone, "email": p.email,
             "external_id": p.external_id, "created_at": _t(p.created_at), "balance_cents": p.balance_cents,
-            "follow_up_status": p.status}
+            "follow_up_status": p.status, "hold": hold(p.hold)}
+
+
+def hold(h: Hold | None) -> dict | None:
+    if h is None:
+        return None
+    return {"hold_id": h.hold_id, "reason": h.reason, "until": _d(h.until), "note": h.note,
+            "created_by": h.created_by, "created_at": _t(h.created_at)}
 
 
 def invoice(i: Invoice) -> dict:
@@ -51,6 +58,10 @@ def invoice(i: Invoice) -> dict:
     if i.source == "plan":
         out["plan_id"] = i.plan_id
         out["installment_number"] = i.installment_number
+    elif i.source == "plan_remainder":
+        out["plan_id"] = i.plan_id
+    if i.adjusted_cents:
+        out["adjusted_cents"] = i.adjusted_cents
     return out
 
 
@@ -58,7 +69,26 @@ def payment(p: Payment) -> dict:
     return {"payment_id": p.payment_id, "patient_id": p.patient_id, "amount_cents": p.amount_cents,
             "method": p.method, "received_at": _t(p.received_at), "invoice_id": p.invoice_id,
             "allocations": [{"invoice_id": a.invoice_id, "amount_cents": a.amount_cents} for a in p.allocations],
-            "balance_cents": p.balance_after_cents, "follow_up_status": p.status_after, "created_by": p.created_by}
+            "balance_cents": p.balance_after_cents, "follow_up_status": p.status_after, "created_by": p.created_by,
+            "reversed": p.reversed, "reversal_id": p.reversal_id, "reversed_at": _t(p.reversed_at)}
+
+
+def adjustment(a) -> dict:
+    return {"adjustment_id": a.adjustment_id, "invoice_id": a.invoice_id, "amount_cents": a.amount_cents,
+            "balance_cents": a.balance_cents, "reason": a.reason, "at": _t(a.at), "by": a.by,
+            "patient_balance_cents": a.patient_balance_cents, "follow_up_status": a.follow_up_status}
+
+
+def voided(v) -> dict:
+    return {**invoice(v.invoice), "voided_cents": v.amount_cents, "patient_balance_cents": v.patient_balance_cents,
+            "follow_up_status": v.follow_up_status}
+
+
+def reversal(r) -> dict:
+    rev = r.reversal
+    return {"reversal_id": rev.reversal_id, "payment_id": rev.payment_id, "patient_id": rev.patient_id,
+            "amount_cents": rev.amount_cents, "reason": rev.reason, "note": rev.note, "at": _t(rev.at),
+            "by": rev.by, "balance_cents": r.balance_cents, "follow_up_status": r.follow_up_status}
 
 
 def ledger_line(e: LedgerLine) -> dict:
@@ -74,6 +104,7 @@ def plan(p: Plan) -> dict:
                           "status": i.status, "invoice_id": i.invoice_id, "prepaid_cents": i.prepaid_cents}
                          for i in p.installments],
         "next_due_date": _d(p.next_due_date), "created_at": _t(p.created_at), "created_by": p.created_by,
+        "remainder_invoice_id": p.remainder_invoice_id,
     }
 
 
@@ -111,7 +142,7 @@ def follow_up_row(r) -> dict:
     return {"patient_id": p.patient_id, "patient_name": p.name, "status": p.status,
             "balance_cents": p.balance_cents, "oldest_invoice_date": _d(p.oldest_open_invoice_date),
             "days_overdue": r.days_overdue, "bucket": r.bucket, "last_attempt": last_attempt(p.last_attempt),
-            "next_action": next_action(r.next_action)}
+            "next_action": next_action(r.next_action), "hold": hold(p.hold)}
 
 
 def worklist(page) -> dict:
@@ -140,6 +171,7 @@ def follow_up(d) -> dict:
         "pending_promise": promise(p.pending_promise) if p.pending_promise else None,
         "last_attempt": last_attempt(p.last_attempt),
         "next_action": next_action(row.next_action),
+        "hold": hold(p.hold),
     }
 
 

@@ -10,7 +10,7 @@ transaction. Invariant after every method:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from . import aging
 from .contact import LastAttempt
@@ -20,11 +20,15 @@ from .money import allocate_oldest_first
 from .plans import MAX_INSTALLMENTS, build_schedule
 
 OPEN, PROMISED, PAYMENT_PLAN, CLOSED, WRITTEN_OFF = "open", "promised", "payment_plan", "closed", "written_off"
-FOLLOW_UP_STATUSES = (OPEN, PROMISED, PAYMENT_PLAN, CLOSED, WRITTEN_OFF)
-INVOICE_STATUSES = ("open", "paid", "in_plan", "written_off")
-INVOICE_SOURCES = ("manual", "plan")
+ON_HOLD = "on_hold"
+FOLLOW_UP_STATUSES = (OPEN, PROMISED, PAYMENT_PLAN, CLOSED, WRITTEN_OFF, ON_HOLD)
+INVOICE_STATUSES = ("open", "paid", "in_plan", "written_off", "void")
+INVOICE_SOURCES = ("manual", "plan", "plan_remainder")
 PAYMENT_METHODS = ("cash", "card", "check", "bank_transfer", "other")
-LEDGER_TYPES = ("invoice", "payment", "write_off")
+LEDGER_TYPES = ("invoice", "payment", "write_off", "void", "adjustment", "payment_reversal")
+HOLD_REASONS = ("dispute", "insurance_pending", "hardship", "other")
+REVERSAL_REASONS = ("returned", "chargeback", "entered_in_error")
+HOLD_MAX_DAYS = 180
 PLAN_STATUSES = ("active", "completed", "cancelled")
 # One transaction holds at most 100 items (DynamoDB): a change writes at most this many invoices
 # with it and defers the rest (see `Patient.post`), which leaves room for the patient, plan,
@@ -48,6 +52,8 @@ class Invoice:
     plan_id: str | None = None
     installment_number: int | None = None
     created_at: datetime | None = None
+    paid_cents: int = 0  # allocated by payments not reversed (a void needs none)
+    adjusted_cents: int = 0  # taken off by adjustments
 
     @property
     def is_open(self) -> bool:
@@ -80,6 +86,16 @@ class Plan:
     status: str = "active"  # active, completed, cancelled
     created_at: datetime | None = None
     created_by: str | None = None
+    # The oldest invoice_date among the invoices that went into the plan: a cancellation dates
+    # the remainder's invoice by it, so aging does not restart. None for plans stored before it.
+    oldest_invoice_date: date | None = None
+    remainder_invoice_id: str | None = None  # the open invoice its cancellation left
+
+    def installment(self, number: int) -> Installment:
+        for installment in self.installments:
+            if installment.number == number:
+                return installment
+        raise InvariantViolation("no_such_installment", plan_id=self.plan_id, number=number)
 
     @property
     def uninvoiced_cents(self) -> int:
@@ -109,6 +125,21 @@ class Promise:
 class Allocation:
     invoice_id: str | None  # None: the plan's uninvoiced remainder
     amount_cents: int
+    plan_id: str | None = None  # with invoice_id None: the plan whose remainder it reduced
+    # with invoice_id None: (installment number, cents) prepaid, so a reversal gives each back
+    installments: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class Hold:
+    """A follow-up put aside until a date (a dispute, insurance pending, hardship)."""
+
+    hold_id: str
+    reason: str
+    until: date  # the last day on hold: the first scheduled run after it releases it
+    created_by: str
+    created_at: datetime
+    note: str | None = None
 
 
 @dataclass
@@ -135,6 +166,12 @@ class Payment:
     # The staff member whose attempt on this patient was the latest before the payment, if at
     # most 30 days older: decided once, when the payment is recorded (staff-performance report).
     recovered_by: str | None = None
+    reversal_id: str | None = None  # set once, when the payment is reversed
+    reversed_at: datetime | None = None
+
+    @property
+    def reversed(self) -> bool:
+        return self.reversal_id is not None
 
 
 @dataclass(frozen=True)
@@ -196,6 +233,7 @@ class Patient:
     promises_broken: int = 0
     last_attempt: LastAttempt | None = None
     next_callback_at: datetime | None = None
+    hold: Hold | None = None  # on the follow-up row: the worklist reads it without another read
     # Invoices a change has already decided but not yet written (more than one transaction holds):
     # every read shows them as decided (`with_deferred`); follow-on batches write them.
     deferred_invoices: dict[str, InvoiceState] = field(default_factory=dict)
@@ -214,7 +252,7 @@ class Patient:
         return Account(patient_id=self.patient_id, balance_cents=self.balance_cents, status=self.status,
                        invoices=invoices, plan=plan, promise=self.pending_promise,
                        promises_made=self.promises_made, promises_kept=self.promises_kept,
-                       promises_broken=self.promises_broken)
+                       promises_broken=self.promises_broken, hold=self.hold)
 
     def take_state_of(self, account: Account) -> None:
         """Business rule: the patient's follow-up row shows the account as it now stands."""
@@ -227,6 +265,7 @@ class Patient:
         self.promises_made = account.promises_made
         self.promises_kept = account.promises_kept
         self.promises_broken = account.promises_broken
+        self.hold = account.hold
 
     def post(self, account: Account, at: datetime,
              budget: int = INVOICE_WRITES_PER_TRANSACTION) -> Posting:
@@ -281,6 +320,7 @@ class Changes:
     new_plan: bool = False
     promises: list[Promise] = field(default_factory=list)
     ledger: list[LedgerEntry] = field(default_factory=list)
+    hold_ended: Hold | None = None  # a hold the change ended (nothing owed any more)
 
 
 @dataclass
@@ -294,6 +334,7 @@ class Account:
     promises_made: int = 0
     promises_kept: int = 0
     promises_broken: int = 0
+    hold: Hold | None = None
     changes: Changes = field(default_factory=Changes)
 
     # ----- derived -------------------------------------------------------------------------
@@ -326,10 +367,16 @@ class Account:
         return days, aging.bucket_for(days)
 
     def _settle_status(self) -> None:
-        """Business rule: nothing owed is closed (or stays written off); else plan, promise, open."""
+        """Business rule: nothing owed is closed (or stays written off) and ends a hold; else
+        on hold, plan, promise, open, in that order."""
         if self.balance_cents == 0:
             if self.status != WRITTEN_OFF:
                 self.status = CLOSED
+            if self.hold is not None:
+                self.changes.hold_ended = self.hold
+                self.hold = None
+        elif self.hold is not None:
+            self.status = ON_HOLD
         elif self.plan is not None:
             self.status = PAYMENT_PLAN
         elif self.promise is not None:
@@ -377,6 +424,7 @@ class Account:
             if part == 0:
                 continue
             invoice.balance_cents -= part
+            invoice.paid_cents += part
             if invoice.balance_cents == 0:
                 invoice.status = "paid"
                 self._mark_installment_paid(invoice)
@@ -386,6 +434,7 @@ class Account:
         if rest:
             if self.plan is None:  # the balance beyond the open invoices lives in the plan
                 raise InvariantViolation("balance_without_plan", patient_id=self.patient_id, rest_cents=rest)
+            prepaid = []
             for installment in reversed(self.plan.installments):
                 take = min(rest, installment.uninvoiced_cents)
                 if take:
@@ -393,10 +442,11 @@ class Account:
                     if installment.prepaid_cents == installment.amount_cents:
                         installment.status = "paid"
                     rest -= take
+                    prepaid.append((installment.number, take))
             if rest:
                 raise InvariantViolation("plan_remainder_short", patient_id=self.patient_id, rest_cents=rest)
             self._touch_plan()
-            allocations.append(Allocation(None, amount_cents - sum(parts)))
+            allocations.append(Allocation(None, amount_cents - sum(parts), self.plan.plan_id, prepaid))
         self.balance_cents -= amount_cents
         self.changes.ledger.append(LedgerEntry("payment", -amount_cents, payment_id))
         self._complete_plan_if_paid()
@@ -475,13 +525,14 @@ class Account:
                 f"{count} installments; at most {MAX_INSTALLMENTS}",
                 fields={"installment_cents": f"makes {count} installments, more than {MAX_INSTALLMENTS}"})
         schedule = build_schedule(self.balance_cents, installment_cents, frequency, start)
+        oldest = self.oldest_open_invoice_date
         for invoice in self.open_invoices():
             invoice.status = "in_plan"
             self._touch_invoice(invoice)
         self.plan = Plan(plan_id=plan_id, patient_id=self.patient_id, total_cents=self.balance_cents,
                          installment_cents=installment_cents, frequency=frequency, start_date=start,
                          installments=[Installment(s.number, s.due_date, s.amount_cents) for s in schedule],
-                         created_at=created_at, created_by=created_by)
+                         created_at=created_at, created_by=created_by, oldest_invoice_date=oldest)
         self.changes.new_plan = True
         self._touch_plan()
         self._settle_status()
@@ -539,6 +590,9 @@ class Account:
             self._cancel_promise()
         self.changes.ledger.append(LedgerEntry("write_off", -amount, entry_ref))
         self.status = WRITTEN_OFF
+        if self.hold is not None:
+            self.changes.hold_ended = self.hold
+            self.hold = None
         return amount
 
     def _cancel_promise(self) -> None:
@@ -547,3 +601,246 @@ class Account:
         promise.status = "cancelled"
         self.changes.promises.append(promise)
         self.promise = None
+
+    # ----- corrections ---------------------------------------------------------------------
+    def _open_invoice_to_correct(self, invoice_id: str) -> Invoice:
+        invoice = self.invoices.get(invoice_id)
+        if invoice is None:
+            raise InvariantViolation("no_such_invoice", patient_id=self.patient_id, invoice_id=invoice_id)
+        if invoice.status == "in_plan" or (invoice.source == "plan" and invoice.status == "open"):
+            raise Conflict(f"invoice {invoice_id} is part of a payment plan: change or cancel the plan instead")
+        return invoice
+
+    def _end_promise_if_nothing_owed(self) -> None:
+        """A correction that leaves nothing owed ends a pending promise as `cancelled`."""
+        if self.balance_cents == 0 and self.promise is not None:
+            self._cancel_promise()
+
+    def void_invoice(self, invoice_id: str, entry_ref: str) -> int:
+        """Business rule: only an open invoice that no payment paid, outside any plan, is voided;
+        what it still owes leaves the balance through one `void` ledger entry. Returns that amount."""
+        invoice = self._open_invoice_to_correct(invoice_id)
+        if invoice.paid_cents > 0 and invoice.status in ("open", "paid"):
+            raise Conflict(f"invoice {invoice_id} has payments allocated to it: reverse them first",
+                           code="invoice_has_payments")
+        if not invoice.is_open:
+            raise Conflict(f"invoice {invoice_id} is {invoice.status}, not open")
+        amount = invoice.balance_cents  # the amount, less any adjustment already in the ledger
+        invoice.status, invoice.balance_cents = "void", 0
+        self._touch_invoice(invoice)
+        self.balance_cents -= amount
+        self.changes.ledger.append(LedgerEntry("void", -amount, entry_ref))
+        self._end_promise_if_nothing_owed()
+        self._settle_status()
+        return amount
+
+    def adjust_invoice(self, invoice_id: str, amount_cents: int, entry_ref: str) -> Invoice:
+        """Business rule: an adjustment lowers an open invoice's balance by 1 up to its whole
+        balance (a discount, a correction) through one `adjustment` ledger entry."""
+        invoice = self._open_invoice_to_correct(invoice_id)
+        if not invoice.is_open:
+            raise Conflict(f"invoice {invoice_id} is {invoice.status}, not open")
+        if not 1 <= amount_cents <= invoice.balance_cents:
+            raise ValidationError("the adjustment is more than the invoice's balance",
+                                  fields={"amount_cents": f"1 to the invoice's balance ({invoice.balance_cents})"})
+        invoice.balance_cents -= amount_cents
+        invoice.adjusted_cents += amount_cents
+        if invoice.balance_cents == 0:
+            invoice.status = "paid"  # settled: nothing left on it
+        self._touch_invoice(invoice)
+        self.balance_cents -= amount_cents
+        self.changes.ledger.append(LedgerEntry("adjustment", -amount_cents, entry_ref))
+        self._end_promise_if_nothing_owed()
+        self._settle_status()
+        return invoice
+
+    def _plan_for_reversal(self, plan_id: str | None, others: dict[str, Plan]) -> Plan | None:
+        """The plan a reversal gives money back to: the active one, or a plan this payment
+        completed (it becomes active again, when no other plan is)."""
+        if plan_id is None or (self.plan is not None and self.plan.plan_id == plan_id):
+            return self.plan
+        plan = others.get(plan_id)
+        if plan is None or plan.status != "completed":
+            return None
+        if self.plan is not None:
+            raise Conflict("the payment paid a plan that was completed and another plan is active now")
+        return plan
+
+    def reverse_payment(self, payment: Payment, entry_ref: str, others: dict[str, Plan] | None = None) -> int:
+        """Business rule: a reversal undoes every allocation of the payment (each invoice gets its
+        amount back and reopens, a plan's reduced remainder too), through one `payment_reversal`
+        ledger entry of +amount; invoices keep their dates, so the follow-up ages as before.
+        Refused (nothing changes) when the money's place is gone: an invoice since written off,
+        moved into a plan or voided, or a plan since cancelled."""
+        if payment.reversed:
+            raise Conflict("this payment is already reversed", code="already_reversed")
+        others = others or {}
+        touched_plan = None
+        steps: list[tuple[Invoice | None, Installment | None, int]] = []
+        for allocation in payment.allocations:
+            if allocation.invoice_id is not None:
+                invoice = self.invoices.get(allocation.invoice_id)
+                if invoice is None or invoice.status not in ("open", "paid"):
+                    status = invoice.status if invoice else "gone"
+                    raise Conflict(f"invoice {allocation.invoice_id} is {status}: the payment cannot go back to it")
+                installment = None
+                if invoice.plan_id and invoice.installment_number is not None:
+                    plan = self._plan_for_reversal(invoice.plan_id, others)
+                    if plan is not None:
+                        touched_plan = plan
+                        installment = plan.installment(invoice.installment_number)
+                steps.append((invoice, installment, allocation.amount_cents))
+                continue
+            plan = self._plan_for_reversal(allocation.plan_id, others)
+            if plan is None:
+                raise Conflict("the payment prepaid a plan that is no longer active: cancel-time remainders "
+                               "cannot take it back")
+            touched_plan = plan
+            parts = allocation.installments or _legacy_prepaid_parts(plan, allocation.amount_cents)
+            for number, cents in parts:
+                installment = plan.installment(number)
+                if installment.prepaid_cents < cents:
+                    raise Conflict(f"installment {number} no longer holds the prepaid amount")
+                invoice = self.invoices.get(installment.invoice_id) if installment.invoice_id else None
+                if installment.invoice_id and (invoice is None or invoice.status not in ("open", "paid")):
+                    raise Conflict(f"installment {number}'s invoice cannot take the payment back")
+                steps.append((invoice, installment, -cents))  # negative: a prepaid part
+        for invoice, installment, cents in steps:
+            prepaid = cents < 0
+            cents = abs(cents)
+            if invoice is not None:
+                invoice.balance_cents += cents
+                if not prepaid:
+                    invoice.paid_cents -= cents
+                invoice.status = "open"
+                self._touch_invoice(invoice)
+            if installment is not None:
+                if prepaid:
+                    installment.prepaid_cents -= cents
+                installment.status = "invoiced" if installment.invoice_id else "scheduled"
+        if touched_plan is not None:
+            if touched_plan.status == "completed":
+                touched_plan.status = "active"
+            self.plan = touched_plan
+            self._touch_plan()
+        self.balance_cents += payment.amount_cents
+        self.changes.ledger.append(LedgerEntry("payment_reversal", payment.amount_cents, entry_ref))
+        self._settle_status()
+        return payment.amount_cents
+
+    def cancel_plan(self, plan_id: str, remainder_invoice_id: str, at: datetime) -> Invoice | None:
+        """Business rule: cancelling the active plan leaves its issued invoices as they are and
+        turns the uninvoiced remainder into one open invoice dated by the oldest invoice that went
+        into the plan (aging does not restart). Nothing owed changes: no ledger entry."""
+        plan = self.plan
+        if plan is None or plan.plan_id != plan_id:
+            raise Conflict(f"payment plan {plan_id} is not active")
+        remainder = plan.uninvoiced_cents
+        dated = plan.oldest_invoice_date or min(
+            (i.invoice_date for i in self.invoices.values() if i.status == "in_plan"), default=plan.start_date)
+        plan.status = "cancelled"
+        invoice = None
+        if remainder:
+            invoice = Invoice(invoice_id=remainder_invoice_id, patient_id=self.patient_id, amount_cents=remainder,
+                              balance_cents=remainder, invoice_date=dated, source="plan_remainder", plan_id=plan_id,
+                              created_at=at, description="Remainder of a cancelled payment plan")
+            if invoice.invoice_id in self.invoices:
+                raise Conflict("the plan's remainder is already invoiced")
+            self._touch_invoice(invoice)
+            self.changes.new_invoice_ids.add(invoice.invoice_id)
+            plan.remainder_invoice_id = invoice.invoice_id
+        self._touch_plan()
+        self.plan = None
+        self._settle_status()
+        return invoice
+
+    def change_plan(self, plan_id: str, today: date, *, installment_cents: int | None = None,
+                    frequency: str | None = None, next_due_date: date | None = None) -> Plan:
+        """Business rule: the uninvoiced remainder is rescheduled from `next_due_date` (default the
+        next scheduled due date) with the new installment and frequency, within the conversion's
+        limits; issued installments and prepaid parts stay as they are, and installment numbers
+        are never reused (an installment's invoice id is its number)."""
+        plan = self.plan
+        if plan is None or plan.plan_id != plan_id:
+            raise Conflict(f"payment plan {plan_id} is not active")
+        scheduled = [i for i in plan.installments if i.status == "scheduled"]
+        remainder = sum(i.uninvoiced_cents for i in scheduled)
+        if remainder == 0:
+            raise Conflict("every installment of the plan is invoiced or paid: nothing to reschedule")
+        if next_due_date is not None and next_due_date < today:
+            raise ValidationError("next_due_date is in the past", fields={"next_due_date": "must be today or later"})
+        start = next_due_date or plan.next_due_date
+        cents = installment_cents or plan.installment_cents
+        every = frequency or plan.frequency
+        count = -(-remainder // cents)
+        if count > MAX_INSTALLMENTS:
+            raise ValidationError(
+                f"{count} installments; at most {MAX_INSTALLMENTS}",
+                fields={"installment_cents": f"makes {count} installments, more than {MAX_INSTALLMENTS}"})
+        kept = [i for i in plan.installments if i.status != "scheduled"]
+        kept += [Installment(i.number, i.due_date, i.prepaid_cents, i.prepaid_cents, "paid")
+                 for i in scheduled if i.prepaid_cents]  # the part already paid stays paid
+        base = max(i.number for i in plan.installments)
+        plan.installments = sorted(kept, key=lambda i: i.number) + [
+            Installment(base + s.number, s.due_date, s.amount_cents)
+            for s in build_schedule(remainder, cents, every, start)]
+        plan.installment_cents, plan.frequency = cents, every
+        self._touch_plan()
+        self._settle_status()
+        return plan
+
+    # ----- holds ---------------------------------------------------------------------------
+    def place_hold(self, hold: Hold, today: date) -> None:
+        """Business rule: a follow-up with something owed and no hold goes on hold until a date
+        after today, at most 180 days ahead."""
+        if hold.until <= today:
+            raise ValidationError("until must be after today", fields={"until": "must be after today"})
+        last = today + timedelta(days=HOLD_MAX_DAYS)
+        if hold.until > last:
+            raise ValidationError(f"until is more than {HOLD_MAX_DAYS} days after today",
+                                  fields={"until": f"at most {HOLD_MAX_DAYS} days after today ({last.isoformat()})"})
+        if self.balance_cents == 0:
+            raise NothingOwed("nothing is owed")
+        if self.hold is not None:
+            raise Conflict("the follow-up is already on hold")
+        self.hold = hold
+        self._settle_status()
+
+    def release_hold(self) -> Hold:
+        """Business rule: releasing a hold puts the follow-up back to plan, promise or open."""
+        hold = self.hold
+        if hold is None:
+            raise Conflict("the follow-up is not on hold")
+        self.hold = None
+        self._settle_status()
+        return hold
+
+
+def _legacy_prepaid_parts(plan: Plan, amount_cents: int) -> list[tuple[int, int]]:
+    """A payment stored before allocations named their installments: its prepaid cents come back
+    from the plan's uninvoiced installments holding prepaid parts, earliest first."""
+    parts, rest = [], amount_cents
+    for installment in plan.installments:
+        take = min(rest, installment.prepaid_cents) if installment.invoice_id is None else 0
+        if take:
+            parts.append((installment.number, take))
+            rest -= take
+    if rest:
+        raise Conflict("the plan no longer holds this payment's prepaid amount")
+    return parts
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A payment undone (returned, chargeback, entered in error): counted against the member the
+    payment was credited to, on its own date (staff-performance report)."""
+
+    reversal_id: str
+    payment_id: str
+    patient_id: str
+    amount_cents: int
+    reason: str
+    at: datetime
+    by: str
+    note: str | None = None
+    recovered_by: str | None = None

@@ -13,7 +13,7 @@ from datetime import datetime
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 _RAND = re.compile(r"^[0-9a-hjkmnp-tv-z]{6,40}$")
-CHILD_PREFIXES = ("inv", "pay", "att", "cb", "plan", "prom", "ent")
+CHILD_PREFIXES = ("inv", "pay", "att", "cb", "plan", "prom", "ent", "rev", "adj", "hold")
 
 
 def _rand(n: int = 16) -> str:

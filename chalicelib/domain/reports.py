@@ -40,10 +40,14 @@ def with_deferred(invoices: Iterable[OpenInvoice], deferred: dict[str, dict]) ->
     return out
 
 
-def aging_report(invoices: Iterable[OpenInvoice], plan_remainders: Iterable[int], today: date) -> dict:
+def aging_report(invoices: Iterable[OpenInvoice], plan_remainders: Iterable[int], today: date,
+                 on_hold: Iterable[str] = ()) -> dict:
     """Business rule: every open invoice counts in the bucket of its own age (not its patient's
     oldest); a patient counts once in each bucket they have an invoice in; the total is the sum
-    of the buckets, and plans' uninvoiced parts are reported apart."""
+    of the buckets, and plans' uninvoiced parts are reported apart; `on_hold_cents` is the part
+    of the total owed by patients on hold."""
+    held = set(on_hold)
+    held_cents = 0
     counts = {name: 0 for name in aging.BUCKETS}
     balances = {name: 0 for name in aging.BUCKETS}
     patients: dict[str, set[str]] = {name: set() for name in aging.BUCKETS}
@@ -54,11 +58,13 @@ def aging_report(invoices: Iterable[OpenInvoice], plan_remainders: Iterable[int]
         counts[bucket] += 1
         balances[bucket] += invoice.balance_cents
         patients[bucket].add(invoice.patient_id)
+        if invoice.patient_id in held:
+            held_cents += invoice.balance_cents
     buckets = [{"bucket": name, "invoices": counts[name], "patients": len(patients[name]),
                 "balance_cents": balances[name]} for name in aging.BUCKETS]
     return {"as_of": today.isoformat(), "buckets": buckets,
             "total_cents": sum(b["balance_cents"] for b in buckets),
-            "plan_remainder_cents": sum(r for r in plan_remainders if r > 0)}
+            "plan_remainder_cents": sum(r for r in plan_remainders if r > 0), "on_hold_cents": held_cents}
 
 
 # ----- the reporting range ---------------------------------------------------------------------
@@ -158,7 +164,9 @@ def staff_performance(members: Iterable[Member], window: Window, now: datetime, 
     - promises kept / broken when they were resolved, credited to the member who made them;
     - callbacks done when they were done, by assignee; callbacks overdue: still scheduled, due in
       the window and before `now`;
-    - recovered cents: payments received in the window credited to the member (`recovered_by`).
+    - recovered cents: payments received in the window credited to the member (`recovered_by`),
+      less reversals of such payments made in the window (a reversal is a negative event on its
+      own date; voids and adjustments are no events here: they never count as recovery).
     Events of anyone who is not a member (the scheduled run's `system`) count for nobody."""
     rows: dict[str, dict] = {}
     for m in sorted(members, key=lambda m: (m.name.casefold(), m.sub)):

@@ -156,8 +156,8 @@ def break_promise(uow, clinic_id: str, patient_id: str, run_date: date, now: dat
     def attempt() -> bool:
         loaded = uow.accounts.load(clinic_id, patient_id)
         promise = loaded.account.promise if loaded is not None else None
-        if promise is None or promise.promised_date >= run_date:
-            return False
+        if promise is None or promise.promised_date >= run_date or loaded.account.hold is not None:
+            return False  # on hold, no promise breaks: the run that releases the hold does it
         channel = _promise_channel(uow, clinic_id, loaded.patient, promise.attempt_id)
         loaded.account.break_promise(now)
         logged = Attempt(new_child_id("att", patient_id, now), patient_id, now, SYSTEM, channel,
@@ -170,6 +170,30 @@ def break_promise(uow, clinic_id: str, patient_id: str, run_date: date, now: dat
                               "promised_date": promise.promised_date.isoformat(),
                               "amount_cents": promise.amount_cents, "paid_cents": promise.paid_cents,
                               "made_by": promise.made_by})
+        if advance is not None:
+            advance.stage(uow)
+        _commit(uow, advance)
+        return True
+
+    return uow.retrying(attempt)
+
+
+# ----- one hold -----------------------------------------------------------------------------
+def expire_hold(uow, clinic_id: str, patient_id: str, run_date: date, now: datetime,
+                advance: _Advance | None = None) -> bool:
+    """Business rule: the first scheduled run after a hold's last day releases it (audit
+    `hold.expired`, actor `system`); returns whether this call released it."""
+
+    def attempt() -> bool:
+        loaded = uow.accounts.load(clinic_id, patient_id)
+        hold = loaded.account.hold if loaded is not None else None
+        if hold is None or hold.until >= run_date:
+            return False
+        loaded.account.release_hold()
+        uow.accounts.stage(loaded, now)
+        audit.record(uow, clinic_id, SYSTEM, "hold.expired", now, patient_id=patient_id,
+                     details={"hold_id": hold.hold_id, "reason": hold.reason, "until": hold.until.isoformat(),
+                              "run_date": run_date.isoformat(), "follow_up_status": loaded.account.status})
         if advance is not None:
             advance.stage(uow)
         _commit(uow, advance)
@@ -227,6 +251,11 @@ def run_clinic(uow, clinic: Clinic, now: datetime, result: RunResult,
         try:
             if kind == "plan":
                 invoices += len(invoice_plan(uow, caller, patient_id, plan_id, run_date, now, ride))
+            elif kind == "hold":
+                # Released first, then a promise overdue meanwhile breaks in this same run.
+                if expire_hold(uow, clinic_id, patient_id, run_date, now) and break_promise(
+                        uow, clinic_id, patient_id, run_date, now):
+                    promises += 1
             elif break_promise(uow, clinic_id, patient_id, run_date, now, ride):
                 promises += 1
         except Exception:

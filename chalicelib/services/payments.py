@@ -20,7 +20,7 @@ from ..domain.clock import iso_z, local_date, parse_iso_z
 from ..domain.errors import Conflict, NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_child_id, patient_of
 from ..domain.roles import SYSTEM, Caller
-from . import audit, clinics
+from . import audit, clinics, corrections
 
 KEY_LIFETIME = timedelta(hours=48)  # the contract promises at least 24 h
 FUTURE_SKEW = timedelta(minutes=5)
@@ -103,6 +103,7 @@ def _record_new(uow, caller: Caller, now: datetime, key: str, digest: str, body:
                           "allocations": [{"invoice_id": a.invoice_id, "amount_cents": a.amount_cents}
                                           for a in allocations],
                           "follow_up_status": account.status})
+    corrections.hold_ended(uow, caller, account, now, "payment.recorded")
     uow.commit()
     return payment
 

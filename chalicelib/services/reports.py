@@ -21,8 +21,8 @@ from . import clinics
 def aging(uow, caller: Caller, now: datetime) -> dict:
     """Open invoices by the age of each (clinic-local today) and the plans' uninvoiced parts."""
     today = clinics.get(uow, caller.clinic_id).today(now)
-    invoices, remainders = uow.accounts.owed(caller.clinic_id)
-    return reports.aging_report(invoices, remainders, today)
+    invoices, remainders, on_hold = uow.accounts.owed(caller.clinic_id)
+    return reports.aging_report(invoices, remainders, today, on_hold)
 
 
 def staff_performance(uow, caller: Caller, now: datetime, start: date, end: date) -> dict:

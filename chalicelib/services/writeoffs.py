@@ -20,7 +20,7 @@ from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_id
 from ..domain.roles import WRITE_OFF, Caller
 from ..logs import logger
-from . import audit
+from . import audit, corrections
 from .delegations import require_authority
 
 MIN_REASON, MAX_REASON = 3, 500
@@ -64,6 +64,7 @@ def write_off(uow, caller: Caller, now: datetime, *, patient_id: str, reason: st
                      audit_id=audit_id, details={"amount_cents": amount, "entry_id": entry_id,
                                                  "invoice_ids": invoice_ids, "plan_id": plan_id,
                                                  "reason": reason.strip()})
+        corrections.hold_ended(uow, caller, account, now, "writeoff.recorded")
         uow.commit()
         logger.info("write-off recorded", extra={"patient_id": patient_id, "entry_id": entry_id,
                                                  "amount_cents": amount, "invoices": len(invoice_ids)})

@@ -29,6 +29,7 @@ from . import keys
 from .mapping import d, d_out, n, t, t_out
 from .models import (
     AllocationMap,
+    HoldMap,
     InstallmentMap,
     InvoiceRecord,
     LastAttemptMap,
@@ -39,6 +40,7 @@ from .models import (
     PromiseMap,
     PromiseRecord,
     Record,
+    ReversalRecord,
 )
 from .uow import StaleWrite, Transaction, connection
 
@@ -51,7 +53,7 @@ SETTLE_ROUNDS = 20  # follow-on batches one commit runs (80 invoices each): 1,60
 FILTER_MAX_QUERIES = 8
 FILTER_MAX_READ = 2_000
 FILTER_MAX_PAGE = 1_000
-_PAYMENT_FIELDS = ["pk", "sk", "kind", "recovered_by", "amount_cents", "received_at"]
+_PAYMENT_FIELDS = ["pk", "sk", "kind", "recovered_by", "amount_cents", "received_at", "at"]
 _PROMISE_FIELDS = ["pk", "sk", "kind", "promise"]
 
 
@@ -70,7 +72,16 @@ def invoice_from(r: InvoiceRecord) -> acc.Invoice:
         invoice_id=r.invoice_id, patient_id=r.patient_id, amount_cents=int(r.amount_cents),
         balance_cents=int(r.balance_cents), invoice_date=d(r.invoice_date), status=r.status, source=r.source,
         service_date=d(r.service_date), description=r.description, external_id=r.external_id, plan_id=r.plan_id,
-        installment_number=n(r.installment_number), created_at=t(r.created_at))
+        installment_number=n(r.installment_number), created_at=t(r.created_at),
+        paid_cents=_paid_cents(r), adjusted_cents=int(r.adjusted_cents or 0))
+
+
+def _paid_cents(r: InvoiceRecord) -> int:
+    """Invoices stored before corrections existed had no adjustments: what payments took is the
+    amount less the balance (an installment's prepaid part included)."""
+    if r.paid_cents is not None:
+        return int(r.paid_cents)
+    return int(r.amount_cents) - int(r.balance_cents) if r.status in ("open", "paid") else 0
 
 
 def plan_from(r: PlanRecord) -> acc.Plan:
@@ -79,7 +90,22 @@ def plan_from(r: PlanRecord) -> acc.Plan:
         installment_cents=int(r.installment_cents), frequency=r.frequency, start_date=d(r.start_date),
         installments=[acc.Installment(int(i.number), d(i.due_date), int(i.amount_cents), int(i.prepaid_cents or 0),
                                       i.status, i.invoice_id) for i in r.installments],
-        status=r.status, created_at=t(r.created_at), created_by=r.created_by)
+        status=r.status, created_at=t(r.created_at), created_by=r.created_by,
+        oldest_invoice_date=d(r.oldest_invoice_date), remainder_invoice_id=r.remainder_invoice_id)
+
+
+def hold_from(m: HoldMap | None) -> acc.Hold | None:
+    if m is None:
+        return None
+    return acc.Hold(hold_id=m.hold_id, reason=m.reason, until=d(m.until), note=m.note, created_by=m.created_by,
+                    created_at=t(m.created_at))
+
+
+def hold_map(h: acc.Hold | None) -> HoldMap | None:
+    if h is None:
+        return None
+    return HoldMap(hold_id=h.hold_id, reason=h.reason, until=h.until.isoformat(), note=h.note,
+                   created_by=h.created_by, created_at=iso_z(h.created_at))
 
 
 def promise_from(m: PromiseMap) -> acc.Promise:
@@ -101,7 +127,7 @@ def patient_from(r: PatientRecord) -> acc.Patient:
         promises_broken=int(r.promises_broken),
         last_attempt=LastAttempt(t(last.at), last.channel, last.outcome, last.by) if last else None,
         next_callback_at=t(r.next_callback_at), deferred_invoices=_deferred_from(r.deferred_invoices),
-        version=r.version)
+        hold=hold_from(r.hold), version=r.version)
 
 
 def _deferred_from(text: str | None) -> dict[str, acc.InvoiceState]:
@@ -121,9 +147,20 @@ def payment_from(r: PaymentRecord) -> acc.Payment:
     return acc.Payment(
         payment_id=r.payment_id, patient_id=r.patient_id, amount_cents=int(r.amount_cents), method=r.method,
         received_at=t(r.received_at),
-        allocations=[acc.Allocation(a.invoice_id, int(a.amount_cents)) for a in r.allocations],
+        allocations=[acc.Allocation(a.invoice_id, int(a.amount_cents), a.plan_id, _parts_from(a.installments))
+                     for a in r.allocations],
         balance_after_cents=int(r.balance_after_cents), created_at=t(r.created_at), created_by=r.created_by,
-        invoice_id=r.invoice_id, note=r.note, status_after=r.status_after, recovered_by=r.recovered_by)
+        invoice_id=r.invoice_id, note=r.note, status_after=r.status_after, recovered_by=r.recovered_by,
+        reversal_id=r.reversal_id, reversed_at=t(r.reversed_at))
+
+
+def _parts_from(flat: list | None) -> list[tuple[int, int]]:
+    flat = [int(x) for x in flat or []]
+    return list(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _parts_out(parts: list[tuple[int, int]]) -> list[int] | None:
+    return [x for part in parts for x in part] or None
 
 
 def ledger_line_from(r: LedgerRecord) -> acc.LedgerLine:
@@ -138,7 +175,8 @@ def invoice_record(clinic_id: str, i: acc.Invoice) -> InvoiceRecord:
         invoice_id=i.invoice_id, patient_id=i.patient_id, amount_cents=i.amount_cents,
         balance_cents=i.balance_cents, invoice_date=i.invoice_date.isoformat(), service_date=d_out(i.service_date),
         status=i.status, source=i.source, description=i.description, external_id=i.external_id, plan_id=i.plan_id,
-        installment_number=i.installment_number, created_at=t_out(i.created_at))
+        installment_number=i.installment_number, created_at=t_out(i.created_at), paid_cents=i.paid_cents,
+        adjusted_cents=i.adjusted_cents)
     if i.is_open:  # sparse: the aging report reads the clinic's open invoices and nothing else
         record.tl_pk = keys.timeline_pk(clinic_id, keys.OWED)
         record.tl_sk = keys.owed_invoice_sk(record.invoice_date, i.invoice_id)
@@ -153,7 +191,8 @@ def plan_record(clinic_id: str, p: acc.Plan) -> PlanRecord:
         installments=[InstallmentMap(number=i.number, due_date=i.due_date.isoformat(),
                                      amount_cents=i.amount_cents, prepaid_cents=i.prepaid_cents,
                                      status=i.status, invoice_id=i.invoice_id) for i in p.installments],
-        created_at=t_out(p.created_at), created_by=p.created_by)
+        created_at=t_out(p.created_at), created_by=p.created_by, oldest_invoice_date=d_out(p.oldest_invoice_date),
+        remainder_invoice_id=p.remainder_invoice_id)
     due = p.next_due_date
     if due is not None:  # sparse: only plans with an installment still to invoice
         record.due_pk = keys.clinic_pk(clinic_id)
@@ -183,8 +222,11 @@ def patient_record(clinic_id: str, p: acc.Patient) -> PatientRecord:
         promises_made=p.promises_made, promises_kept=p.promises_kept, promises_broken=p.promises_broken,
         last_attempt=LastAttemptMap(at=iso_z(last.at), channel=last.channel, outcome=last.outcome, by=last.by)
         if last else None,
-        next_callback_at=t_out(p.next_callback_at), deferred_invoices=_deferred_out(p.deferred_invoices))
-    if p.deferred_invoices:
+        next_callback_at=t_out(p.next_callback_at), deferred_invoices=_deferred_out(p.deferred_invoices),
+        hold=hold_map(p.hold))
+    # In the `OWED` partition: invoices with deferred writes, or a hold (the aging report's
+    # `on_hold_cents` reads both from its one Query).
+    if p.deferred_invoices or p.hold is not None:
         record.tl_pk = keys.timeline_pk(clinic_id, keys.OWED)
         record.tl_sk = keys.owed_patient_sk(p.patient_id)
     if p.version is not None:
@@ -192,9 +234,13 @@ def patient_record(clinic_id: str, p: acc.Patient) -> PatientRecord:
     # The worklist is a sparse index: a patient is in it only while an invoice is open.
     if p.oldest_open_invoice_date is not None:
         record.wl_pk = keys.clinic_pk(clinic_id)
-        record.wl_sk = keys.worklist_sk(p.oldest_open_invoice_date.isoformat(), p.patient_id)
-    # Pending promises are found by date when the nightly run marks broken ones.
-    if p.pending_promise is not None:
+        record.wl_sk = keys.worklist_sk(p.oldest_open_invoice_date.isoformat(), p.patient_id, p.hold is not None)
+    # A hold is found by its last day when the nightly run releases it; pending promises (not on
+    # hold) by date when it marks broken ones.
+    if p.hold is not None:
+        record.due_pk = keys.clinic_pk(clinic_id)
+        record.due_sk = keys.due_sk(p.hold.until, keys.DUE_HOLD, p.patient_id)
+    elif p.pending_promise is not None:
         record.due_pk = keys.clinic_pk(clinic_id)
         record.due_sk = keys.due_sk(p.pending_promise.promised_date, keys.DUE_PROMISE, p.patient_id)
     return record
@@ -205,9 +251,11 @@ def payment_record(clinic_id: str, p: acc.Payment) -> PaymentRecord:
         keys.patient_pk(clinic_id, p.patient_id), keys.PAYMENT + p.payment_id, payment_id=p.payment_id,
         patient_id=p.patient_id, amount_cents=p.amount_cents, method=p.method, received_at=iso_z(p.received_at),
         invoice_id=p.invoice_id, note=p.note,
-        allocations=[AllocationMap(invoice_id=a.invoice_id, amount_cents=a.amount_cents) for a in p.allocations],
+        allocations=[AllocationMap(invoice_id=a.invoice_id, amount_cents=a.amount_cents, plan_id=a.plan_id,
+                                   installments=_parts_out(a.installments)) for a in p.allocations],
         balance_after_cents=p.balance_after_cents, status_after=p.status_after, created_at=iso_z(p.created_at),
-        created_by=p.created_by, recovered_by=p.recovered_by,
+        created_by=p.created_by, recovered_by=p.recovered_by, reversal_id=p.reversal_id,
+        reversed_at=t_out(p.reversed_at),
         tl_pk=keys.timeline_pk(clinic_id, keys.PAYMENTS_TIMELINE),
         tl_sk=keys.timeline_sk(iso_z(p.received_at), p.payment_id))
 
@@ -374,14 +422,28 @@ class AccountRepository(Settling):
         except DoesNotExist:
             return None
 
-    def payment(self, clinic_id: str, patient_id: str, payment_id: str) -> acc.Payment | None:
+    def payment(self, clinic_id: str, patient_id: str, payment_id: str, *,
+                consistent: bool = False) -> acc.Payment | None:
         try:
-            return payment_from(PaymentRecord.get(keys.patient_pk(clinic_id, patient_id), keys.PAYMENT + payment_id))
+            return payment_from(PaymentRecord.get(keys.patient_pk(clinic_id, patient_id), keys.PAYMENT + payment_id,
+                                                  consistent_read=consistent))
         except DoesNotExist:
             return None
 
     def add_payment(self, clinic_id: str, payment: acc.Payment) -> None:
         self._tx.create(payment_record(clinic_id, payment), label="payment")
+
+    def add_reversal(self, clinic_id: str, payment: acc.Payment, reversal: acc.Reversal) -> None:
+        """Stage a reversal: its own item, created only if the payment has none (409
+        `already_reversed` for the loser of a race), and the payment marked reversed."""
+        pk = keys.patient_pk(clinic_id, reversal.patient_id)
+        self._tx.create(ReversalRecord(
+            pk, keys.REVERSAL + reversal.payment_id, reversal_id=reversal.reversal_id,
+            payment_id=reversal.payment_id, patient_id=reversal.patient_id, amount_cents=reversal.amount_cents,
+            reason=reversal.reason, note=reversal.note, at=iso_z(reversal.at), by=reversal.by,
+            recovered_by=reversal.recovered_by, tl_pk=keys.timeline_pk(clinic_id, keys.PAYMENTS_TIMELINE),
+            tl_sk=keys.timeline_sk(iso_z(reversal.at), reversal.reversal_id)), label="reversal")
+        self._tx.save(payment_record(clinic_id, payment), label="payment")
 
     def payments_of(self, clinic_id: str, patient_id: str, limit: int) -> list[acc.Payment]:
         """The patient's latest payments, newest recorded first: one Query, at most `limit` items."""
@@ -407,9 +469,12 @@ class AccountRepository(Settling):
         first, strictly after the row `after`; and the row the next page continues after (None
         at the end). Asks for limit + 1 rows: the extra row proves there is a next page without
         another call, so without a filter this is exactly one Query reading at most limit + 1 items."""
-        bounds = keys.worklist_range(low, high, after)
+        held = status == acc.ON_HOLD  # a key range of its own (keys.HELD), not a filter
+        bounds = keys.worklist_range(low, high, after, held)
         if bounds is None:
             return [], None
+        if held:
+            status = None
         parts = []
         if min_balance_cents is not None:
             parts.append(PatientRecord.balance_cents >= min_balance_cents)
@@ -445,7 +510,8 @@ class AccountRepository(Settling):
     # ----- what the nightly run and the reports read ----------------------------------------
     def due_work(self, clinic_id: str, run_date: date) -> list[tuple[str, str, str | None]]:
         """(kind, patient_id, plan_id) for every plan with an installment due on or before the run
-        date and every pending promise dated before it: one Query of the clinic's `due` partition."""
+        date, every pending promise dated before it and every hold whose last day is before it: one
+        Query of the clinic's `due` partition."""
         work = []
         for item in Record.due.query(keys.clinic_pk(clinic_id), Record.due_sk <= keys.due_until(run_date)):
             day, kind, _ = keys.due_parts(item.due_sk)
@@ -453,13 +519,15 @@ class AccountRepository(Settling):
                 work.append(("plan", item.patient_id, item.plan_id))
             elif kind == keys.DUE_PROMISE and isinstance(item, PatientRecord) and day < run_date:
                 work.append(("promise", item.patient_id, None))
+            elif kind == keys.DUE_HOLD and isinstance(item, PatientRecord) and day < run_date:
+                work.append(("hold", item.patient_id, None))
         return work
 
-    def owed(self, clinic_id: str) -> tuple[list[reports.OpenInvoice], list[int]]:
-        """Open invoices and active plans' uninvoiced parts: one Query of the clinic's `OWED`
-        partition, which also holds the patients whose invoices have deferred writes (usually
-        none), so those invoices count as their change decided."""
-        invoices, remainders, deferred = [], [], {}
+    def owed(self, clinic_id: str) -> tuple[list[reports.OpenInvoice], list[int], set[str]]:
+        """Open invoices, active plans' uninvoiced parts and the patients on hold: one Query of
+        the clinic's `OWED` partition, which also holds the patients whose invoices have deferred
+        writes (usually none), so those invoices count as their change decided."""
+        invoices, remainders, deferred, held = [], [], {}, set()
         for record in Record.timeline.query(keys.timeline_pk(clinic_id, keys.OWED)):
             if isinstance(record, InvoiceRecord) and record.status == "open":
                 invoices.append(reports.OpenInvoice(record.patient_id, d(record.invoice_date),
@@ -467,13 +535,19 @@ class AccountRepository(Settling):
             elif isinstance(record, PlanRecord):
                 remainders.append(plan_from(record).uninvoiced_cents)
             elif isinstance(record, PatientRecord):
-                deferred[record.patient_id] = patient_from(record).deferred_invoices
-        return reports.with_deferred(invoices, deferred), remainders
+                patient = patient_from(record)
+                if patient.deferred_invoices:
+                    deferred[record.patient_id] = patient.deferred_invoices
+                if patient.hold is not None:
+                    held.add(record.patient_id)
+        return reports.with_deferred(invoices, deferred), remainders, held
 
     def payments_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.PaymentEvent]:
         for r in timeline(clinic_id, keys.PAYMENTS_TIMELINE, start, end, _PAYMENT_FIELDS):
             if isinstance(r, PaymentRecord):
                 yield reports.PaymentEvent(r.recovered_by, int(r.amount_cents), t(r.received_at))
+            elif isinstance(r, ReversalRecord):  # counts against the member on its own date
+                yield reports.PaymentEvent(r.recovered_by, -int(r.amount_cents), t(r.at))
 
     def promises_between(self, clinic_id: str, start: datetime, end: datetime) -> Iterator[reports.PromiseEvent]:
         for r in timeline(clinic_id, keys.PROMISES_TIMELINE, start, end, _PROMISE_FIELDS):

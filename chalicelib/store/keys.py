@@ -28,6 +28,7 @@ PROMISE = "3#PROM#"
 PAYMENT = "4#PAY#"
 ATTEMPT = "5#ATT#"
 CALLBACK = "6#CB#"
+REVERSAL = "7#REV#"  # + payment id: one reversal per payment
 # A money operation loads the profile, the invoices and the plans with one Query: sk in
 # [ACCOUNT_FIRST, ACCOUNT_LAST]; the follow-up detail reads the whole partition.
 ACCOUNT_FIRST = "0#"
@@ -95,28 +96,36 @@ def feed_sk(sub: str) -> str:
 
 
 # ----- the worklist index: `C#<clinic>` / `<oldest open invoice date>#<patient>` -----------------
-def worklist_sk(oldest_open_invoice_date: str, patient_id: str) -> str:
-    return f"{oldest_open_invoice_date}#{patient_id}"
+# A follow-up on hold sorts apart, under `H#<date>#<patient>` (after every date: "H" > "9"), so
+# the worklist without it and `status=on_hold` are each one key range, with no filter.
+HELD = "H#"
+
+
+def worklist_sk(oldest_open_invoice_date: str, patient_id: str, held: bool = False) -> str:
+    return f"{HELD if held else ''}{oldest_open_invoice_date}#{patient_id}"
 
 
 def worklist_position(wl_sk: str) -> tuple[date, str]:
-    day, patient_id = wl_sk.split("#", 1)
+    day, patient_id = wl_sk.removeprefix(HELD).split("#", 1)
     return date.fromisoformat(day), patient_id
 
 
 def worklist_range(low: date | None, high: date | None,
-                   after: tuple[date, str] | None) -> tuple[str, str] | None:
+                   after: tuple[date, str] | None, held: bool = False) -> tuple[str, str] | None:
     """`wl_sk BETWEEN lo AND hi` for oldest-open-invoice dates in [low, high] (None: open end),
-    strictly after the row `after`; None when nothing can be in it."""
-    lo = f"{low.isoformat()}#" if low else "0000-00-00#"
-    hi = f"{high.isoformat()}#{_HIGHEST}" if high else f"9999-99-99#{_HIGHEST}"
+    strictly after the row `after`, among follow-ups on hold or not; None when nothing can be in it."""
+    prefix = HELD if held else ""
+    lo = f"{prefix}{low.isoformat()}#" if low else f"{prefix}0000-00-00#"
+    hi = f"{prefix}{high.isoformat()}#{_HIGHEST}" if high else f"{prefix}9999-99-99#{_HIGHEST}"
     if after is not None:
-        lo = max(lo, worklist_sk(after[0].isoformat(), after[1]) + _AFTER)
+        lo = max(lo, worklist_sk(after[0].isoformat(), after[1], held) + _AFTER)
     return (lo, hi) if lo <= hi else None
 
 
-# ----- the due index: `C#<clinic>` / `<date>#PLAN#<plan>` or `<date>#PROMISE#<patient>` -----------
-DUE_PLAN, DUE_PROMISE = "PLAN", "PROMISE"
+# ----- the due index: `C#<clinic>` / `<date>#PLAN#<plan>`, `<date>#PROMISE#<patient>`, `<date>#HOLD#<patient>`
+DUE_PLAN, DUE_PROMISE, DUE_HOLD = "PLAN", "PROMISE", "HOLD"
+# A patient is in `due` once: by its hold's `until` while on hold (no promise breaks then, and
+# the run that releases the hold breaks an overdue promise), else by its pending promise's date.
 
 
 def due_sk(day: date, kind: str, item_id: str) -> str:

@@ -169,6 +169,15 @@ class LastAttemptMap(MapAttribute):
     by = UnicodeAttribute()
 
 
+class HoldMap(MapAttribute):
+    hold_id = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    until = UnicodeAttribute()
+    note = UnicodeAttribute(null=True)
+    created_by = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
 class PatientRecord(Record, discriminator="patient"):
     """The patient and their follow-up: the row of the worklist (the `worklist` index)."""
 
@@ -193,6 +202,7 @@ class PatientRecord(Record, discriminator="patient"):
     next_callback_at = UnicodeAttribute(null=True)
     # {invoice_id: [status, balance_cents, invoice_date]}: decided by a change, not yet written
     deferred_invoices = UnicodeAttribute(null=True)
+    hold = HoldMap(null=True)  # on the follow-up row, so the worklist needs no read per row
     version = VersionAttribute()
 
 
@@ -210,6 +220,8 @@ class InvoiceRecord(Record, discriminator="invoice"):
     plan_id = UnicodeAttribute(null=True)
     installment_number = NumberAttribute(null=True)
     created_at = UnicodeAttribute()
+    paid_cents = NumberAttribute(null=True)  # None: stored before corrections (amount - balance)
+    adjusted_cents = NumberAttribute(null=True)
 
 
 class InstallmentMap(MapAttribute):
@@ -232,6 +244,8 @@ class PlanRecord(Record, discriminator="plan"):
     installments = ListAttribute(of=InstallmentMap)
     created_at = UnicodeAttribute()
     created_by = UnicodeAttribute()
+    oldest_invoice_date = UnicodeAttribute(null=True)
+    remainder_invoice_id = UnicodeAttribute(null=True)
 
 
 class PromiseRecord(Record, discriminator="promise"):
@@ -244,6 +258,8 @@ class PromiseRecord(Record, discriminator="promise"):
 class AllocationMap(MapAttribute):
     invoice_id = UnicodeAttribute(null=True)
     amount_cents = NumberAttribute()
+    plan_id = UnicodeAttribute(null=True)
+    installments = ListAttribute(of=NumberAttribute, null=True)  # [number, cents, number, cents, ...]
 
 
 class PaymentRecord(Record, discriminator="payment"):
@@ -261,6 +277,23 @@ class PaymentRecord(Record, discriminator="payment"):
     created_by = UnicodeAttribute()
     # The staff member whose attempt on this patient was the latest before the payment, if at
     # most 30 days older: decided once, when the payment is recorded (staff-performance report).
+    recovered_by = UnicodeAttribute(null=True)
+    reversal_id = UnicodeAttribute(null=True)
+    reversed_at = UnicodeAttribute(null=True)
+
+
+class ReversalRecord(Record, discriminator="reversal"):
+    """A payment's reversal: created once (`7#REV#<payment>` must not exist), on the `PAY`
+    timeline at its own instant, where the staff report counts it against `recovered_by`."""
+
+    reversal_id = UnicodeAttribute()
+    payment_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    reason = UnicodeAttribute()
+    note = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+    by = UnicodeAttribute()
     recovered_by = UnicodeAttribute(null=True)
 
 

@@ -87,7 +87,7 @@ def test_aging_counts_each_open_invoice_in_the_bucket_of_its_own_age_and_plans_a
         {"bucket": "31-60", "invoices": 2, "patients": 2, "balance_cents": 3_000 + 4_000},
         {"bucket": "61-90", "invoices": 2, "patients": 2, "balance_cents": 4_000 + 7_000},
         {"bucket": "90+", "invoices": 1, "patients": 1, "balance_cents": 6_000}],
-        "total_cents": 28_000, "plan_remainder_cents": 11_000 + 2_000}
+        "total_cents": 28_000, "plan_remainder_cents": 11_000 + 2_000, "on_hold_cents": 0}
     # One Query reads the 8 open invoices and the 2 plans, nothing else.
     assert calls.ops() == ["GetItem", "Query"] and calls.scanned() == 8 + 2
     owed = sum(patients.get(UnitOfWork(), staff(c), p).balance_cents for p in (x, y, z, paid_up, gone, u, v))

@@ -1,13 +1,14 @@
 """The ledger invariant through the services and DynamoDB (in-process moto), random sequences.
 
 The smaller sibling of tests/unit/test_ledger_property.py: each step is a real service call
-(invoices, payments with Idempotency-Key replays, write-offs) or, for plans and promises whose
+(invoices, payments with Idempotency-Key replays, write-offs, voids, adjustments, reversals, plan
+cancellations and changes, holds, the scheduled run) or, for plans and promises whose
 services live on other branches, the same load -> domain method -> uow.accounts.stage -> commit
 they perform (tests/ledger_ops.py). After every step the stored items are read back:
 
     profile balance == sum of ledger entries == last running balance
                     == sum of open invoice balances + the active plan's uninvoiced remainder
-                    == invoiced - paid - written off (an independent tally)
+                    == invoiced - paid - written off - voided - adjusted + reversed (an independent tally)
 
 and the worklist / due index keys agree with the account.
 """
@@ -32,11 +33,11 @@ from hypothesis.stateful import (
 
 from chalicelib.api import views
 from chalicelib.domain import clock, ids
-from chalicelib.domain.errors import Conflict, Overpayment
+from chalicelib.domain.errors import Conflict, Overpayment, ValidationError
 from chalicelib.domain.roles import OWNER as OWNER_ROLE
 from chalicelib.domain.roles import Caller
 from chalicelib.domain.team import StaffMember
-from chalicelib.services import clinics, invoices, patients, payments, writeoffs
+from chalicelib.services import clinics, corrections, holds, invoices, invoicing, patients, payments, plans, writeoffs
 from chalicelib.store.uow import UnitOfWork
 from tests import ledger_ops
 
@@ -57,10 +58,16 @@ class StoredAccountMachine(RuleBasedStateMachine):
                                                   self.now.isoformat()))
         uow.commit()
         self.pid = patients.create(UnitOfWork(), self.owner, self.now, name="Machine Patient").patient_id
-        self.invoiced = self.paid = self.written_off = 0
+        self.invoiced = self.paid = self.written_off = self.voided = self.adjusted = self.reversed = 0
         self.last_payment: tuple[str, dict, dict, datetime] | None = None
+        self.payments: list[tuple[str, int]] = []
 
     # ----- helpers ---------------------------------------------------------------------------
+    @property
+    def owed(self) -> int:
+        """The independent tally of what the patient owes."""
+        return (self.invoiced - self.paid - self.written_off - self.voided - self.adjusted + self.reversed)
+
     @property
     def today(self):
         return clock.local_date(self.now, TZ)
@@ -96,11 +103,11 @@ class StoredAccountMachine(RuleBasedStateMachine):
                         invoice_date=self.today - timedelta(days=days_back))
         self.invoiced += amount
 
-    @precondition(lambda self: self.invoiced > self.paid + self.written_off)
+    @precondition(lambda self: self.owed > 0)
     @rule(data=st.data())
     def pay(self, data):
         self._tick()
-        owed = self.invoiced - self.paid - self.written_off
+        owed = self.owed
         amount = data.draw(st.integers(1, owed), label="amount")
         opened = [i.invoice_id for i in ledger_ops.invoices(self.clinic_id, self.pid) if i.status == "open"]
         named = data.draw(st.sampled_from(opened), label="invoice") if opened and data.draw(st.booleans()) else None
@@ -111,6 +118,7 @@ class StoredAccountMachine(RuleBasedStateMachine):
         assert created and sum(a.amount_cents for a in payment.allocations) == amount
         self.paid += amount
         self.last_payment = (key, body, views.payment(payment), self.now)
+        self.payments.append((payment.payment_id, amount))
 
     @precondition(lambda self: self.last_payment is not None
                   and self.now - self.last_payment[3] < timedelta(hours=24))  # keys are kept >= 24 h
@@ -133,7 +141,7 @@ class StoredAccountMachine(RuleBasedStateMachine):
         self._refused(lambda: payments.record(UnitOfWork(), self.owner, self.now,
                                               idempotency_key=secrets.token_hex(8), body=body), Overpayment)
 
-    @precondition(lambda self: self.invoiced > self.paid + self.written_off)
+    @precondition(lambda self: self.owed > 0)
     @rule(data=st.data(), frequency=st.sampled_from(["weekly", "monthly"]), start_in=st.integers(0, 30))
     def convert_to_plan(self, data, frequency, start_in):
         if ledger_ops.profile(self.clinic_id, self.pid).active_plan_id:
@@ -154,7 +162,7 @@ class StoredAccountMachine(RuleBasedStateMachine):
         ledger_ops.run_plan(self.clinic_id, self.pid, self.today, self.now)
         assert ledger_ops.run_plan(self.clinic_id, self.pid, self.today, self.now) == []  # exactly once
 
-    @precondition(lambda self: self.invoiced > self.paid + self.written_off)
+    @precondition(lambda self: self.owed > 0)
     @rule(data=st.data(), days=st.integers(0, 20))
     def promise(self, data, days):
         self._tick()
@@ -174,13 +182,107 @@ class StoredAccountMachine(RuleBasedStateMachine):
         assert ledger_ops.ledger(self.clinic_id, self.pid)[-1].entry_id == result.entry_id
         self.written_off += owed
 
+    # ----- corrections and holds -----------------------------------------------------------------
+    def _maybe_refused(self, operation) -> bool:
+        """Run a correction the current state may refuse (409): a refusal stores nothing."""
+        before = self.stored()
+        try:
+            operation()
+        except Conflict:
+            assert self.stored() == before
+            return False
+        return True
+
+    @precondition(lambda self: self.invoiced)
+    @rule(data=st.data())
+    def void(self, data):
+        self._tick()
+        invoice = data.draw(st.sampled_from(ledger_ops.invoices(self.clinic_id, self.pid)), label="invoice")
+        owed = int(invoice.balance_cents)
+        if self._maybe_refused(lambda: corrections.void_invoice(UnitOfWork(), self.owner, self.now,
+                                                                invoice_id=invoice.invoice_id, reason="twice")):
+            self.voided += owed
+
+    @precondition(lambda self: self.owed > 0)
+    @rule(data=st.data())
+    def adjust(self, data):
+        opened = [i for i in ledger_ops.invoices(self.clinic_id, self.pid) if i.status == "open"]
+        if not opened:
+            return
+        self._tick()
+        invoice = data.draw(st.sampled_from(opened), label="invoice")
+        amount = data.draw(st.integers(1, int(invoice.balance_cents)), label="adjustment")
+        if self._maybe_refused(lambda: corrections.adjust_invoice(UnitOfWork(), self.owner, self.now,
+                                                                  invoice_id=invoice.invoice_id, amount_cents=amount,
+                                                                  reason="discount")):
+            self.adjusted += amount
+
+    @precondition(lambda self: self.payments)
+    @rule(data=st.data())
+    def reverse(self, data):
+        self._tick()
+        payment_id, amount = data.draw(st.sampled_from(self.payments), label="payment")
+        if self._maybe_refused(lambda: corrections.reverse_payment(UnitOfWork(), self.owner, self.now,
+                                                                   payment_id=payment_id, reason="returned")):
+            self.reversed += amount
+            self.payments.remove((payment_id, amount))
+
+    def _active_plan(self) -> str | None:
+        return ledger_ops.profile(self.clinic_id, self.pid).active_plan_id
+
+    @precondition(lambda self: self.invoiced)
+    @rule()
+    def cancel_plan(self):
+        plan_id = self._active_plan()
+        if plan_id is None:
+            return
+        self._tick()
+        plans.cancel(UnitOfWork(), self.owner, self.now, plan_id=plan_id, reason="cannot keep it")
+
+    @precondition(lambda self: self.invoiced)
+    @rule(installment=st.integers(1, 50_000), start_in=st.integers(0, 30),
+          frequency=st.sampled_from(["weekly", "monthly", None]))
+    def change_plan(self, installment, start_in, frequency):
+        plan_id = self._active_plan()
+        if plan_id is None:
+            return
+        self._tick()
+        before = self.stored()
+        try:
+            plans.change(UnitOfWork(), self.owner, self.now, plan_id=plan_id,
+                         installment_cents=max(installment, -(-self.balance() // SERVICE_MAX_INSTALLMENTS)),
+                         frequency=frequency, next_due_date=self.today + timedelta(days=start_in))
+        except (Conflict, ValidationError):
+            assert self.stored() == before
+
+    @rule(until_in=st.integers(1, 60))
+    def hold(self, until_in):
+        self._tick()
+        self._maybe_refused(lambda: holds.place(UnitOfWork(), self.owner, self.now, patient_id=self.pid,
+                                                reason="dispute", until=self.today + timedelta(days=until_in)))
+
+    @rule()
+    def release_hold(self):
+        self._tick()
+        self._maybe_refused(lambda: holds.release(UnitOfWork(), self.owner, self.now, patient_id=self.pid))
+
+    @rule(days=st.integers(0, 40))
+    def scheduled_run(self, days):
+        """The nightly run for this clinic: installments, holds past their last day, broken promises."""
+        self.now += timedelta(days=days)
+        clinic = clinics.get(UnitOfWork(), self.clinic_id)
+        invoicing.run_clinic(UnitOfWork(), clinic, self.now, invoicing.RunResult())
+        hold = ledger_ops.profile(self.clinic_id, self.pid).hold
+        if hold is not None:  # the first run after the hold's last day releases it
+            assert hold.until >= clock.latest_run_date(self.now, TZ).isoformat()
+
     # ----- invariants --------------------------------------------------------------------------
     @invariant()
     def the_books_balance(self):
         profile = ledger_ops.profile(self.clinic_id, self.pid)
         ledger = ledger_ops.ledger(self.clinic_id, self.pid)
         balance = int(profile.balance_cents)
-        assert balance == sum(int(e.amount_cents) for e in ledger) == self.invoiced - self.paid - self.written_off
+        assert balance == sum(int(e.amount_cents) for e in ledger) == self.owed
         running = 0
         for seq, entry in enumerate(ledger, start=1):
             running += int(entry.amount_cents)
@@ -200,10 +302,15 @@ class StoredAccountMachine(RuleBasedStateMachine):
         oldest = min((i.invoice_date for i in opened), default=None)
         assert profile.oldest_open_invoice_date == oldest
         assert (profile.wl_sk is None) == (oldest is None)
+        # A hold sorts the worklist row apart and puts the patient in `due` by its last day.
+        if profile.wl_sk is not None:
+            assert profile.wl_sk.startswith("H#") == (profile.hold is not None)
+        if profile.hold is not None:
+            assert balance > 0 and profile.status == "on_hold" and "#HOLD#" in profile.due_sk
         for plan in plans.values():
             if plan.status != "active":
                 assert plan.due_sk is None
-        assert all(int(i.balance_cents) == 0 for i in stored_invoices if i.status in ("paid", "written_off"))
+        assert all(int(i.balance_cents) == 0 for i in stored_invoices if i.status in ("paid", "written_off", "void"))
 
 
 def test_the_ledger_invariant_holds_through_the_services_and_the_store(aws, monkeypatch):

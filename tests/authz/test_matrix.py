@@ -135,6 +135,26 @@ class Objects:
     def plan_body(self) -> dict:
         return {"installment_cents": 1_000, "frequency": "monthly", "start_date": self.w.today().isoformat()}
 
+    # Corrections change their object for good: each call gets one of its own.
+    def fresh_invoice(self) -> str:
+        return self.w.invoice(self.owing_patient(), 1_000, self.w.days_ago(1))["invoice_id"]
+
+    def fresh_payment(self) -> str:
+        r = self.w.pay(self.owing_patient(), 100)
+        assert r.status == 201, r
+        return r.body["payment_id"]
+
+    def fresh_plan(self) -> str:
+        r = self.w.billing.post(f"/follow-ups/{self.owing_patient()}/payment-plan", self.plan_body())
+        assert r.status == 201, r
+        return r.body["plan_id"]
+
+    def held_patient(self) -> str:
+        pid = self.owing_patient()
+        r = self.w.billing.post(f"/follow-ups/{pid}/hold", hold_body(self.w))
+        assert r.status == 201, r
+        return pid
+
     def feed_token(self) -> str:
         r = self.w.billing.post("/calendar/feed", headers=HOST)
         assert r.status == 201, r
@@ -176,6 +196,18 @@ class Missing(Objects):
     def feed_token(self) -> str:
         return secrets.token_urlsafe(32)
 
+    def fresh_invoice(self) -> str:
+        return self.invoice()
+
+    def fresh_payment(self) -> str:
+        return self.payment()
+
+    def fresh_plan(self) -> str:
+        return self.plan()
+
+    def held_patient(self) -> str:
+        return new_patient_id()
+
     def console_file(self) -> str:
         return "not-a-console-file.js"
 
@@ -188,6 +220,10 @@ class Call:
     path: str
     body: dict | None = None
     headers: dict | None = None
+
+
+def hold_body(world: ClinicWorld) -> dict:
+    return {"reason": "dispute", "until": (world.today() + timedelta(days=20)).isoformat()}
 
 
 def _pay_body(pid: str) -> dict:
@@ -243,6 +279,20 @@ BUILDERS: dict[tuple[str, str], Callable[[Objects, ClinicWorld], Call]] = {
         "POST", f"/follow-ups/{o.owing_patient()}/payment-plan", o.plan_body()),
     ("GET", "/payment-plans/{plan_id}"): lambda o, home: Call("GET", f"/payment-plans/{o.plan()}"),
     ("POST", "/payment-plans/{plan_id}/run"): lambda o, home: Call("POST", f"/payment-plans/{o.plan()}/run"),
+    ("POST", "/invoices/{invoice_id}/void"): lambda o, home: Call(
+        "POST", f"/invoices/{o.fresh_invoice()}/void", {"reason": "authorization matrix"}),
+    ("POST", "/invoices/{invoice_id}/adjustments"): lambda o, home: Call(
+        "POST", f"/invoices/{o.fresh_invoice()}/adjustments", {"amount_cents": 100, "reason": "matrix discount"}),
+    ("POST", "/payments/{payment_id}/reversal"): lambda o, home: Call(
+        "POST", f"/payments/{o.fresh_payment()}/reversal", {"reason": "entered_in_error"}),
+    ("POST", "/payment-plans/{plan_id}/cancel"): lambda o, home: Call(
+        "POST", f"/payment-plans/{o.fresh_plan()}/cancel", {"reason": "authorization matrix"}),
+    ("PATCH", "/payment-plans/{plan_id}"): lambda o, home: Call(
+        "PATCH", f"/payment-plans/{o.fresh_plan()}", {"installment_cents": 2_500}),
+    ("POST", "/follow-ups/{patient_id}/hold"): lambda o, home: Call(
+        "POST", f"/follow-ups/{o.owing_patient()}/hold", hold_body(home)),
+    ("DELETE", "/follow-ups/{patient_id}/hold"): lambda o, home: Call(
+        "DELETE", f"/follow-ups/{o.held_patient()}/hold"),
     ("GET", "/reports/aging"): lambda o, home: Call("GET", "/reports/aging"),
     ("GET", "/reports/staff-performance"): lambda o, home: Call(
         "GET", f"/reports/staff-performance?from={home.days_ago(30)}&to={home.today().isoformat()}"),

@@ -128,6 +128,9 @@ class Worlds:
         now = datetime.now(UTC)
         owner = Caller(clinic.sub("owner"), clinic.clinic_id, frozenset({"Owner"}))
         pid = patients.create(uow, owner, now, name="Walked Patient").patient_id
+        # The payment below settles this older invoice, so the world's invoice can be voided.
+        invoices.create(uow, owner, now, patient_id=pid, amount_cents=100,
+                        invoice_date=clinic.today() - timedelta(days=50))
         invoice = invoices.create(uow, owner, now, patient_id=pid, amount_cents=10_000,
                                   invoice_date=clinic.today() - timedelta(days=40))
         cb = callbacks.schedule(uow, owner, now, pid, due_at=now + timedelta(days=1))
@@ -158,7 +161,8 @@ def valid_value(d: Field, w: World) -> Any:
                "received_at": (w.now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "email": f"walked-{secrets.token_hex(4)}@example.test",
                "external_id": f"ext-{secrets.token_hex(4)}", "reason": "walked reason", "cursor": MISSING}
-    if d.name in by_name:
+    by_name["until"] = (w.today + timedelta(days=30)).isoformat()  # a hold's end: after today
+    if d.name in by_name and not (d.kind == "choice" and by_name[d.name] not in d.choices):
         return by_name[d.name]
     if d.kind == "choice":
         return d.choices[0]

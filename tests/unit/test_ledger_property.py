@@ -19,16 +19,19 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from chalicelib.domain.account import (
     CLOSED,
+    ON_HOLD,
     OPEN,
     PAYMENT_PLAN,
     PROMISED,
     WRITTEN_OFF,
     Account,
     Changes,
+    Hold,
     Invoice,
+    Payment,
     Promise,
 )
-from chalicelib.domain.errors import Conflict, Overpayment
+from chalicelib.domain.errors import Conflict, Overpayment, ValidationError
 from chalicelib.domain.plans import MAX_INSTALLMENTS
 
 PATIENT = "pat_0123456789abcdef"
@@ -53,8 +56,10 @@ class AccountMachine(RuleBasedStateMachine):
         self.account = Account(PATIENT)
         self.today = START
         self.ledger: list[tuple[int, int]] = []
-        self.invoiced = self.paid = self.written_off = 0
+        self.invoiced = self.paid = self.written_off = self.voided = self.adjusted = self.reversed = 0
         self.n = 0
+        self.payments: list[Payment] = []
+        self.plans: dict = {}  # every plan made, by id (a reversal may reactivate a completed one)
 
     # ----- helpers ---------------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -104,11 +109,17 @@ class AccountMachine(RuleBasedStateMachine):
         opened = self.account.open_invoices()
         if opened and data.draw(st.booleans(), label="name an invoice"):
             named = data.draw(st.sampled_from(opened), label="invoice").invoice_id
-        allocations = self.account.apply_payment(amount, self._next_id("pay"), self.today, invoice_id=named,
+        payment_id = self._next_id("pay")
+        allocations = self.account.apply_payment(amount, payment_id, self.today, invoice_id=named,
                                                  paid_at=self._now())
         assert sum(a.amount_cents for a in allocations) == amount
+        for a in allocations:
+            if a.invoice_id is None:
+                assert sum(cents for _, cents in a.installments) == a.amount_cents
         if named is not None:
             assert allocations[0].invoice_id == named
+        self.payments.append(Payment(payment_id, PATIENT, amount, "cash", self._now(), allocations,
+                                     self.account.balance_cents, self._now(), "u"))
         self.paid += amount
         self._commit()
 
@@ -127,7 +138,8 @@ class AccountMachine(RuleBasedStateMachine):
                                             self.today + timedelta(days=start_in), self.today, self._now(), "u")
         assert plan.total_cents == balance == sum(i.amount_cents for i in plan.installments)
         assert all(self.account.invoices[i].status == "in_plan" for i in was_open)
-        assert self.account.status == PAYMENT_PLAN
+        assert self.account.status in (PAYMENT_PLAN, ON_HOLD)
+        self.plans[plan.plan_id] = plan
         self._commit()
 
     @precondition(lambda self: self.account.plan is not None)
@@ -144,7 +156,11 @@ class AccountMachine(RuleBasedStateMachine):
         assert all(i.invoice_date <= self.today and i.source == "plan" for i in created)
         # Running again the same day creates nothing (exactly once).
         assert self.account.invoice_due_installments(self.today, self._now()) == []
-        if self.account.promise is not None and self.account.promise.promised_date < self.today:
+        hold = self.account.hold
+        if hold is not None and hold.until < self.today:
+            self.account.release_hold()  # the first run after the hold's last day
+        if (self.account.promise is not None and self.account.promise.promised_date < self.today
+                and self.account.hold is None):  # never while on hold
             self.account.break_promise(self._now())
         self._commit()
 
@@ -171,6 +187,131 @@ class AccountMachine(RuleBasedStateMachine):
         self.written_off += owed
         self._commit()
 
+    # ----- corrections -------------------------------------------------------------------------
+    @precondition(lambda self: self.account.invoices)
+    @rule(data=st.data())
+    def void(self, data):
+        invoice = data.draw(st.sampled_from(sorted(self.account.invoices.values(), key=lambda i: i.invoice_id)))
+        voidable = (invoice.is_open and invoice.paid_cents == 0 and invoice.source != "plan")
+        if not voidable:
+            self._refused(lambda: self.account.void_invoice(invoice.invoice_id, invoice.invoice_id), Conflict)
+            return
+        owed = invoice.balance_cents
+        assert self.account.void_invoice(invoice.invoice_id, invoice.invoice_id) == owed
+        assert self.account.invoices[invoice.invoice_id].status == "void"
+        self.voided += owed
+        self._commit()
+
+    @precondition(lambda self: self.account.open_invoices())
+    @rule(data=st.data())
+    def adjust(self, data):
+        invoice = data.draw(st.sampled_from(self.account.open_invoices()))
+        if invoice.source == "plan":
+            self._refused(lambda: self.account.adjust_invoice(invoice.invoice_id, 1, "adj"), Conflict)
+            return
+        too_much = invoice.balance_cents + 1
+        self._refused(lambda: self.account.adjust_invoice(invoice.invoice_id, too_much, "adj"), ValidationError)
+        amount = data.draw(st.integers(1, invoice.balance_cents), label="adjustment")
+        self.account.adjust_invoice(invoice.invoice_id, amount, self._next_id("adj"))
+        self.adjusted += amount
+        self._commit()
+
+    @precondition(lambda self: self.payments)
+    @rule(data=st.data())
+    def reverse(self, data):
+        payment = data.draw(st.sampled_from(self.payments), label="payment")
+        active = self.account.plan.plan_id if self.account.plan else None
+        others = {pid: p for pid, p in self.plans.items() if pid != active}
+        before = copy.deepcopy(self.account)
+        try:
+            self.account.reverse_payment(payment, self._next_id("rev"), others)
+        except Conflict as refused:
+            assert self.account == before, refused  # refused whole, nothing half-applied
+            if payment.reversed:
+                assert refused.code == "already_reversed"
+            self.account.changes = Changes()
+            return
+        assert not payment.reversed
+        payment.reversal_id = self._next_id("rev")
+        self.reversed += payment.amount_cents
+        self._commit()
+
+    @precondition(lambda self: any(i.source == "plan" for i in self.account.open_invoices()))
+    @rule(data=st.data())
+    def a_cheque_for_installments_bounces(self, data):
+        """A payment that paid installment invoices (and maybe prepaid the plan) is reversed."""
+        installment = next(i for i in self.account.open_invoices() if i.source == "plan")
+        amount = data.draw(st.integers(installment.balance_cents, self.account.balance_cents), label="amount")
+        self.pay_and_reverse(amount, installment.invoice_id)
+
+    def pay_and_reverse(self, amount: int, invoice_id: str) -> None:
+        payment_id = self._next_id("pay")
+        allocations = self.account.apply_payment(amount, payment_id, self.today, invoice_id=invoice_id,
+                                                 paid_at=self._now())
+        self.paid += amount
+        self._commit()
+        payment = Payment(payment_id, PATIENT, amount, "check", self._now(), allocations, 0, self._now(), "u")
+        active = self.account.plan.plan_id if self.account.plan else None
+        self.account.reverse_payment(payment, self._next_id("rev"),
+                                     {pid: p for pid, p in self.plans.items() if pid != active})
+        assert self.account.invoices[invoice_id].is_open
+        self.reversed += amount
+        self._commit()
+
+    @precondition(lambda self: self.account.plan is not None)
+    @rule()
+    def cancel_plan(self):
+        plan = self.account.plan
+        remainder = plan.uninvoiced_cents
+        invoice = self.account.cancel_plan(plan.plan_id, self._next_id("inv"), self._now())
+        assert plan.status == "cancelled" and self.account.plan is None
+        if remainder:
+            assert (invoice.amount_cents, invoice.source, invoice.invoice_date) == (
+                remainder, "plan_remainder", plan.oldest_invoice_date)
+        else:
+            assert invoice is None
+        assert not self.account.changes.ledger  # nothing owed changes
+        self._commit()
+
+    @precondition(lambda self: self.account.plan is not None)
+    @rule(data=st.data(), frequency=st.sampled_from(["weekly", "monthly", None]), start_in=st.integers(0, 40))
+    def change_plan(self, data, frequency, start_in):
+        plan = self.account.plan
+        remainder = plan.uninvoiced_cents
+        issued = [(i.number, i.status, i.invoice_id) for i in plan.installments if i.status != "scheduled"]
+        if remainder == 0:
+            self._refused(lambda: self.account.change_plan(plan.plan_id, self.today, installment_cents=100), Conflict)
+            return
+        cents = data.draw(st.integers(-(-remainder // MAX_INSTALLMENTS), remainder), label="installment")
+        self.account.change_plan(plan.plan_id, self.today, installment_cents=cents, frequency=frequency,
+                                 next_due_date=self.today + timedelta(days=start_in))
+        assert plan.uninvoiced_cents == remainder
+        assert [(i.number, i.status, i.invoice_id) for i in plan.installments
+                if i.status != "scheduled" and i.invoice_id] == [x for x in issued if x[2]]
+        assert len({i.number for i in plan.installments}) == len(plan.installments)
+        assert not self.account.changes.ledger
+        self._commit()
+
+    @rule(until_in=st.integers(-2, 200), reason=st.sampled_from(["dispute", "hardship"]))
+    def place_hold(self, until_in, reason):
+        hold = Hold(self._next_id("hold"), reason, self.today + timedelta(days=until_in), "u", self._now())
+        if not 1 <= until_in <= 180:
+            self._refused(lambda: self.account.place_hold(hold, self.today), ValidationError)
+        elif self.account.balance_cents == 0 or self.account.hold is not None:
+            self._refused(lambda: self.account.place_hold(hold, self.today), Conflict)
+        else:
+            self.account.place_hold(hold, self.today)
+            assert self.account.status == ON_HOLD
+            self._commit()
+
+    @rule()
+    def release_hold(self):
+        if self.account.hold is None:
+            self._refused(self.account.release_hold, Conflict)
+            return
+        self.account.release_hold()
+        self._commit()
+
     # ----- invariants --------------------------------------------------------------------------
     @invariant()
     def balance_equals_ledger_equals_open_invoices_plus_plan_remainder(self):
@@ -178,7 +319,8 @@ class AccountMachine(RuleBasedStateMachine):
         remainder = a.plan.uninvoiced_cents if a.plan else 0
         assert a.balance_cents == sum(amount for amount, _ in self.ledger)
         assert a.balance_cents == sum(i.balance_cents for i in a.open_invoices()) + remainder
-        assert a.balance_cents == self.invoiced - self.paid - self.written_off
+        assert a.balance_cents == (self.invoiced - self.paid - self.written_off - self.voided - self.adjusted
+                                   + self.reversed)
         check_ledger(self.ledger, a.balance_cents)
 
     @invariant()
@@ -186,9 +328,10 @@ class AccountMachine(RuleBasedStateMachine):
         a = self.account
         for i in a.invoices.values():
             assert 0 <= i.balance_cents <= i.amount_cents
-            assert (i.status == "paid") == (i.balance_cents == 0 and i.status not in ("written_off", "in_plan"))
-            if i.status == "written_off":
+            assert (i.status == "paid") == (i.balance_cents == 0 and i.status not in ("written_off", "in_plan", "void"))
+            if i.status in ("written_off", "void"):
                 assert i.balance_cents == 0
+            assert i.paid_cents >= 0
         if a.plan is not None:
             assert a.plan.status == "active"
             assert sum(i.amount_cents for i in a.plan.installments) == a.plan.total_cents
@@ -197,7 +340,9 @@ class AccountMachine(RuleBasedStateMachine):
                 if inst.invoice_id:
                     assert a.invoices[inst.invoice_id].plan_id == a.plan.plan_id
         if a.balance_cents == 0:
-            assert a.status in (CLOSED, WRITTEN_OFF)
+            assert a.status in (CLOSED, WRITTEN_OFF) and a.hold is None
+        elif a.hold is not None:
+            assert a.status == ON_HOLD
         elif a.plan is not None:
             assert a.status == PAYMENT_PLAN
         elif a.promise is not None:
