@@ -21,6 +21,8 @@ class Settings:
     public_url: str | None
     log_level: str
     preload_routes: bool  # load every route's module at start-up, not on its first request
+    staff_cache_seconds: float  # how long a process trusts a staff record it read (at most 60)
+    outbox_file: str | None  # local stack only: where messages Cognito would send are written
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,21 @@ def settings() -> Settings:
         public_url=_env("FOLLOWUPS_PUBLIC_URL"),
         log_level=_env("FOLLOWUPS_LOG_LEVEL", "INFO"),
         preload_routes=_env("FOLLOWUPS_PRELOAD_ROUTES", "off") == "on",
+        staff_cache_seconds=staff_cache_seconds(),
+        outbox_file=_env("FOLLOWUPS_OUTBOX_FILE"),
     )
+
+
+STAFF_CACHE_MAX_SECONDS = 60.0  # the contract: a role change or a deactivation counts within a minute
+
+
+def staff_cache_seconds() -> float:
+    """FOLLOWUPS_STAFF_CACHE_SECONDS (default and ceiling 60; 0 turns the cache off)."""
+    try:
+        value = float(_env("FOLLOWUPS_STAFF_CACHE_SECONDS", str(STAFF_CACHE_MAX_SECONDS)))
+    except ValueError:
+        value = STAFF_CACHE_MAX_SECONDS
+    return min(max(value, 0.0), STAFF_CACHE_MAX_SECONDS)
 
 
 def lambda_runtime() -> bool:
