@@ -8,9 +8,8 @@ from pydantic import Field, field_validator
 
 from ..domain.roles import ALL_STAFF, OWNER_ADMIN, OWNER_ONLY, ROLES
 from ..services import clinics, staff
-from . import views
+from . import auth, views
 from .routing import RequestContext, route
-from . import auth
 from .types import Body, Email, Out, Query, text
 
 

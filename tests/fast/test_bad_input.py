@@ -154,7 +154,8 @@ def valid_value(d: Field, w: World) -> Any:
     """A value the field's type accepts and the services too, for the world's patient."""
     soon = w.now + timedelta(minutes=3)
     by_name = {"patient_id": w.ids["patient_id"], "invoice_id": w.ids["invoice_id"], "grantee_sub": w.ids["sub"],
-               "assignee_sub": w.ids["sub"], "reassign_to": w.ids["heir"], "timezone": "Europe/Athens", "action": "payment.recorded",
+               "assignee_sub": w.ids["sub"], "reassign_to": w.ids["heir"], "timezone": "Europe/Athens",
+               "action": "payment.recorded",
                "received_at": (w.now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "email": f"walked-{secrets.token_hex(4)}@example.test",
                "external_id": f"ext-{secrets.token_hex(4)}", "reason": "walked reason", "cursor": MISSING}
