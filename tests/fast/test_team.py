@@ -149,7 +149,8 @@ def test_only_an_owner_changes_staff_and_the_same_change_twice_writes_one_audit_
 
 
 @pytest.mark.parametrize("body, field", [({"role": "Boss"}, "role"), ({"role": None}, "role"),
-                                         ({"name": ""}, "name"), ({"name": None}, "name"), ({"email": "x@y.z"}, "email")])
+                                         ({"name": ""}, "name"), ({"name": None}, "name"),
+                                         ({"email": "x@y.z"}, "email")])
 def test_a_bad_staff_change_is_400_and_changes_nothing(world, body, field):
     before = world.owner.get("/staff").body
     r = world.owner.patch(f"/staff/{world.sub('billing')}", body)
