@@ -60,7 +60,8 @@ PLATFORM_LOG_BYTES = 300  # Lambda's own START/END/REPORT lines per invocation (
 # Typical same-region latency of one call from Lambda, warm connection (assumptions, milliseconds).
 LATENCY_MS = {"GetItem": 4, "Query": 6, "BatchGetItem": 6, "PutItem": 6, "TransactWriteItems": 12,
               "AdminGetUser": 40, "AdminCreateUser": 120, "AdminAddUserToGroup": 60, "AdminSetUserPassword": 60,
-              "AdminListGroupsForUser": 40, "AdminRemoveUserFromGroup": 60, "AdminUpdateUserAttributes": 60}
+              "AdminListGroupsForUser": 40, "AdminRemoveUserFromGroup": 60, "AdminUpdateUserAttributes": 60,
+              "AdminDisableUser": 60, "AdminEnableUser": 60, "AdminUserGlobalSignOut": 60}
 DEFAULT_LATENCY_MS = 10
 
 READS = {"GetItem", "Query", "BatchGetItem", "Scan", "TransactGetItems"}
@@ -338,6 +339,27 @@ def _with_plan(s: State, i: int) -> dict:
     return {**data, "plan_id": plan.body["plan_id"]}
 
 
+def _new_member(s: State, i: int) -> dict:
+    r = s.owner.post("/staff", {"email": f"member-{secrets.token_hex(5)}@example.test", "name": "New Member",
+                                "role": "BillingStaff"})
+    assert r.status == 201, r
+    return {"member": r.body["sub"]}
+
+
+def _leaver_with_callback(s: State, i: int) -> dict:
+    """A member with one scheduled callback (moved to the Admin when they leave)."""
+    data = {**_with_callback(s, i), **_new_member(s, i)}
+    r = s.billing.post(f"/follow-ups/{data['pid']}/callbacks", {"due_at": _soon(), "assignee_sub": data["member"]})
+    assert r.status == 201, r
+    return data
+
+
+def _inactive_member(s: State, i: int) -> dict:
+    data = _new_member(s, i)
+    assert s.owner.post(f"/staff/{data['member']}/deactivate", {}).status == 200
+    return data
+
+
 HISTORY = "patient with 2 invoices and 1 payment"
 SCENARIOS: list[Scenario] = [
     Scenario("GET /health", lambda s, i: s.anonymous.get("/health"), state="-"),
@@ -418,6 +440,13 @@ SCENARIOS: list[Scenario] = [
     Scenario("POST /payment-plans/{plan_id}/run", lambda s, i: s.billing.post(
         f"/payment-plans/{s.data['plan_id']}/run"), setup=_with_plan,
              state="plan whose first installment is due today"),
+    Scenario("PATCH /staff/{sub}", lambda s, i: s.owner.patch(f"/staff/{s.data['member']}", {"role": "Admin"}),
+             setup=_new_member, state="BillingStaff made Admin"),
+    Scenario("POST /staff/{sub}/deactivate", lambda s, i: s.admin.post(
+        f"/staff/{s.data['member']}/deactivate", {}), setup=_leaver_with_callback,
+             state="BillingStaff with 1 scheduled callback"),
+    Scenario("POST /staff/{sub}/reactivate", lambda s, i: s.owner.post(f"/staff/{s.data['member']}/reactivate"),
+             setup=_inactive_member, state="a deactivated member"),
 ]
 
 

@@ -163,11 +163,12 @@ def _keep_an_owner(uow, clinic_id: str, target: StaffMember, actor: StaffMember)
         uow.staff.require_unchanged(clinic_id, others[0], label="owner")
 
 
-def _mirror(member: StaffMember) -> None:
-    """Bring the user pool to what the record says; a failure is 503 and the retry finishes it."""
+def _mirror(member: StaffMember, *, status_changed: bool = True) -> None:
+    """Bring the user pool to what the record says (its enabled flag only when the status is what
+    changed); a failure is 503 and the same request again finishes it."""
     try:
         cognito.mirror(pool_id=config.settings().user_pool_id, username=member.email, role=member.role,
-                       active=member.is_active)
+                       active=member.is_active if status_changed else None)
     except (ClientError, BotoCoreError) as e:
         logger.warning("user pool not updated yet", extra={"staff_sub": member.sub, "error_type": type(e).__name__})
         raise Unavailable("the change is saved, but the sign-in service did not take it yet; send the same "
@@ -205,7 +206,7 @@ def update(uow, caller: Caller, now: datetime, sub: str, *, role: str | None = N
         return changed
 
     member = uow.retrying(attempt)
-    _mirror(member)
+    _mirror(member, status_changed=False)
     return member
 
 

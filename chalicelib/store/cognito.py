@@ -113,10 +113,11 @@ def _create(pool_id: str, clinic_id: str, email: str, name: str, password: str |
     return _pool_user(user["Username"], user["Attributes"]), True
 
 
-def mirror(*, pool_id: str, username: str, role: str, active: bool) -> None:
-    """Bring the pool's user to what their staff record says: exactly `role`'s group, enabled or
-    disabled; a disabled user is also signed out everywhere (their refresh tokens stop; ID tokens
-    already issued are refused by the app, which reads the record). Every call is idempotent."""
+def mirror(*, pool_id: str, username: str, role: str, active: bool | None) -> None:
+    """Bring the pool's user to what their staff record says: exactly `role`'s group, and enabled
+    or disabled (None: leave that as it is, for a role change); a disabled user is also signed
+    out everywhere (their refresh tokens stop; ID tokens already issued are refused by the app,
+    which reads the record). Every call is idempotent."""
     pool = client()
     held = {g["GroupName"] for g in pool.admin_list_groups_for_user(UserPoolId=pool_id, Username=username)["Groups"]}
     if role not in held:
@@ -125,7 +126,7 @@ def mirror(*, pool_id: str, username: str, role: str, active: bool) -> None:
         pool.admin_remove_user_from_group(UserPoolId=pool_id, Username=username, GroupName=other)
     if active:
         pool.admin_enable_user(UserPoolId=pool_id, Username=username)
-    elif pool.admin_get_user(UserPoolId=pool_id, Username=username).get("Enabled", True):
+    elif active is False and pool.admin_get_user(UserPoolId=pool_id, Username=username).get("Enabled", True):
         # Signed out first, disabled second: a user found disabled was signed out before.
         pool.admin_user_global_sign_out(UserPoolId=pool_id, Username=username)
         pool.admin_disable_user(UserPoolId=pool_id, Username=username)

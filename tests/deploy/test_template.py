@@ -262,7 +262,8 @@ def test_the_api_may_manage_users_of_its_own_pool_only(template):
                        for a in ("cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser",
                                  "cognito-idp:AdminUpdateUserAttributes",
                                  "cognito-idp:AdminListGroupsForUser", "cognito-idp:AdminAddUserToGroup",
-                                 "cognito-idp:AdminRemoveUserFromGroup")}
+                                 "cognito-idp:AdminRemoveUserFromGroup", "cognito-idp:AdminDisableUser",
+                                 "cognito-idp:AdminEnableUser", "cognito-idp:AdminUserGlobalSignOut")}
 
 
 def test_the_api_queries_every_index_of_the_billing_and_audit_tables_and_nothing_else(template):

@@ -82,7 +82,7 @@ class FakeCognito:
         """The next `times` calls of `mirror` raise `error` before changing anything."""
         self._failures["mirror"] = (error, times)
 
-    def mirror(self, *, pool_id: str, username: str, role: str, active: bool) -> None:
+    def mirror(self, *, pool_id: str, username: str, role: str, active: bool | None) -> None:
         failure = self._failures.get("mirror")
         if failure is not None:
             error, times = failure
@@ -93,9 +93,10 @@ class FakeCognito:
             raise error
         user = self.users[username]
         user.groups = {role} | (user.groups - set(ROLES))
-        if not active and user.enabled:
+        if active is False and user.enabled:
             user.signed_out_at += 1
-        user.enabled = active
+        if active is not None:
+            user.enabled = active
 
     def add_roleless_user(self, clinic_id: str) -> str:
         """A user of the clinic in no role group (Cognito allows it; the API must refuse them)."""
