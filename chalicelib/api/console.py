@@ -55,6 +55,11 @@ STATIC_ROUTES: list[RouteSpec] = [
 ]
 
 
+# How often an open console asks the API whether its user may still act: with the staff cache
+# (config.STAFF_CACHE_DEFAULT_SECONDS) a deactivated member's console ends within a minute.
+SESSION_CHECK_SECONDS = 25
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -74,7 +79,8 @@ def cognito_endpoint() -> str:
 def console_config(request) -> dict:
     s = config.settings()
     return {"api_url": api_base_url(request), "cognito_endpoint": cognito_endpoint(), "region": s.region,
-            "user_pool_id": s.user_pool_id, "user_pool_client_id": s.user_pool_client_id}
+            "user_pool_id": s.user_pool_id, "user_pool_client_id": s.user_pool_client_id,
+            "password_policy": s.password_policy, "session_check_seconds": SESSION_CHECK_SECONDS}
 
 
 def _security_headers(request, content_type: str) -> dict[str, str]:
