@@ -117,6 +117,19 @@ STAFF_CACHE_MAX_SECONDS = 60.0  # the contract: a role change or a deactivation 
 STAFF_CACHE_DEFAULT_SECONDS = 30.0  # with the console's 25 s check, a leaver's open console ends within a minute
 
 
+CONSOLE_CHECK_SECONDS = 25.0  # how often an open console asks the API whether its user may still act
+
+
+def console_check_seconds() -> float:
+    """FOLLOWUPS_CONSOLE_CHECK_SECONDS (tests make it short), never longer than the default: with
+    the staff cache, a deactivated member's open console ends within a minute."""
+    try:
+        value = float(_env("FOLLOWUPS_CONSOLE_CHECK_SECONDS", str(CONSOLE_CHECK_SECONDS)))
+    except ValueError:
+        value = CONSOLE_CHECK_SECONDS
+    return min(max(value, 1.0), CONSOLE_CHECK_SECONDS)
+
+
 def staff_cache_seconds() -> float:
     """FOLLOWUPS_STAFF_CACHE_SECONDS (default 30, at most 60; 0 turns the cache off)."""
     try:

@@ -42,6 +42,9 @@ FILES: dict[str, str] = {
     "dashboard.js": _JS,
     "reports.js": _JS,
     "team.js": _JS,
+    "signin.js": _JS,
+    "mfa.js": _JS,
+    "qrcodegen.js": _JS,
     "icon.svg": "image/svg+xml",
 }
 
@@ -55,9 +58,6 @@ STATIC_ROUTES: list[RouteSpec] = [
 ]
 
 
-# How often an open console asks the API whether its user may still act: with the staff cache
-# (config.STAFF_CACHE_DEFAULT_SECONDS) a deactivated member's console ends within a minute.
-SESSION_CHECK_SECONDS = 25
 
 
 def _origin(url: str) -> str:
@@ -80,7 +80,7 @@ def console_config(request) -> dict:
     s = config.settings()
     return {"api_url": api_base_url(request), "cognito_endpoint": cognito_endpoint(), "region": s.region,
             "user_pool_id": s.user_pool_id, "user_pool_client_id": s.user_pool_client_id,
-            "password_policy": s.password_policy, "session_check_seconds": SESSION_CHECK_SECONDS}
+            "password_policy": s.password_policy, "session_check_seconds": config.console_check_seconds()}
 
 
 def _security_headers(request, content_type: str) -> dict[str, str]:

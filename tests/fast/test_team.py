@@ -76,12 +76,11 @@ def test_a_valid_token_of_a_deactivated_member_is_refused_with_401(world, store)
 
 
 def test_the_staff_cache_trusts_a_record_for_at_most_a_minute_by_default(monkeypatch):
-    from chalicelib.api.console import SESSION_CHECK_SECONDS
-
     monkeypatch.delenv("FOLLOWUPS_STAFF_CACHE_SECONDS")
+    monkeypatch.delenv("FOLLOWUPS_CONSOLE_CHECK_SECONDS", raising=False)
     assert config.staff_cache_seconds() == 30
     # a leaver's open console asks again within its check interval, and gets 401 within the cache's
-    assert config.staff_cache_seconds() + SESSION_CHECK_SECONDS < 60
+    assert config.staff_cache_seconds() + config.console_check_seconds() < 60
     monkeypatch.setenv("FOLLOWUPS_STAFF_CACHE_SECONDS", "3600")
     assert config.staff_cache_seconds() == 60  # a ceiling, whatever the environment says
     monkeypatch.setenv("FOLLOWUPS_STAFF_CACHE_SECONDS", "5")
