@@ -149,8 +149,9 @@ def test_an_invited_member_signs_in_from_the_outbox_enrols_mfa_works_and_is_prom
 
 def test_a_forgotten_password_is_reset_with_the_code_from_the_outbox(console, stack, local_stack_process, owner_api):
     email = f"forgetful-{secrets.token_hex(3)}@demo.clinic"
-    subprocess.run([sys.executable, "-m", "devtools.cli", "user", "create", "--clinic", owner_api.get("/clinic")["clinic_id"],
-                    "--email", email, "--password", DEMO_PASSWORD, "--role", "BillingStaff"],
+    clinic_id = owner_api.get("/clinic")["clinic_id"]
+    subprocess.run([sys.executable, "-m", "devtools.cli", "user", "create", "--clinic", clinic_id, "--email", email,
+                    "--password", DEMO_PASSWORD, "--role", "BillingStaff"],
                    env=local_stack_process.env, cwd=ROOT, capture_output=True, check=True)
     console.open()
     page = console.page
