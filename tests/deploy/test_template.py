@@ -331,7 +331,9 @@ def test_the_lambda_package_holds_the_app_and_no_build_tooling(template):
 def test_the_pool_offers_optional_authenticator_app_mfa_and_invites_with_the_console_address(template):
     pool = template["Resources"]["UserPool"]["Properties"]
     assert pool["MfaConfiguration"] == "OPTIONAL" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
-    invite = pool["AdminCreateUserConfig"]["InviteMessageTemplate"]
+    # Cognito takes a custom invitation only when it sends through SES (EmailSendingAccount DEVELOPER)
+    condition, invite, otherwise = pool["AdminCreateUserConfig"]["InviteMessageTemplate"]["Fn::If"]
+    assert (condition, otherwise) == ("HasSesSource", {"Ref": "AWS::NoValue"})
     with_url, without_url = invite["EmailMessage"]["Fn::If"][1:]
     for message in (with_url["Fn::Sub"], without_url):
         assert "{username}" in message and "{####}" in message  # Cognito refuses a template without them
