@@ -217,3 +217,23 @@ def test_the_worklist_page_reads_the_record_with_the_clinic_or_from_the_cache(cl
         auth.STAFF.clear()
         monkeypatch.setenv("FOLLOWUPS_STAFF_CACHE_SECONDS", "0")
         config.settings.cache_clear()
+
+
+def test_a_leaver_with_50_callbacks_costs_one_transaction_for_the_record_and_two_for_the_callbacks(clinic):
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.domain.roles import Caller
+    from chalicelib.services import callbacks
+
+    billing = Caller(clinic.sub("billing"), clinic.clinic_id, frozenset({"BillingStaff"}))
+    now = datetime.now(UTC)
+    for p in range(5):
+        pid = clinic.patient(f"Many Callbacks {p}")
+        for i in range(10):
+            callbacks.schedule(UnitOfWork(), billing, now, pid, due_at=now + timedelta(hours=1, minutes=i))
+    with dynamodb_calls() as calls:
+        r = clinic.owner.post(f"/staff/{clinic.sub('billing')}/deactivate", {"reassign_to": clinic.sub("admin")})
+    assert r.status == 200 and r.body["callbacks_reassigned"] == 50, r
+    assert calls.ops().count("TransactWriteItems") == 1 + 2  # batches of 49 callbacks with their audit entries
+    assert len(UnitOfWork().contacts.scheduled_for(clinic.clinic_id, clinic.sub("admin"))) == 50
+    assert UnitOfWork().contacts.scheduled_for(clinic.clinic_id, clinic.sub("billing")) == []
