@@ -42,10 +42,13 @@ def list_members(uow, clinic_id: str, *, include_inactive: bool = False) -> list
 
 
 def require_member(uow, clinic_id: str, sub: str, field: str) -> StaffMember:
-    """A body that names a person must name staff of this clinic (else 400, not 404)."""
+    """A body that names a person must name active staff of this clinic (else 400, not 404): a
+    deactivated member takes no new callback or delegation."""
     member = uow.staff.get(clinic_id, sub) if isinstance(sub, str) and sub else None
     if member is None:
         raise ValidationError(f"{field} is not staff of this clinic", fields={field: "not staff of this clinic"})
+    if not member.is_active:
+        raise ValidationError(f"{field} is a deactivated member", fields={field: "not an active staff member"})
     return member
 
 

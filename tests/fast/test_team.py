@@ -256,6 +256,17 @@ def test_callbacks_go_only_to_another_active_member(world, heir, field):
     assert statuses(world) == before
 
 
+def test_a_deactivated_member_takes_no_new_callback_or_delegation(world):
+    world.owner.post(f"/staff/{world.sub('billing2')}/deactivate", {})
+    pid = owing_patient(world)
+    r = world.billing.post(f"/follow-ups/{pid}/callbacks",
+                           {"due_at": in_two_days(), "assignee_sub": world.sub("billing2")})
+    assert r.status == 400 and "assignee_sub" in r.body["error"]["fields"], r
+    r = world.owner.post("/delegations", {"grantee_sub": world.sub("billing2"), "permission": "write_off",
+                                          "expires_at": (datetime.now(UTC) + timedelta(days=3)).isoformat()})
+    assert r.status == 400 and "grantee_sub" in r.body["error"]["fields"], r
+
+
 def test_deactivating_again_is_harmless_and_moves_what_is_left(world):
     sub = world.sub("billing")
     assert world.owner.post(f"/staff/{sub}/deactivate", {}).status == 200
