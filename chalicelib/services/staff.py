@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from .. import config
 from ..domain import clock, roles
 from ..domain.errors import Conflict, Forbidden, LastOwner, NotFound, Unauthorized, Unavailable, ValidationError
@@ -172,10 +170,9 @@ def _mirror(member: StaffMember, *, status_changed: bool = True) -> None:
     try:
         cognito.mirror(pool_id=config.settings().user_pool_id, username=member.email, role=member.role,
                        active=member.is_active if status_changed else None)
-    except (ClientError, BotoCoreError) as e:
-        logger.warning("user pool not updated yet", extra={"staff_sub": member.sub, "error_type": type(e).__name__})
-        raise Unavailable("the change is saved, but the sign-in service did not take it yet; send the same "
-                          "request again to finish it") from e
+    except Unavailable:
+        logger.warning("user pool not updated yet", extra={"staff_sub": member.sub})
+        raise
 
 
 def update(uow, caller: Caller, now: datetime, sub: str, *, role: str | None = None,
