@@ -520,8 +520,10 @@ class ContactRepository(_Repository):
                         label="callback")
 
     def save_callback(self, clinic_id: str, callback: Callback) -> None:
+        """Refused at commit if the callback was given to someone else since it was read."""
         self._tx.save("callbacks", (clinic_id, callback.patient_id, callback.callback_id), callback,
-                      label="callback")
+                      label="callback",
+                      condition=lambda stored: stored is not None and stored.assignee_sub == callback.assignee_sub)
 
     def reassign_callback(self, clinic_id: str, callback: Callback, assignee_sub: str, at: datetime) -> None:
         """Stage `callback` given to another assignee; refused unless still scheduled, due when it

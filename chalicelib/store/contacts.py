@@ -109,7 +109,11 @@ class ContactRepository:
         self._tx.create(callback_record(clinic_id, callback), label="callback")
 
     def save_callback(self, clinic_id: str, callback: Callback) -> None:
-        self._tx.save(callback_record(clinic_id, callback), label="callback")
+        """Stage a changed callback; refused at commit (`callback`) if it was given to someone else
+        since it was read (a leaver's callbacks moved meanwhile: the change reloads and keeps the
+        new assignee)."""
+        self._tx.save(callback_record(clinic_id, callback), label="callback",
+                      condition=CallbackRecord.assignee_sub == callback.assignee_sub)
 
     def reassign_callback(self, clinic_id: str, callback: Callback, assignee_sub: str, at: datetime) -> None:
         """Stage `callback` given to another assignee; refused at commit (`callback`) unless it is

@@ -199,6 +199,27 @@ def test_a_leavers_scheduled_callbacks_go_to_the_colleague_chosen_and_done_ones_
     assert {e.details["previous_assignee_sub"] for e in moved if "assignee_sub" in e.details} == {world.sub("billing")}
 
 
+def test_a_reschedule_that_read_the_callback_before_it_moved_keeps_the_new_assignee(world, monkeypatch):
+    from chalicelib.services import callbacks
+
+    pid = owing_patient(world)
+    cb = world.billing.post(f"/follow-ups/{pid}/callbacks", {"due_at": in_two_days()}).body
+    real_load, moved = callbacks._load, []
+
+    def load_then_deactivate(uow, clinic_id, patient_id):
+        loaded = real_load(uow, clinic_id, patient_id)
+        if not moved:  # the owner deactivates the assignee right after the reschedule read the callback
+            moved.append(world.owner.post(f"/staff/{world.sub('billing')}/deactivate",
+                                          {"reassign_to": world.sub("billing2")}))
+        return loaded
+
+    monkeypatch.setattr(callbacks, "_load", load_then_deactivate)
+    later = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0).isoformat()
+    r = world.owner.patch(f"/callbacks/{cb['callback_id']}", {"due_at": later})
+    assert moved[0].status == 200 and moved[0].body["callbacks_reassigned"] == 1
+    assert r.status == 200 and r.body["assignee_sub"] == world.sub("billing2"), r
+
+
 def test_by_default_the_callbacks_go_to_whoever_deactivates(world):
     pid = owing_patient(world)
     world.billing.post(f"/follow-ups/{pid}/callbacks", {"due_at": in_two_days()})
