@@ -50,7 +50,9 @@ function personName(context, sub) {
   if (!sub) return '';
   if (sub === 'system') return 'System';
   if (sub === context.me.sub) return 'You';
-  const member = context.staffBySub && context.staffBySub.get(sub);
+  // Members who left are not in the staff list, but the team page learns them (`formerStaff`).
+  const member = (context.staffBySub && context.staffBySub.get(sub))
+    || (context.formerStaff && context.formerStaff.get(sub));
   return member ? member.name : `Staff ${sub.slice(0, 8)}`;
 }
 

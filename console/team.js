@@ -18,8 +18,8 @@ export async function renderTeam(view, ctx) {
   let reloadAudit = async () => {};
   let reloadDelegations = async () => {};
   const changed = async () => Promise.all([reloadAudit(), reloadDelegations()]);
+  await renderStaff(staff, ctx, changed); // first: the audit trail names members who left too
   await Promise.all([
-    renderStaff(staff, ctx, changed),
     renderDelegations(delegations, ctx).then((reload) => { reloadDelegations = reload || reloadDelegations; }),
     renderAudit(audit, ctx).then((reload) => { reloadAudit = reload || reloadAudit; }),
   ]);
@@ -39,6 +39,7 @@ async function renderStaff(section, ctx, changed) {
       return;
     }
     await ctx.staff({ fresh: true });
+    ctx.formerStaff = new Map(members.filter((m) => m.status === 'inactive').map((m) => [m.sub, m]));
     clear(list).append(h('ul', { class: 'people' }, members.map((m) => memberRow(m, members))));
   }
   function memberRow(m, members) {
