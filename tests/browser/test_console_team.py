@@ -17,7 +17,7 @@ import secrets
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pyotp
@@ -100,15 +100,23 @@ def test_an_invited_member_signs_in_from_the_outbox_enrols_mfa_works_and_is_prom
         page.get_by_label("Authentication code").fill(totp.now())
         page.get_by_role("button", name="Verify").click()
         expect(page.get_by_role("heading", name="Follow-ups", exact=True)).to_be_visible()
-        expect(page.locator("table.worklist, .empty").first).to_be_visible()
         expect(page.get_by_role("link", name="Team")).to_have_count(0)
 
-        # She has a callback to make; the Owner promotes her to Admin.
+        # She works the worklist: the most overdue patient, a callback booked for the day after tomorrow.
+        patient_name = f"Nora's Patient {secrets.token_hex(2)}"
+        pid = owner_api.owing_patient(patient_name, (3_000, 4_000))  # the most overdue: first on the list
+        page.reload()
+        page.get_by_role("link", name=patient_name, exact=True).click()
+        page.get_by_role("button", name="Schedule callback").click()
+        day = owner_api.today() + timedelta(days=2)
+        member.dialog().get_by_label("Due").fill(f"{day.isoformat()}T10:30")
+        member.dialog().get_by_role("button", name="Schedule callback").click()
+        expect(page.get_by_role("region", name="Callbacks")).to_contain_text("10:30 AM")
         nora = next(m for m in owner_api.get("/staff")["items"] if m["email"] == email)
-        pid = owner_api.owing_patient(f"Nora's Patient {secrets.token_hex(2)}", (40, 4_000))
-        due = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        callback = owner_api.post(f"/follow-ups/{pid}/callbacks", {"due_at": due, "assignee_sub": nora["sub"]},
-                                  expect=201)
+        [callback] = owner_api.get(f"/follow-ups/{pid}")["callbacks"]
+        assert callback["assignee_sub"] == nora["sub"]
+
+        # The Owner promotes her to Admin.
         staff.get_by_role("button", name="Change Nora Newcomer's role").click()
         owner.dialog().get_by_label("Role").select_option("Admin")
         owner.dialog().get_by_role("button", name="Change role").click()
