@@ -60,7 +60,8 @@ PLATFORM_LOG_BYTES = 300  # Lambda's own START/END/REPORT lines per invocation (
 # Typical same-region latency of one call from Lambda, warm connection (assumptions, milliseconds).
 LATENCY_MS = {"GetItem": 4, "Query": 6, "BatchGetItem": 6, "PutItem": 6, "TransactWriteItems": 12,
               "AdminGetUser": 40, "AdminCreateUser": 120, "AdminAddUserToGroup": 60, "AdminSetUserPassword": 60,
-              "AdminListGroupsForUser": 40, "AdminRemoveUserFromGroup": 60, "AdminUpdateUserAttributes": 60}
+              "AdminListGroupsForUser": 40, "AdminRemoveUserFromGroup": 60, "AdminUpdateUserAttributes": 60,
+              "AdminDisableUser": 60, "AdminEnableUser": 60, "AdminUserGlobalSignOut": 60}
 DEFAULT_LATENCY_MS = 10
 
 READS = {"GetItem", "Query", "BatchGetItem", "Scan", "TransactGetItems"}
@@ -345,6 +346,21 @@ def _with_hold(s: State, i: int) -> dict:
     return data
 
 
+def _new_member(s: State, i: int) -> dict:
+    r = s.owner.post("/staff", {"email": f"member-{secrets.token_hex(5)}@example.test", "name": "New Member",
+                                "role": "BillingStaff"})
+    assert r.status == 201, r
+    return {"member": r.body["sub"]}
+
+
+def _leaver_with_callback(s: State, i: int) -> dict:
+    """A member with one scheduled callback (moved to the Admin when they leave)."""
+    data = {**_with_callback(s, i), **_new_member(s, i)}
+    r = s.billing.post(f"/follow-ups/{data['pid']}/callbacks", {"due_at": _soon(), "assignee_sub": data["member"]})
+    assert r.status == 201, r
+    return data
+
+
 def _hold_body(s: State) -> dict:
     from chalicelib.domain.clock import local_date
 
@@ -356,6 +372,11 @@ def _with_unpaid_invoice(s: State, i: int) -> dict:
     data = _patient_with_history(s, i)
     second = s.world.invoice(data["pid"], 3_000, _today(s))  # the payment went to the first, older one
     return {**data, "unpaid_invoice_id": second["invoice_id"]}
+
+def _inactive_member(s: State, i: int) -> dict:
+    data = _new_member(s, i)
+    assert s.owner.post(f"/staff/{data['member']}/deactivate", {}).status == 200
+    return data
 
 
 HISTORY = "patient with 2 invoices and 1 payment"
@@ -457,6 +478,14 @@ SCENARIOS: list[Scenario] = [
         f"/follow-ups/{s.data['pid']}/hold", _hold_body(s)), setup=_patient_with_history, state=HISTORY),
     Scenario("DELETE /follow-ups/{patient_id}/hold", lambda s, i: s.billing.delete(
         f"/follow-ups/{s.data['pid']}/hold"), setup=_with_hold, state=HISTORY + ", on hold"),
+
+    Scenario("PATCH /staff/{sub}", lambda s, i: s.owner.patch(f"/staff/{s.data['member']}", {"role": "Admin"}),
+             setup=_new_member, state="BillingStaff made Admin"),
+    Scenario("POST /staff/{sub}/deactivate", lambda s, i: s.admin.post(
+        f"/staff/{s.data['member']}/deactivate", {}), setup=_leaver_with_callback,
+             state="BillingStaff with 1 scheduled callback"),
+    Scenario("POST /staff/{sub}/reactivate", lambda s, i: s.owner.post(f"/staff/{s.data['member']}/reactivate"),
+             setup=_inactive_member, state="a deactivated member"),
 ]
 
 

@@ -21,6 +21,9 @@ class Settings:
     public_url: str | None
     log_level: str
     preload_routes: bool  # load every route's module at start-up, not on its first request
+    staff_cache_seconds: float  # how long a process trusts a staff record it read (at most 60)
+    outbox_file: str | None  # local stack only: where messages Cognito would send are written
+    password_policy: dict  # the user pool's PasswordPolicy, for the console to show and check
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,53 @@ def settings() -> Settings:
         public_url=_env("FOLLOWUPS_PUBLIC_URL"),
         log_level=_env("FOLLOWUPS_LOG_LEVEL", "INFO"),
         preload_routes=_env("FOLLOWUPS_PRELOAD_ROUTES", "off") == "on",
+        staff_cache_seconds=staff_cache_seconds(),
+        outbox_file=_env("FOLLOWUPS_OUTBOX_FILE"),
+        password_policy=password_policy(),
     )
+
+
+DEFAULT_PASSWORD_POLICY = {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True,
+                           "RequireNumbers": True, "RequireSymbols": True}
+
+
+def password_policy() -> dict:
+    """FOLLOWUPS_PASSWORD_POLICY: the pool's PasswordPolicy as JSON (the template and the local stack
+    set it from the pool's own); unset or unreadable: Cognito's default rules."""
+    import json
+
+    try:
+        found = json.loads(_env("FOLLOWUPS_PASSWORD_POLICY", "{}"))
+    except ValueError:
+        found = {}
+    known = {k: v for k, v in found.items() if k in DEFAULT_PASSWORD_POLICY} if isinstance(found, dict) else {}
+    return {**DEFAULT_PASSWORD_POLICY, **known}
+
+
+STAFF_CACHE_MAX_SECONDS = 60.0  # the contract: a role change or a deactivation counts within a minute
+STAFF_CACHE_DEFAULT_SECONDS = 30.0  # with the console's 25 s check, a leaver's open console ends within a minute
+
+
+CONSOLE_CHECK_SECONDS = 25.0  # how often an open console asks the API whether its user may still act
+
+
+def console_check_seconds() -> float:
+    """FOLLOWUPS_CONSOLE_CHECK_SECONDS (tests make it short), never longer than the default: with
+    the staff cache, a deactivated member's open console ends within a minute."""
+    try:
+        value = float(_env("FOLLOWUPS_CONSOLE_CHECK_SECONDS", str(CONSOLE_CHECK_SECONDS)))
+    except ValueError:
+        value = CONSOLE_CHECK_SECONDS
+    return min(max(value, 1.0), CONSOLE_CHECK_SECONDS)
+
+
+def staff_cache_seconds() -> float:
+    """FOLLOWUPS_STAFF_CACHE_SECONDS (default 30, at most 60; 0 turns the cache off)."""
+    try:
+        value = float(_env("FOLLOWUPS_STAFF_CACHE_SECONDS", str(STAFF_CACHE_DEFAULT_SECONDS)))
+    except ValueError:
+        value = STAFF_CACHE_DEFAULT_SECONDS
+    return min(max(value, 0.0), STAFF_CACHE_MAX_SECONDS)
 
 
 def lambda_runtime() -> bool:

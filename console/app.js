@@ -3,16 +3,19 @@
 import { Api } from './api.js';
 import { Session } from './auth.js';
 import { renderDashboard } from './dashboard.js';
-import { announce, clear, errorNote, field, h, HOME, setLiveRegion } from './dom.js';
+import { announce, clear, errorNote, h, HOME, setLiveRegion } from './dom.js';
 import { Formatter, label } from './format.js';
 import { renderPatient } from './patient.js';
+import { enrolMfa } from './mfa.js';
 import { renderReports } from './reports.js';
+import { renderSignIn } from './signin.js';
 import { renderTeam } from './team.js';
 import { renderWorklist } from './worklist.js';
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
 let ctx = null;
+let heartbeat = null;
 
 const PAGES = [
   { hash: HOME, title: 'Follow-ups', render: renderWorklist, visible: () => true },
@@ -32,53 +35,24 @@ function showProblem(message) {
     h('p', {}, message)));
 }
 
-function renderSignIn(session, reason) {
+function showSignIn(session, reason) {
   topbar.hidden = true;
-  document.title = 'Sign in · Clinic Follow-ups';
-  const email = field('Email', h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true }));
-  const password = field('Password', h('input', {
-    type: 'password', name: 'password', autocomplete: 'current-password', required: true,
-  }));
-  const error = h('p', { class: 'form-error', role: 'alert', hidden: !reason }, reason || '');
-  const button = h('button', { type: 'submit', class: 'primary wide' }, 'Sign in');
-  const form = h('form', { class: 'signin panel', novalidate: true }, h('h1', {}, 'Sign in'),
-    h('p', { class: 'muted' }, 'Clinic Follow-ups: billing staff console'),
-    email.wrap, password.wrap, error, button);
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    error.hidden = true;
-    if (!email.control.value.trim() || !password.control.value) {
-      error.textContent = 'Enter your email and password.';
-      error.hidden = false;
-      return;
-    }
-    button.disabled = true;
-    button.textContent = 'Signing in…';
-    try {
-      await session.signIn(email.control.value, password.control.value);
-    } catch (e) {
-      error.textContent = e.message;
-      error.hidden = false;
-      button.disabled = false;
-      button.textContent = 'Sign in';
-      password.control.select();
-      return;
-    }
+  renderSignIn(main, session, reason, async () => {
     try {
       await enter(session);
     } catch (e) {
       session.end(`Signed in, but the console could not load your clinic: ${e.message}`);
     }
   });
-  clear(main).append(h('div', { class: 'signin-wrap' }, form));
-  email.control.focus();
 }
 
 function personName(context, sub) {
   if (!sub) return '';
   if (sub === 'system') return 'System';
   if (sub === context.me.sub) return 'You';
-  const member = context.staffBySub && context.staffBySub.get(sub);
+  // Members who left are not in the staff list, but the team page learns them (`formerStaff`).
+  const member = (context.staffBySub && context.staffBySub.get(sub))
+    || (context.formerStaff && context.formerStaff.get(sub));
   return member ? member.name : `Staff ${sub.slice(0, 8)}`;
 }
 
@@ -117,6 +91,12 @@ async function enter(session) {
     return context.staffBySub;
   };
   ctx = context;
+  // A member deactivated (or demoted) while this tab is open: the API says so within a minute
+  // (its staff cache is shorter than a minute less this interval), and a 401 ends the session.
+  clearInterval(heartbeat);
+  heartbeat = setInterval(() => {
+    if (ctx === context && document.visibilityState !== 'hidden') api.get('/me').catch(() => {});
+  }, 1000 * (session.config.session_check_seconds || 25));
   if (context.isOwnerOrAdmin) await context.staff();
   if (ctx !== context) return; // signed out while the staff list loaded
   renderFrame();
@@ -133,6 +113,11 @@ function renderFrame() {
   const role = (ctx.me.roles || []).map(label).join(', ');
   clear(document.getElementById('user')).append(
     h('span', { class: 'who' }, h('span', { class: 'email' }, ctx.me.email), h('span', { class: 'role' }, role)),
+    h('button', {
+      type: 'button',
+      class: 'secondary small',
+      onclick: () => enrolMfa(ctx),
+    }, 'Two-step sign-in'),
     h('button', {
       type: 'button',
       class: 'secondary small',
@@ -201,12 +186,13 @@ async function boot() {
   const session = new Session(config);
   session.onEnd = (reason) => {
     ctx = null;
+    clearInterval(heartbeat);
     if (reason) announce(reason, 'error');
-    renderSignIn(session, reason);
+    showSignIn(session, reason);
   };
   window.addEventListener('hashchange', route);
   if (!session.signedIn) {
-    renderSignIn(session);
+    showSignIn(session);
     return;
   }
   try {

@@ -1,4 +1,7 @@
-// Signing in with Cognito straight from the browser: InitiateAuth USER_PASSWORD_AUTH, then
+// Signing in with Cognito straight from the browser: InitiateAuth USER_PASSWORD_AUTH and the
+// challenges it may answer with (NEW_PASSWORD_REQUIRED on a first sign-in, SOFTWARE_TOKEN_MFA
+// once the user has turned on an authenticator app), ForgotPassword / ConfirmForgotPassword,
+// TOTP enrolment (AssociateSoftwareToken, VerifySoftwareToken, SetUserMFAPreference), then
 // REFRESH_TOKEN_AUTH before the ID token expires, and sign-out. Tokens live in sessionStorage
 // (one tab's session, gone when the tab closes).
 
@@ -17,10 +20,24 @@ const FRIENDLY = {
   NotAuthorizedException: 'Incorrect email or password.',
   UserNotFoundException: 'Incorrect email or password.',
   UserNotConfirmedException: 'This account is not confirmed yet. Ask the clinic owner.',
-  PasswordResetRequiredException: 'This account must reset its password first. Ask the clinic owner.',
+  PasswordResetRequiredException: 'This account must reset its password first: use "Forgot password?".',
   TooManyRequestsException: 'Too many attempts. Wait a minute and try again.',
   LimitExceededException: 'Too many attempts. Wait a minute and try again.',
+  CodeMismatchException: 'That code is not right. Check it and try again.',
+  ExpiredCodeException: 'That code has expired. Ask for a new one.',
+  EnableSoftwareTokenMFAException: 'That code is not right. Check it and try again.',
+  InvalidPasswordException: 'That password does not meet the rules.',
 };
+
+/** The pool's password rules (config.json `password_policy`) as [label, test] pairs. */
+export function passwordRules(policy = {}) {
+  const rules = [[`At least ${policy.MinimumLength || 8} characters`, (p) => p.length >= (policy.MinimumLength || 8)]];
+  if (policy.RequireUppercase) rules.push(['An upper-case letter', (p) => /[A-Z]/.test(p)]);
+  if (policy.RequireLowercase) rules.push(['A lower-case letter', (p) => /[a-z]/.test(p)]);
+  if (policy.RequireNumbers) rules.push(['A number', (p) => /[0-9]/.test(p)]);
+  if (policy.RequireSymbols) rules.push(['A symbol, such as ! or -', (p) => /[^A-Za-z0-9\s]/.test(p)]);
+  return rules;
+}
 
 /** The claims of a JWT (no verification: the API verifies; this only reads `exp` and `email`). */
 export function jwtClaims(token) {
@@ -98,17 +115,74 @@ export class Session {
     this.schedule();
   }
 
+  /** Signs in, or answers the challenge Cognito asks next: {name, session, username}. */
   async signIn(email, password) {
+    const username = email.trim();
     const out = await this.cognito('InitiateAuth', {
       AuthFlow: 'USER_PASSWORD_AUTH',
       ClientId: this.config.user_pool_client_id,
-      AuthParameters: { USERNAME: email.trim(), PASSWORD: password },
+      AuthParameters: { USERNAME: username, PASSWORD: password },
     });
-    if (!out.AuthenticationResult) {
-      throw new AuthError(out.ChallengeName || 'challenge',
-        'This account has to finish setting up (for example, choose a new password). Ask the clinic owner.');
+    return this.finish(out, username);
+  }
+
+  finish(out, username) {
+    if (out.AuthenticationResult) {
+      this.store(out.AuthenticationResult);
+      return null;
     }
-    this.store(out.AuthenticationResult);
+    if (out.ChallengeName === 'NEW_PASSWORD_REQUIRED' || out.ChallengeName === 'SOFTWARE_TOKEN_MFA') {
+      return { name: out.ChallengeName, session: out.Session, username };
+    }
+    throw new AuthError(out.ChallengeName || 'challenge',
+      'This account has to finish a sign-in step the console does not offer. Ask the clinic owner.');
+  }
+
+  async answer(challenge, responses) {
+    const out = await this.cognito('RespondToAuthChallenge', {
+      ChallengeName: challenge.name,
+      ClientId: this.config.user_pool_client_id,
+      Session: challenge.session,
+      ChallengeResponses: { USERNAME: challenge.username, ...responses },
+    });
+    return this.finish(out, challenge.username);
+  }
+
+  /** First sign-in: the temporary password is replaced by the user's own. */
+  newPassword(challenge, password) {
+    return this.answer(challenge, { NEW_PASSWORD: password });
+  }
+
+  /** The authenticator app's six digits. */
+  mfaCode(challenge, code) {
+    return this.answer(challenge, { SOFTWARE_TOKEN_MFA_CODE: code.replace(/\s+/g, '') });
+  }
+
+  forgotPassword(email) {
+    return this.cognito('ForgotPassword', { ClientId: this.config.user_pool_client_id, Username: email.trim() });
+  }
+
+  confirmForgotPassword(email, code, password) {
+    return this.cognito('ConfirmForgotPassword', {
+      ClientId: this.config.user_pool_client_id, Username: email.trim(), ConfirmationCode: code.trim(), Password: password,
+    });
+  }
+
+  /** TOTP enrolment, with the signed-in user's access token: the secret to put in an app. */
+  async associateSoftwareToken() {
+    await this.idToken(); // refreshed first if it is about to expire (the access token with it)
+    return (await this.cognito('AssociateSoftwareToken', { AccessToken: this.tokens.accessToken })).SecretCode;
+  }
+
+  /** Checks a first code from the app, then makes the app the user's second sign-in step. */
+  async enableSoftwareToken(code) {
+    await this.idToken();
+    await this.cognito('VerifySoftwareToken', {
+      AccessToken: this.tokens.accessToken, UserCode: code.replace(/\s+/g, ''), FriendlyDeviceName: 'Authenticator app',
+    });
+    await this.cognito('SetUserMFAPreference', {
+      AccessToken: this.tokens.accessToken, SoftwareTokenMfaSettings: { Enabled: true, PreferredMfa: true },
+    });
   }
 
   /** One refresh at a time; every caller waiting gets the same new ID token. */

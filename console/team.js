@@ -1,12 +1,13 @@
-// Team (Owners and Admins): the staff, write-off delegations (Owners grant and revoke them) and
-// the audit trail.
+// Team (Owners and Admins): the staff (Owners change roles, deactivate and reactivate; Admins
+// deactivate BillingStaff members), write-off delegations (Owners grant and revoke them) and the
+// audit trail, where every change to the team shows.
 
 import { act, announce, clear, field, formDialog, h, lacksRoute, orErrorNote, patientHref, select } from './dom.js';
 import { choices, FormError, label } from './format.js';
 
 const ACTIONS = ['invoice.created', 'payment.recorded', 'attempt.logged', 'callback.scheduled', 'callback.updated',
   'plan.created', 'plan.invoiced', 'promise.broken', 'writeoff.recorded', 'delegation.granted', 'delegation.revoked',
-  'clinic.updated', 'staff.created'];
+  'clinic.updated', 'staff.created', 'staff.updated', 'staff.deactivated', 'staff.reactivated'];
 
 export async function renderTeam(view, ctx) {
   view.append(h('div', { class: 'view-head' }, h('h1', {}, 'Team')));
@@ -14,18 +15,108 @@ export async function renderTeam(view, ctx) {
   const delegations = h('section', { class: 'panel', 'aria-label': 'Write-off delegations' }, h('h2', {}, 'Write-off delegations'));
   const audit = h('section', { class: 'panel', 'aria-label': 'Audit trail' }, h('h2', {}, 'Audit trail'));
   view.append(h('div', { class: 'columns' }, staff, delegations), audit);
-  await Promise.all([renderStaff(staff, ctx), renderDelegations(delegations, ctx), renderAudit(audit, ctx)]);
+  let reloadAudit = async () => {};
+  let reloadDelegations = async () => {};
+  const changed = async () => Promise.all([reloadAudit(), reloadDelegations()]);
+  await renderStaff(staff, ctx, changed); // first: the audit trail names members who left too
+  await Promise.all([
+    renderDelegations(delegations, ctx).then((reload) => { reloadDelegations = reload || reloadDelegations; }),
+    renderAudit(audit, ctx).then((reload) => { reloadAudit = reload || reloadAudit; }),
+  ]);
 }
 
-async function renderStaff(section, ctx) {
+async function renderStaff(section, ctx, changed) {
   const { api } = ctx;
   const list = h('div');
   section.append(list);
   async function load() {
-    const members = [...(await ctx.staff({ fresh: true })).values()];
-    clear(list).append(h('ul', { class: 'people' }, members.map((m) => h('li', {},
+    let members;
+    try {
+      members = api.has('GET /staff') ? (await api.get('/staff', { status: 'all' })).items
+        : [...(await ctx.staff({ fresh: true })).values()];
+    } catch (error) {
+      clear(list).append(h('p', { class: 'form-error' }, error.message));
+      return;
+    }
+    await ctx.staff({ fresh: true });
+    ctx.formerStaff = new Map(members.filter((m) => m.status === 'inactive').map((m) => [m.sub, m]));
+    clear(list).append(h('ul', { class: 'people' }, members.map((m) => memberRow(m, members))));
+  }
+  function memberRow(m, members) {
+    const inactive = m.status === 'inactive';
+    const buttons = [];
+    const mayDeactivate = ctx.isOwner || (ctx.isOwnerOrAdmin && m.role === 'BillingStaff');
+    if (!inactive && ctx.isOwner && api.has('PATCH /staff/{sub}')) {
+      buttons.push(button(`Change ${m.name}'s role`, 'Change role', () => changeRole(m)));
+    }
+    if (!inactive && m.sub !== ctx.me.sub && mayDeactivate && api.has('POST /staff/{sub}/deactivate')) {
+      buttons.push(button(`Deactivate ${m.name}`, 'Deactivate', () => deactivate(m, members)));
+    }
+    if (inactive && ctx.isOwner && api.has('POST /staff/{sub}/reactivate')) {
+      buttons.push(button(`Reactivate ${m.name}`, 'Reactivate', async () => {
+        await api.post(`/staff/${encodeURIComponent(m.sub)}/reactivate`);
+        announce(`${m.name} is active again.`);
+        await refresh();
+      }));
+    }
+    return h('li', { class: inactive ? 'inactive' : null, 'data-sub': m.sub },
       h('span', { class: 'name' }, m.name), ' ', h('span', { class: 'muted' }, m.email), ' ',
-      h('span', { class: 'badge' }, label(m.role))))));
+      h('span', { class: 'badge' }, label(m.role)), ' ',
+      inactive ? h('span', { class: 'badge muted' }, 'Inactive') : null, ' ', ...buttons);
+  }
+  function button(aria, text, action) {
+    const b = h('button', { type: 'button', class: 'secondary small', 'aria-label': aria }, text);
+    b.addEventListener('click', () => act(b, action));
+    return b;
+  }
+  async function refresh() {
+    await load();
+    await changed();
+  }
+  async function changeRole(m) {
+    const roles = [...ctx.vocabulary.roles].reverse();
+    const done = await formDialog({
+      title: `Change ${m.name}'s role`,
+      submitLabel: 'Change role',
+      build(form) {
+        const role = field('Role', select(choices(roles), { value: m.role }));
+        form.append(role.wrap);
+        this.role = role;
+        return { role };
+      },
+      submit() {
+        return api.patch(`/staff/${encodeURIComponent(m.sub)}`, { role: this.role.control.value });
+      },
+    });
+    if (done) {
+      announce(`${done.name} is now ${label(done.role)}.`);
+      await refresh();
+    }
+  }
+  async function deactivate(m, members) {
+    const heirs = members.filter((o) => o.status !== 'inactive' && o.sub !== m.sub);
+    heirs.sort((a, b) => (a.sub === ctx.me.sub ? -1 : b.sub === ctx.me.sub ? 1 : a.name.localeCompare(b.name)));
+    const done = await formDialog({
+      title: `Deactivate ${m.name}`,
+      submitLabel: 'Deactivate',
+      danger: true,
+      build(form) {
+        const heir = field('Who takes their callbacks', select(heirs.map((o) => [o.sub,
+          o.sub === ctx.me.sub ? `You (${o.name})` : `${o.name} (${label(o.role)})`])));
+        form.append(h('p', {}, `${m.name} is signed out everywhere and can no longer sign in. Their scheduled `
+          + 'callbacks move to the colleague you choose; their calendar feed and delegations stop.'), heir.wrap);
+        this.heir = heir;
+        return { reassign_to: heir };
+      },
+      submit() {
+        return api.post(`/staff/${encodeURIComponent(m.sub)}/deactivate`, { reassign_to: this.heir.control.value });
+      },
+    });
+    if (done) {
+      const n = done.callbacks_reassigned;
+      announce(`${m.name} is deactivated; ${n} callback${n === 1 ? '' : 's'} moved.`);
+      await refresh();
+    }
   }
   if (api.has('POST /staff')) {
     const add = h('button', { type: 'button', class: 'secondary' }, 'Add staff member');
@@ -52,7 +143,7 @@ async function renderStaff(section, ctx) {
       });
       if (created) {
         announce(`${created.name} added.`);
-        await load();
+        await refresh();
       }
     });
     section.append(h('div', { class: 'actions' }, add));
@@ -122,6 +213,7 @@ async function renderDelegations(section, ctx) {
     section.append(h('div', { class: 'actions' }, grant));
   }
   await load();
+  return load;
 }
 
 async function renderAudit(section, ctx) {
@@ -169,6 +261,7 @@ async function renderAudit(section, ctx) {
   action.control.addEventListener('change', () => load(true));
   more.addEventListener('click', () => load(false));
   await load(true);
+  return () => load(true);
 }
 
 /** Audit details as "name: value" lines; amounts in the clinic's currency, the rest as text. */

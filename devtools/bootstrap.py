@@ -12,6 +12,16 @@ from chalicelib import config
 from chalicelib.store.models import ALL_TABLES
 
 ROLES = ("Owner", "Admin", "BillingStaff")
+PASSWORD_POLICY = {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True, "RequireNumbers": True,
+                   "RequireSymbols": False}
+
+
+def invitation_template(console_url: str) -> dict:
+    """What the pool emails a new member (the deployed pool's says the same, with its console URL)."""
+    return {"EmailSubject": "You are invited to Clinic Follow-ups",
+            "EmailMessage": ("You have been added to your clinic's team on Clinic Follow-ups. Sign in at "
+                             f"{console_url} with the username {{username}} and the temporary password {{####}}; "
+                             "you will choose your own password then.")}
 
 
 def create_tables() -> None:
@@ -20,21 +30,25 @@ def create_tables() -> None:
             model.create_table(wait=True)
 
 
-def create_user_pool(name: str = "followups-local") -> tuple[str, str]:
+def create_user_pool(name: str = "followups-local", console_url: str | None = None) -> tuple[str, str]:
     """A pool like production's: email sign-in, immutable `custom:clinic_id`, the role groups,
-    and an app client allowing USER_PASSWORD_AUTH. Returns (pool id, client id)."""
+    optional software-token MFA, the invitation naming the console (`console_url`), and an app
+    client allowing USER_PASSWORD_AUTH. Returns (pool id, client id)."""
     cognito = boto3.client("cognito-idp", region_name=config.region())
     pool = cognito.create_user_pool(
         PoolName=name,
         UsernameAttributes=["email"],
         AutoVerifiedAttributes=["email"],
-        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
-        Policies={"PasswordPolicy": {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True,
-                                     "RequireNumbers": True, "RequireSymbols": False}},
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True,
+                               **({"InviteMessageTemplate": invitation_template(console_url)} if console_url else {})},
+        Policies={"PasswordPolicy": dict(PASSWORD_POLICY)},
+        AccountRecoverySetting={"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
         Schema=[{"Name": "clinic_id", "AttributeDataType": "String", "Mutable": False,
                  "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"}},
                 {"Name": "name", "AttributeDataType": "String", "Mutable": True}],
     )["UserPool"]
+    cognito.set_user_pool_mfa_config(UserPoolId=pool["Id"], MfaConfiguration="OPTIONAL",
+                                     SoftwareTokenMfaConfiguration={"Enabled": True})
     for group in ROLES:
         cognito.create_group(UserPoolId=pool["Id"], GroupName=group)
     client = cognito.create_user_pool_client(

@@ -209,6 +209,7 @@ Clinic Follow-ups is running (ready in {seconds:.1f}s).
   API:       {stack['api_url']}
   AWS:       {stack['aws_endpoint_url']}  (embedded: DynamoDB + Cognito){console}
   Stack:     {stack_file}
+  Outbox:    {stack.get('outbox_file', '-')}  (what Cognito would email: invitations, reset codes)
   Clinic:    Demo Family Clinic ({demo['clinic_id']}), {TIMEZONE}
   Users (password {password}):
 {users}

@@ -41,15 +41,19 @@ class SerializedApp:
         return chunks
 
 
-def start_embedded_aws(port: int, host: str = "127.0.0.1"):
-    """moto in server mode in a thread of this process; returns (server, endpoint url)."""
+def start_embedded_aws(port: int, host: str = "127.0.0.1", outbox_file: Path | None = None):
+    """moto in server mode in a thread of this process; returns (server, endpoint url). Cognito
+    writes what it would send to `outbox_file` (devtools/moto_cognito.py) and checks TOTP codes."""
     import logging
 
+    os.environ["MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP"] = "true"
     from moto.server import DomainDispatcherApplication, create_backend_app
 
-    from devtools import moto_patch
+    from devtools import moto_cognito, moto_patch
 
     moto_patch.install()
+    if outbox_file is not None:
+        moto_cognito.install(lambda: str(outbox_file))
     from werkzeug.serving import make_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto logs every request otherwise
@@ -106,13 +110,13 @@ def stop_api(process: subprocess.Popen) -> None:
             pass
 
 
-def bootstrap(endpoint: str) -> tuple[str, str]:
+def bootstrap(endpoint: str, console_url: str | None = None) -> tuple[str, str]:
     """Tables and user pool in the embedded AWS; returns (pool id, client id)."""
     os.environ.update(aws_environment(endpoint))
     from devtools import bootstrap as resources
 
     resources.create_tables()
-    pool_id, client_id = resources.create_user_pool()
+    pool_id, client_id = resources.create_user_pool(console_url=console_url)
     os.environ["FOLLOWUPS_USER_POOL_ID"], os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = pool_id, client_id
     from chalicelib import config
 
@@ -124,12 +128,19 @@ def main() -> int:
     api_port = int(os.environ.get("FOLLOWUPS_API_PORT", "8000"))
     aws_port = int(os.environ.get("FOLLOWUPS_AWS_PORT", "5005"))
     stack_file = Path(os.environ.get("FOLLOWUPS_STACK_FILE", ROOT / ".local" / "stack.json"))
+    outbox_file = Path(os.environ.get("FOLLOWUPS_OUTBOX_FILE", ROOT / ".local" / "outbox.jsonl")).resolve()
     started = time.monotonic()
-    server, endpoint = start_embedded_aws(aws_port)
-    pool_id, client_id = bootstrap(endpoint)
+    api_url = f"http://127.0.0.1:{api_port}"
+    console_url = f"{api_url}/console/" if (ROOT / "console" / "index.html").exists() else None
+    server, endpoint = start_embedded_aws(aws_port, outbox_file=outbox_file)
+    pool_id, client_id = bootstrap(endpoint, console_url)
     poller = start_webhook_delivery(endpoint)  # sets the webhook variables the API needs too
+    from devtools import bootstrap as resources
+
     env = {**os.environ, **aws_environment(endpoint), "FOLLOWUPS_USER_POOL_ID": pool_id,
-           "FOLLOWUPS_USER_POOL_CLIENT_ID": client_id, "FOLLOWUPS_GATEWAY_AUTHORIZER": "off"}
+           "FOLLOWUPS_USER_POOL_CLIENT_ID": client_id, "FOLLOWUPS_GATEWAY_AUTHORIZER": "off",
+           "FOLLOWUPS_OUTBOX_FILE": str(outbox_file),
+           "FOLLOWUPS_PASSWORD_POLICY": json.dumps(resources.PASSWORD_POLICY)}
     api = start_api(api_port, env)  # it starts up while the demo is seeded (the stack file waits for both)
     from devtools import demo
 
@@ -147,13 +158,11 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        api_url = f"http://127.0.0.1:{api_port}"
         wait_for(f"{api_url}/health", process=api)
         stack = {"api_url": api_url, "aws_endpoint_url": endpoint, "region": os.environ["AWS_REGION"],
-                 "user_pool_id": pool_id, "user_pool_client_id": client_id}
-        console = ROOT / "console" / "index.html"
-        if console.exists():
-            stack["console_url"] = f"{api_url}/console/"
+                 "user_pool_id": pool_id, "user_pool_client_id": client_id, "outbox_file": str(outbox_file)}
+        if console_url:
+            stack["console_url"] = console_url
         stack_file.parent.mkdir(parents=True, exist_ok=True)
         stack_file.write_text(json.dumps(stack, indent=2) + "\n")
         print(demo.instructions(stack, demo_info, DEMO_PASSWORD, time.monotonic() - started, stack_file),

@@ -189,6 +189,18 @@ def _release_hold(w):
     w.owner.post(f"/follow-ups/{pid}/hold", {"reason": "insurance_pending", "until": _in_days(w, 10)})
     return w.owner.delete(f"/follow-ups/{pid}/hold"), pid
 
+def _patch_staff(w):
+    return w.owner.patch(f"/staff/{w.sub('billing2')}", {"role": "Admin", "name": SECRET_TEXT}), None
+
+
+def _deactivate_staff(w):
+    return w.owner.post(f"/staff/{w.sub('billing2')}/deactivate", {}), None
+
+
+def _reactivate_staff(w):
+    w.owner.post(f"/staff/{w.sub('billing2')}/deactivate", {})
+    return w.owner.post(f"/staff/{w.sub('billing2')}/reactivate"), None
+
 
 CASES = [
     Case("POST", "/follow-ups/{patient_id}/payment-plan", "plan.created", _convert_to_plan, 201),
@@ -200,6 +212,9 @@ CASES = [
     Case("DELETE", "/calendar/feed", "calendar.feed_revoked", _revoke_feed, 204),
     Case("PATCH", "/clinic", "clinic.updated", _patch_clinic, 200),
     Case("POST", "/staff", "staff.created", _create_staff, 201),
+    Case("PATCH", "/staff/{sub}", "staff.updated", _patch_staff, 200),
+    Case("POST", "/staff/{sub}/deactivate", "staff.deactivated", _deactivate_staff, 200),
+    Case("POST", "/staff/{sub}/reactivate", "staff.reactivated", _reactivate_staff, 200),
     Case("POST", "/patients", "patient.created", _create_patient, 201),
     Case("POST", "/invoices", "invoice.created", _create_invoice, 201),
     Case("POST", "/payments", "payment.recorded", _record_payment, 201),

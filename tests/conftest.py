@@ -9,6 +9,9 @@ os.environ.update({
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
     "FOLLOWUPS_TABLE": "followups-test", "FOLLOWUPS_AUDIT_TABLE": "followups-audit-test",
     "FOLLOWUPS_GATEWAY_AUTHORIZER": "off", "POWERTOOLS_LOG_LEVEL": "WARNING", "FOLLOWUPS_LOG_LEVEL": "WARNING",
+    # Tests change staff records behind the API's back and expect the next request to see it;
+    # the cache itself (and its 60 s default) is tested in tests/fast/test_team.py.
+    "FOLLOWUPS_STAFF_CACHE_SECONDS": "0",
 })
 from devtools import moto_patch  # noqa: E402
 

@@ -41,7 +41,7 @@ from chalicelib.domain.clinic import Clinic
 from chalicelib.domain.clock import as_utc, iso_z
 from chalicelib.domain.contact import DONE, Attempt, CalendarFeed, Callback
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.team import PENDING, Delegation, Enrolment, StaffMember
+from chalicelib.domain.team import ACTIVE, PENDING, Delegation, Enrolment, StaffMember
 from chalicelib.domain.webhooks import Delivery, Event, Webhook
 from chalicelib.store import keys
 from chalicelib.store.accounts import LoadedAccount, Settling
@@ -238,6 +238,11 @@ def _still(e: Enrolment) -> Condition:
                            and (stored.name, stored.role) == (e.name, e.role))
 
 
+def _unchanged(m: StaffMember) -> Condition:
+    return lambda stored: (stored is not None and (stored.role, stored.name, stored.status or ACTIVE)
+                           == (m.role, m.name, m.status))
+
+
 class StaffRepository(_Repository):
     def get(self, clinic_id: str, sub: str, *, consistent: bool = False) -> StaffMember | None:
         member = self._store.staff.get((clinic_id, sub))
@@ -267,6 +272,14 @@ class StaffRepository(_Repository):
         self._tx.create("staff", (clinic_id, member.sub), member, label="staff")
         self._tx.save("enrolments", (clinic_id, _email_key(enrolment.email)), enrolment, label="staff_enrolment",
                       condition=_still(pending))
+
+    def save(self, clinic_id: str, member: StaffMember, *, was: StaffMember) -> None:
+        """Stage the changed record; refused at commit (`staff`) unless it still is what `was` read."""
+        self._tx.save("staff", (clinic_id, member.sub), member, label="staff", condition=_unchanged(was))
+
+    def require_unchanged(self, clinic_id: str, member: StaffMember, label: str = "actor") -> None:
+        """At commit, `member`'s record must still have the role, name and status read."""
+        self._tx.check("staff", (clinic_id, member.sub), _unchanged(member), label=label)
 
     def require_role(self, clinic_id: str, member: StaffMember, role: str, label: str = "permission") -> None:
         """At commit, `member` must still hold `role` (a demotion that lands first refuses it)."""
@@ -536,8 +549,19 @@ class ContactRepository(_Repository):
                         label="callback")
 
     def save_callback(self, clinic_id: str, callback: Callback) -> None:
+        """Refused at commit if the callback was given to someone else since it was read."""
         self._tx.save("callbacks", (clinic_id, callback.patient_id, callback.callback_id), callback,
-                      label="callback")
+                      label="callback",
+                      condition=lambda stored: stored is not None and stored.assignee_sub == callback.assignee_sub)
+
+    def reassign_callback(self, clinic_id: str, callback: Callback, assignee_sub: str, at: datetime) -> None:
+        """Stage `callback` given to another assignee; refused unless still scheduled, due when it
+        was and with the assignee read."""
+        moved = dataclasses.replace(callback, assignee_sub=assignee_sub, updated_at=at)
+        self._tx.save("callbacks", (clinic_id, callback.patient_id, callback.callback_id), moved, label="callback",
+                      condition=lambda stored: (stored is not None and stored.is_scheduled
+                                                and stored.assignee_sub == callback.assignee_sub
+                                                and stored.due_at == callback.due_at))
 
     def scheduled_for(self, clinic_id: str, sub: str, before: datetime | None = None) -> list[Callback]:
         """The assignee's scheduled callbacks, soonest first (only those due before `before`)."""

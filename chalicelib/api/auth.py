@@ -90,6 +90,47 @@ class JwksCache:
 JWKS = JwksCache()
 
 
+class StaffCache:
+    """The staff records this process read lately, by (clinic, sub), each trusted for
+    `config.settings().staff_cache_seconds` (at most 60 s): the record is the one source of a
+    member's role and status, and a role change or a deactivation made anywhere reaches every
+    process within that time. The process that makes the change forgets its own entry at once.
+    Only found records are kept (someone whose record is being created is read again)."""
+
+    def __init__(self, clock: Callable[[], float] | None = None):
+        self._clock = clock or time.monotonic
+        self._entries: dict[tuple[str, str], tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, clinic_id: str, sub: str, read: Callable[[], object]):
+        ttl = config.settings().staff_cache_seconds
+        now = self._clock()
+        with self._lock:
+            found = self._entries.get((clinic_id, sub))
+        if found is not None and ttl > 0 and now - found[0] < ttl:
+            return found[1]
+        member = read()
+        with self._lock:
+            if member is not None and ttl > 0:
+                if len(self._entries) > 10_000:  # a bound, not an eviction policy: start again
+                    self._entries.clear()
+                self._entries[(clinic_id, sub)] = (now, member)
+            else:
+                self._entries.pop((clinic_id, sub), None)
+        return member
+
+    def forget(self, clinic_id: str, sub: str) -> None:
+        with self._lock:
+            self._entries.pop((clinic_id, sub), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+STAFF = StaffCache()
+
+
 def _bearer(header: str | None) -> str:
     if not header:
         raise Unauthorized("missing Authorization header")
@@ -148,8 +189,9 @@ def groups_of(claims: dict) -> frozenset[str]:
 
 
 def caller_from_header(header: str | None) -> Caller:
-    """The caller a valid ID token names: its clinic, `sub` and roles (permissions are added by
-    the route when it needs them, from the store)."""
+    """The caller a valid ID token names: its clinic, `sub` and the token's groups. The groups
+    are only what the token claims: the route replaces them with the staff record's role
+    (`routing.RequestContext.require_active_staff`); permissions are added from the store too."""
     claims = verify_id_token(_bearer(header))
     clinic_id = claims.get("custom:clinic_id")
     if not is_clinic_id(clinic_id):

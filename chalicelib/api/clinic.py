@@ -10,9 +10,9 @@ from pydantic import BeforeValidator, Field, field_validator
 from ..domain import contact_rules
 from ..domain.roles import ALL_STAFF, OWNER_ADMIN, OWNER_ONLY, ROLES
 from ..services import clinics, staff
-from . import views
+from . import auth, views
 from .routing import RequestContext, route
-from .types import Body, Email, Out, text
+from .types import Body, Email, Out, Query, text
 
 
 def _sent_not_null(value):
@@ -121,6 +121,40 @@ class StaffList(Out):
     items: list[StaffOut]
 
 
+class StaffQuery(Query):
+    status: Literal["active", "all"] = Field("active", description="all: inactive members too")
+
+
+class StaffPatch(Body):
+    role: Literal[ROLES] | None = None
+    name: text(1, 200) | None = None
+
+    @field_validator("role", "name", mode="before")
+    @classmethod
+    def _not_null(cls, value):
+        if value is None:  # only when sent: leaving it out changes nothing
+            raise ValueError("must not be null")
+        return value
+
+
+class DeactivateIn(Body):
+    reassign_to: text(1, 128) | None = Field(
+        default=None, description="the active member who takes the leaver's scheduled callbacks (default: the caller)")
+
+    @field_validator("reassign_to", mode="before")
+    @classmethod
+    def _not_null(cls, value):
+        if value is None:
+            raise ValueError("must not be null")
+        return value
+
+
+class DeactivationOut(Out):
+    sub: str
+    status: Literal["inactive"]
+    callbacks_reassigned: int
+
+
 @route("/clinic", "GET", roles=ALL_STAFF, response=ClinicOut)
 def get_clinic(ctx: RequestContext) -> dict:
     """The caller's clinic."""
@@ -137,10 +171,11 @@ def patch_clinic(ctx: RequestContext) -> dict:
                                        contact_policy=b.contact_policy.changes() if b.contact_policy else None))
 
 
-@route("/staff", "GET", roles=OWNER_ADMIN, response=StaffList)
+@route("/staff", "GET", roles=OWNER_ADMIN, query=StaffQuery, response=StaffList)
 def list_staff(ctx: RequestContext) -> dict:
-    """The clinic's staff members."""
-    return {"items": [views.staff_member(m) for m in staff.list_members(ctx.uow, ctx.caller.clinic_id)]}
+    """The clinic's staff members: active ones, or everyone with `status=all`."""
+    members = staff.list_members(ctx.uow, ctx.caller.clinic_id, include_inactive=ctx.query.status == "all")
+    return {"items": [views.staff_member(m) for m in members]}
 
 
 @route("/staff", "POST", roles=OWNER_ADMIN, body=StaffIn, response=StaffOut, status=201)
@@ -152,3 +187,32 @@ def create_staff(ctx: RequestContext) -> dict:
     return views.staff_member(staff.create(ctx.uow, ctx.caller.clinic_id, ctx.now, email=str(b.email).lower(),
                                            name=b.name, role=b.role, actor=ctx.caller.actor,
                                            actor_roles=ctx.caller.roles))
+
+
+@route("/staff/{sub}", "PATCH", roles=OWNER_ONLY, body=StaffPatch, response=StaffOut)
+def patch_staff(ctx: RequestContext, sub: str) -> dict:
+    """Change a member's role or name; the Cognito group follows. The last active Owner is not demoted (409).
+
+    Sending the same request again after a 503 finishes moving the group."""
+    member = staff.update(ctx.uow, ctx.caller, ctx.now, sub, role=ctx.body.role, name=ctx.body.name)
+    auth.STAFF.forget(ctx.caller.clinic_id, sub)
+    return views.staff_member(member)
+
+
+@route("/staff/{sub}/deactivate", "POST", roles=OWNER_ADMIN, body=DeactivateIn, response=DeactivationOut)
+def deactivate_staff(ctx: RequestContext, sub: str) -> dict:
+    """Deactivate a member (an Admin: BillingStaff only): signed out and disabled, tokens refused within
+    60 s, calendar feed and delegations ended, scheduled callbacks moved to `reassign_to`.
+
+    Not oneself, not the last active Owner (409). Safe to send again: it finishes what a failure left."""
+    done = staff.deactivate(ctx.uow, ctx.caller, ctx.now, sub, reassign_to=ctx.body.reassign_to)
+    auth.STAFF.forget(ctx.caller.clinic_id, sub)
+    return views.deactivation(done)
+
+
+@route("/staff/{sub}/reactivate", "POST", roles=OWNER_ONLY, response=StaffOut)
+def reactivate_staff(ctx: RequestContext, sub: str) -> dict:
+    """Bring a deactivated member back, with their role (and none of their old callbacks)."""
+    member = staff.reactivate(ctx.uow, ctx.caller, ctx.now, sub)
+    auth.STAFF.forget(ctx.caller.clinic_id, sub)
+    return views.staff_member(member)

@@ -43,6 +43,10 @@ FILES: dict[str, str] = {
     "reports.js": _JS,
     "team.js": _JS,
     "corrections.js": _JS,
+
+    "signin.js": _JS,
+    "mfa.js": _JS,
+    "qrcodegen.js": _JS,
     "icon.svg": "image/svg+xml",
 }
 
@@ -54,6 +58,8 @@ STATIC_ROUTES: list[RouteSpec] = [
     RouteSpec("/console/{name}", "GET", None, None, None, None, 200, "One of the console's files (allow-list)",
               content_type="text/plain"),
 ]
+
+
 
 
 def _origin(url: str) -> str:
@@ -75,7 +81,8 @@ def cognito_endpoint() -> str:
 def console_config(request) -> dict:
     s = config.settings()
     return {"api_url": api_base_url(request), "cognito_endpoint": cognito_endpoint(), "region": s.region,
-            "user_pool_id": s.user_pool_id, "user_pool_client_id": s.user_pool_client_id}
+            "user_pool_id": s.user_pool_id, "user_pool_client_id": s.user_pool_client_id,
+            "password_policy": s.password_policy, "session_check_seconds": config.console_check_seconds()}
 
 
 def _security_headers(request, content_type: str) -> dict[str, str]:

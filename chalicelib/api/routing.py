@@ -31,6 +31,7 @@ from ..domain.errors import (
     InvariantViolation,
     NotFound,
     Unauthorized,
+    Unavailable,
     ValidationError,
 )
 from ..domain.ids import CHILD_PREFIXES, is_patient_id, patient_of
@@ -50,7 +51,7 @@ class UnsupportedMediaType(FollowUpsError):
 
 
 STATUS = {ValidationError: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
-          UnsupportedMediaType: 415}
+          UnsupportedMediaType: 415, Unavailable: 503}
 
 
 @dataclass(frozen=True)
@@ -237,9 +238,9 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
             if roles is not None:
                 ctx.caller = auth.caller_from_header(request.headers.get("authorization"))
                 logger.append_keys(clinic_id=ctx.caller.clinic_id, sub=ctx.caller.sub)
+                ctx.caller = ctx.require_active_staff()
                 if not ctx.caller.has_any(roles):
                     raise Forbidden(f"this needs one of the roles {', '.join(sorted(roles))}")
-                ctx.require_active_staff()
                 if permission is not None:
                     ctx.caller = ctx.with_permissions()
                     if not ctx.caller.may(permission):
@@ -353,12 +354,16 @@ class RequestContext:
     def header(self, name: str) -> str | None:
         return self.request.headers.get(name.lower())
 
-    def require_active_staff(self) -> None:
-        """A valid token is not enough: its user needs an active staff record in the clinic (read
-        with the clinic, in the same call the route's services would make for it)."""
+    def require_active_staff(self) -> Caller:
+        """A valid token is not enough: its user needs an active staff record in the clinic, and
+        the record's role is the caller's role, whatever groups the token lists. Read with the
+        clinic, in the same call the route's services would make for it, or from this process's
+        cache of at most 60 s (`auth.STAFF`)."""
         from ..services import staff  # noqa: PLC0415 - loaded with the first authenticated route
 
-        staff.require_active(self.uow, self.caller)
+        caller = self.caller
+        member = auth.STAFF.get(caller.clinic_id, caller.sub, lambda: staff.acting_member(self.uow, caller))
+        return staff.as_acting(caller, member)
 
     def with_permissions(self) -> Caller:
         """The caller with the permissions the store grants them now (a read: only when needed)."""

@@ -32,6 +32,10 @@ def staff_member(m: StaffMember) -> dict:
     return {"sub": m.sub, "email": m.email, "name": m.name, "role": m.role, "status": m.status}
 
 
+def deactivation(d) -> dict:
+    return {"sub": d.member.sub, "status": d.member.status, "callbacks_reassigned": d.callbacks_reassigned}
+
+
 def delegation(g: Delegation) -> dict:
     return {"delegation_id": g.delegation_id, "grantee_sub": g.grantee_sub, "permission": g.permission,
             "expires_at": _t(g.expires_at), "created_by": g.created_by, "created_at": _t(g.created_at)}

@@ -66,6 +66,19 @@ class ConcurrentUpdate(Conflict):
     """Another request changed the same patient at the same moment, more times than we retry."""
 
 
+class LastOwner(Conflict):
+    """The change would leave the clinic without an active Owner."""
+
+    code = "last_owner"
+
+
+class Unavailable(FollowUpsError):
+    """A service we depend on (the user pool) failed; what was done is kept and the same request
+    sent again finishes it."""
+
+    code = "unavailable"
+
+
 class InvariantViolation(Exception):
     """A rule that money depends on does not hold: a bug, never the client's doing (500).
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .roles import ADMIN, BILLING, OWNER
+
 DELEGATION_MAX_LIFETIME = timedelta(days=90)
 
-PENDING, ACTIVE = "pending", "active"
+PENDING, ACTIVE, INACTIVE = "pending", "active", "inactive"
+STAFF_STATUSES = (ACTIVE, INACTIVE)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,16 @@ def may_act(member: StaffMember | None) -> bool:
     user whose creation never finished (or who has no record at all) holds nothing, whatever
     groups the token lists."""
     return member is not None and member.is_active
+
+
+def other_active_owners(members: list[StaffMember], sub: str) -> list[StaffMember]:
+    """The clinic's active Owners other than `sub`."""
+    return [m for m in members if m.is_active and m.role == OWNER and m.sub != sub]
+
+
+def may_deactivate(actor_role: str, target_role: str) -> bool:
+    """Business rule: an Owner deactivates anyone; an Admin only BillingStaff members."""
+    return actor_role == OWNER or (actor_role == ADMIN and target_role == BILLING)
 
 
 @dataclass

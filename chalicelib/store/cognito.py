@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import config
-from ..domain.errors import Conflict, ValidationError
+from ..domain.errors import Conflict, Unavailable, ValidationError
 from ..domain.roles import ROLES
 
 
@@ -111,3 +111,30 @@ def _create(pool_id: str, clinic_id: str, email: str, name: str, password: str |
         raise
     user = created["User"]
     return _pool_user(user["Username"], user["Attributes"]), True
+
+
+def mirror(*, pool_id: str, username: str, role: str, active: bool | None) -> None:
+    """Bring the pool's user to what their staff record says: exactly `role`'s group, and enabled
+    or disabled (None: leave that as it is, for a role change); a disabled user is also signed
+    out everywhere (their refresh tokens stop; ID tokens already issued are refused by the app,
+    which reads the record). Every call is idempotent; a failure of the pool is `Unavailable`
+    (whatever was done stays done, and the next call finishes it)."""
+    try:
+        _mirror(client(), pool_id, username, role, active)
+    except (ClientError, BotoCoreError) as e:
+        raise Unavailable("the change is saved, but the sign-in service did not take it yet; send the same "
+                          "request again to finish it") from e
+
+
+def _mirror(pool, pool_id: str, username: str, role: str, active: bool | None) -> None:
+    held = {g["GroupName"] for g in pool.admin_list_groups_for_user(UserPoolId=pool_id, Username=username)["Groups"]}
+    if role not in held:
+        pool.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=role)
+    for other in sorted(held & set(ROLES) - {role}):
+        pool.admin_remove_user_from_group(UserPoolId=pool_id, Username=username, GroupName=other)
+    if active:
+        pool.admin_enable_user(UserPoolId=pool_id, Username=username)
+    elif active is False and pool.admin_get_user(UserPoolId=pool_id, Username=username).get("Enabled", True):
+        # Signed out first, disabled second: a user found disabled was signed out before.
+        pool.admin_user_global_sign_out(UserPoolId=pool_id, Username=username)
+        pool.admin_disable_user(UserPoolId=pool_id, Username=username)

@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist
 
 from ..domain import reports
 from ..domain.clock import iso_z
-from ..domain.contact import DONE, Attempt, Callback
+from ..domain.contact import DONE, SCHEDULED, Attempt, Callback
 from . import keys
 from .mapping import d, d_out, n, t, t_out
 from .models import AttemptRecord, CallbackRecord, Record
@@ -108,7 +109,21 @@ class ContactRepository:
         self._tx.create(callback_record(clinic_id, callback), label="callback")
 
     def save_callback(self, clinic_id: str, callback: Callback) -> None:
-        self._tx.save(callback_record(clinic_id, callback), label="callback")
+        """Stage a changed callback; refused at commit (`callback`) if it was given to someone else
+        since it was read (a leaver's callbacks moved meanwhile: the change reloads and keeps the
+        new assignee)."""
+        self._tx.save(callback_record(clinic_id, callback), label="callback",
+                      condition=CallbackRecord.assignee_sub == callback.assignee_sub)
+
+    def reassign_callback(self, clinic_id: str, callback: Callback, assignee_sub: str, at: datetime) -> None:
+        """Stage `callback` given to another assignee; refused at commit (`callback`) unless it is
+        still scheduled, due when it was and with the assignee read (a callback done or
+        rescheduled meanwhile keeps that change)."""
+        moved = replace(callback, assignee_sub=assignee_sub, updated_at=at)
+        r = CallbackRecord
+        self._tx.save(callback_record(clinic_id, moved), label="callback",
+                      condition=(r.status == SCHEDULED) & (r.assignee_sub == callback.assignee_sub)
+                      & (r.due_at == iso_z(callback.due_at)))
 
     def scheduled_for(self, clinic_id: str, sub: str, before: datetime | None = None) -> list[Callback]:
         """The assignee's scheduled callbacks, soonest first (optionally only those due before an

@@ -36,6 +36,14 @@ def _still(e: Enrolment):
     return (r.status == PENDING) & (r.name == e.name) & (r.role == e.role)
 
 
+def _unchanged(m: StaffMember):
+    """The stored record still has `m`'s role, name and status (no status: active, as written
+    before there was one)."""
+    r = StaffRecord
+    status = (r.status == m.status) | r.status.does_not_exist() if m.status == ACTIVE else r.status == m.status
+    return (r.role == m.role) & (r.name == m.name) & status
+
+
 class StaffRepository:
     def __init__(self, tx: Transaction):
         self._tx = tx
@@ -79,6 +87,15 @@ class StaffRepository:
                             enrolment.created_by)
         self._tx.create(_record(clinic_id, member), label="staff")
         self._tx.save(_enrolment_record(clinic_id, enrolment), label="staff_enrolment", condition=_still(pending))
+
+    def save(self, clinic_id: str, member: StaffMember, *, was: StaffMember) -> None:
+        """Stage the member's changed record (role, name, status); refused at commit (`staff`) if
+        the record no longer is what `was` read."""
+        self._tx.save(_record(clinic_id, member), label="staff", condition=_unchanged(was))
+
+    def require_unchanged(self, clinic_id: str, member: StaffMember, label: str = "actor") -> None:
+        """At commit, `member`'s record must still have the role, name and status read."""
+        self._tx.check(_record(clinic_id, member), _unchanged(member), label=label)
 
     # ----- conditions on what a change relies on ----------------------------------------------------
     def require_role(self, clinic_id: str, member: StaffMember, role: str, label: str = "permission") -> None:

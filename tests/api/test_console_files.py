@@ -56,7 +56,12 @@ def test_config_json_names_the_api_as_the_browser_reached_it_and_the_pool_client
     assert r.status == 200 and r.headers["Content-Type"] == "application/json"
     assert r.body == {"api_url": "https://clinic.example.test:8443",
                       "cognito_endpoint": "https://cognito-idp.us-east-1.amazonaws.com/",
-                      "region": "us-east-1", "user_pool_id": aws["pool_id"], "user_pool_client_id": aws["client_id"]}
+                      "region": "us-east-1", "user_pool_id": aws["pool_id"], "user_pool_client_id": aws["client_id"],
+                      # the first sign-in shows and checks the pool's rules; an open console asks
+                      # the API this often whether its user may still act
+                      "password_policy": {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True,
+                                          "RequireNumbers": True, "RequireSymbols": True},
+                      "session_check_seconds": 25.0}
 
 
 class _Request:

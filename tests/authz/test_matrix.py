@@ -32,6 +32,9 @@ MATRIX = Path(__file__).with_name("matrix.txt")
 PRINCIPALS = ("owner", "admin", "billing", "delegate", "other_owner", "anonymous", "expired", "other_client",
               "access")
 VARIANTS = ("own", "foreign", "missing")
+# Principals without a column (matrix.txt's header): whose column they follow, on A's own objects;
+# None: the anonymous column (a deactivated member's token is refused like no token).
+DERIVED = {"deactivated": None, "extra_group": "billing", "missing_group": "owner", "other_group": "admin"}
 ERROR_CODES = {400: "validation_error", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
 HOST = {"Host": "matrix.example.test"}
 
@@ -46,6 +49,8 @@ class Row:
 
     def expected(self, principal: str, variant: str) -> int | None:
         """The status the matrix asks for, or None when the route has no such variant."""
+        if principal in DERIVED:
+            return None if variant != "own" else self.own[DERIVED[principal] or "anonymous"]
         if variant == "own":
             return self.own[principal]
         spec = self.foreign if variant == "foreign" else self.missing
@@ -163,6 +168,20 @@ class Objects:
     def console_file(self) -> str:
         return "app.js"
 
+    def new_member(self) -> str:
+        r = self.w.owner.post("/staff", {"email": f"member-{secrets.token_hex(5)}@example.test", "name": "Member",
+                                         "role": "BillingStaff"})
+        assert r.status == 201, r
+        return r.body["sub"]
+
+    def member(self) -> str:
+        return self._once("member", self.new_member)
+
+    def inactive_member(self) -> str:
+        sub = self.new_member()
+        assert self.w.owner.post(f"/staff/{sub}/deactivate", {}).status == 200
+        return sub
+
 
 class Missing(Objects):
     """Well-formed ids that exist nowhere. Child ids (invoice, payment, callback, plan) hang off a
@@ -210,6 +229,15 @@ class Missing(Objects):
 
     def console_file(self) -> str:
         return "not-a-console-file.js"
+
+    def new_member(self) -> str:
+        return f"00000000-0000-4000-8000-{secrets.token_hex(6)}"
+
+    def member(self) -> str:
+        return self.new_member()
+
+    def inactive_member(self) -> str:
+        return self.new_member()
 
 
 # ---- request builders: one per row; `o` holds the objects to address, `home` the caller-side clinic
@@ -296,6 +324,9 @@ BUILDERS: dict[tuple[str, str], Callable[[Objects, ClinicWorld], Call]] = {
     ("GET", "/reports/aging"): lambda o, home: Call("GET", "/reports/aging"),
     ("GET", "/reports/staff-performance"): lambda o, home: Call(
         "GET", f"/reports/staff-performance?from={home.days_ago(30)}&to={home.today().isoformat()}"),
+    ("PATCH", "/staff/{sub}"): lambda o, home: Call("PATCH", f"/staff/{o.member()}", {"name": "Matrix Member"}),
+    ("POST", "/staff/{sub}/deactivate"): lambda o, home: Call("POST", f"/staff/{o.new_member()}/deactivate", {}),
+    ("POST", "/staff/{sub}/reactivate"): lambda o, home: Call("POST", f"/staff/{o.inactive_member()}/reactivate"),
 }
 
 
@@ -326,7 +357,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(http, aws) -> World:
-    a = make_clinic(http, name="Matrix Clinic", extra_staff=(("delegate", "BillingStaff"),))
+    a = make_clinic(http, name="Matrix Clinic", extra_staff=(
+        ("delegate", "BillingStaff"), ("deactivated", "BillingStaff"), ("extra_group", "BillingStaff"),
+        ("missing_group", "Owner"), ("other_group", "Admin")))
     b = make_clinic(http, name="Matrix Clinic", timezone="Europe/Athens")
     r = a.owner.post("/delegations", {"grantee_sub": a.sub("delegate"), "permission": "write_off",
                                       "expires_at": clock.short_z(datetime.now(UTC) + timedelta(days=30))})
@@ -340,8 +373,30 @@ def world(http, aws) -> World:
     tokens.update(other_owner=b.users["owner"]["token"], anonymous=None, expired=a.users["owner"]["token"],
                   other_client=id_token(owner_email, PASSWORD, client_id=other_client),
                   access=access_token(owner_email))
+    tokens.update(derived_tokens(a, aws["pool_id"]))
     objects_a = Objects(a)
     return World(a, b, objects_a, Objects(b), Missing(a, objects_a), tokens)
+
+
+def derived_tokens(a: ClinicWorld, pool_id: str) -> dict[str, str]:
+    """Real tokens whose groups disagree with the staff record (groups changed by hand in the pool,
+    behind the API), and the token of a member deactivated after signing in."""
+    cognito = boto3.client("cognito-idp", region_name="us-east-1")
+
+    def regroup(who: str, add: tuple[str, ...], remove: tuple[str, ...]) -> str:
+        email = a.users[who]["email"]
+        for group in add:
+            cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=group)
+        for group in remove:
+            cognito.admin_remove_user_from_group(UserPoolId=pool_id, Username=email, GroupName=group)
+        return id_token(email)
+
+    tokens = {"extra_group": regroup("extra_group", ("Owner", "Admin"), ()),
+              "missing_group": regroup("missing_group", (), ("Owner",)),
+              "other_group": regroup("other_group", ("Owner",), ("Admin",)),
+              "deactivated": a.users["deactivated"]["token"]}
+    assert a.owner.post(f"/staff/{a.sub('deactivated')}/deactivate", {}).status == 200
+    return tokens
 
 
 def objects_for(world: World, principal: str, variant: str) -> Objects:
@@ -354,7 +409,7 @@ def objects_for(world: World, principal: str, variant: str) -> Objects:
 
 
 CASES = [pytest.param(row, principal, variant, id=f"{row.method} {row.path} | {principal} | {variant}")
-         for row in ROWS for principal in PRINCIPALS for variant in VARIANTS
+         for row in ROWS for principal in (*PRINCIPALS, *DERIVED) for variant in VARIANTS
          if row.expected(principal, variant) is not None]
 
 

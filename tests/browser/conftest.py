@@ -68,7 +68,10 @@ def pytest_terminal_summary(terminalreporter):
 # ----- the stack ------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def local_stack_process(tmp_path_factory):
-    local = LocalStack(tmp_path_factory.mktemp("browser-stack"))
+    tmp = tmp_path_factory.mktemp("browser-stack")
+    local = LocalStack(tmp)
+    # An open console checks its session every 2 s (not 25): a deactivation ends it quickly.
+    local.env.update(FOLLOWUPS_CONSOLE_CHECK_SECONDS="2", FOLLOWUPS_OUTBOX_FILE=str(tmp / "outbox.jsonl"))
     local.info = local.start()
     yield local
     local.stop()

@@ -404,7 +404,10 @@ def test_the_console_files_are_served_with_their_types_and_a_strict_policy(conso
     config = console.page.request.get(stack["console_url"] + "config.json").json()
     assert config == {"api_url": stack["api_url"], "cognito_endpoint": stack["aws_endpoint_url"] + "/",
                       "region": stack["region"], "user_pool_id": stack["user_pool_id"],
-                      "user_pool_client_id": stack["user_pool_client_id"]}
+                      "user_pool_client_id": stack["user_pool_client_id"],
+                      "password_policy": {"MinimumLength": 12, "RequireUppercase": True, "RequireLowercase": True,
+                                          "RequireNumbers": True, "RequireSymbols": False},  # the local pool's
+                      "session_check_seconds": 2.0}  # conftest.py: FOLLOWUPS_CONSOLE_CHECK_SECONDS
     preflight = console.page.request.fetch(stack["aws_endpoint_url"] + "/", method="OPTIONS", headers={
         "Origin": stack["api_url"], "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type,x-amz-target"})

@@ -262,7 +262,8 @@ def test_the_api_may_manage_users_of_its_own_pool_only(template):
                        for a in ("cognito-idp:AdminGetUser", "cognito-idp:AdminCreateUser",
                                  "cognito-idp:AdminUpdateUserAttributes",
                                  "cognito-idp:AdminListGroupsForUser", "cognito-idp:AdminAddUserToGroup",
-                                 "cognito-idp:AdminRemoveUserFromGroup")}
+                                 "cognito-idp:AdminRemoveUserFromGroup", "cognito-idp:AdminDisableUser",
+                                 "cognito-idp:AdminEnableUser", "cognito-idp:AdminUserGlobalSignOut")}
 
 
 def test_the_api_queries_every_index_of_the_billing_and_audit_tables_and_nothing_else(template):
@@ -324,3 +325,32 @@ def test_the_lambda_package_holds_the_app_and_no_build_tooling(template):
     names = zipfile.ZipFile(ROOT / "build" / "deployment.zip").namelist()
     assert "app.py" in names and "chalicelib/api/routing.py" in names
     assert not any(n.startswith(("deploy/", "tests/", "bench/")) for n in names)
+
+
+# ----- the team's sign-in (issue 15) --------------------------------------------------------------
+def test_the_pool_offers_optional_authenticator_app_mfa_and_invites_with_the_console_address(template):
+    pool = template["Resources"]["UserPool"]["Properties"]
+    assert pool["MfaConfiguration"] == "OPTIONAL" and pool["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    # Cognito takes a custom invitation only when it sends through SES (EmailSendingAccount DEVELOPER)
+    condition, invite, otherwise = pool["AdminCreateUserConfig"]["InviteMessageTemplate"]["Fn::If"]
+    assert (condition, otherwise) == ("HasSesSource", {"Ref": "AWS::NoValue"})
+    with_url, without_url = invite["EmailMessage"]["Fn::If"][1:]
+    for message in (with_url["Fn::Sub"], without_url):
+        assert "{username}" in message and "{####}" in message  # Cognito refuses a template without them
+    assert "${ConsoleUrl}" in with_url["Fn::Sub"]
+    assert template["Parameters"]["ConsoleUrl"]["Default"] == ""
+
+
+def test_cognito_sends_through_ses_only_when_an_identity_is_given(template):
+    email = template["Resources"]["UserPool"]["Properties"]["EmailConfiguration"]["Fn::If"]
+    assert email[0] == "HasSesSource"
+    assert email[1]["EmailSendingAccount"] == "DEVELOPER" and email[1]["SourceArn"] == {"Ref": "SesSourceArn"}
+    assert email[2] == {"EmailSendingAccount": "COGNITO_DEFAULT"}
+    assert template["Parameters"]["SesSourceArn"]["Default"] == ""
+
+
+def test_the_console_is_told_the_pools_own_password_rules(template):
+    policy = dict(template["Resources"]["UserPool"]["Properties"]["Policies"]["PasswordPolicy"])
+    policy.pop("TemporaryPasswordValidityDays")
+    for function in resources_of(translate(template), "AWS::Lambda::Function").values():
+        assert json.loads(function["Properties"]["Environment"]["Variables"]["FOLLOWUPS_PASSWORD_POLICY"]) == policy

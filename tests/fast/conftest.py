@@ -61,6 +61,7 @@ def fast_tier(store, cognito):
         mp.setattr(socket.socket, "connect_ex", fakes.refuse_socket)
         mp.setattr(user_pool, "find_user", cognito.find_user)
         mp.setattr(user_pool, "ensure_user", cognito.ensure_user)
+        mp.setattr(user_pool, "mirror", cognito.mirror)
         mp.setattr(auth, "caller_from_header", cognito.caller_from_header)
         mp.setattr(routing, "unit_of_work", lambda: MemoryUnitOfWork(store))
         fakes.activate(cognito)

@@ -24,6 +24,8 @@ class FakeUser:
     name: str
     groups: set[str] = field(default_factory=set)
     password: str | None = None
+    enabled: bool = True
+    signed_out_at: int = 0  # how many global sign-outs (refresh tokens issued before stop)
 
 
 class FakeCognito:
@@ -37,11 +39,19 @@ class FakeCognito:
     def __init__(self):
         self.users: dict[str, FakeUser] = {}  # by email (the pool's username)
         self.tokens: dict[str, Caller] = {}
-        self._failures: dict[str, BaseException] = {}
+        self._failures: dict[str, object] = {}
 
     def fail_after(self, step: str, error: BaseException) -> None:
         assert step in ("create", "password", "group"), step
         self._failures[step] = error
+
+    def token_with_groups(self, email: str, groups: set[str]) -> str:
+        """A valid token of the user that lists `groups`, whatever groups the user is in now (what
+        a token issued before a role change, or by a pool edited by hand, carries)."""
+        user = self.users[email]
+        token = "test-token-" + secrets.token_urlsafe(16)
+        self.tokens[token] = Caller(sub=user.sub, clinic_id=user.clinic_id, roles=frozenset(groups), email=user.email)
+        return token
 
     def _done(self, step: str) -> None:
         error = self._failures.pop(step, None)
@@ -68,6 +78,26 @@ class FakeCognito:
         self._done("group")
         return user.sub
 
+    def fail_mirror(self, error: BaseException, times: int = 1) -> None:
+        """The next `times` calls of `mirror` raise `error` before changing anything."""
+        self._failures["mirror"] = (error, times)
+
+    def mirror(self, *, pool_id: str, username: str, role: str, active: bool | None) -> None:
+        failure = self._failures.get("mirror")
+        if failure is not None:
+            error, times = failure
+            if times <= 1:
+                del self._failures["mirror"]
+            else:
+                self._failures["mirror"] = (error, times - 1)
+            raise error
+        user = self.users[username]
+        user.groups = {role} | (user.groups - set(ROLES))
+        if active is False and user.enabled:
+            user.signed_out_at += 1
+        if active is not None:
+            user.enabled = active
+
     def add_roleless_user(self, clinic_id: str) -> str:
         """A user of the clinic in no role group (Cognito allows it; the API must refuse them)."""
         email = f"nobody-{secrets.token_hex(4)}@example.test"
@@ -77,6 +107,8 @@ class FakeCognito:
     def sign_in(self, email: str) -> str:
         """A token for the user as they are now (like an ID token: later changes do not alter it)."""
         user = self.users[email]
+        if not user.enabled:
+            raise Unauthorized("User is disabled.")
         token = "test-token-" + secrets.token_urlsafe(16)
         self.tokens[token] = Caller(sub=user.sub, clinic_id=user.clinic_id,
                                     roles=frozenset(user.groups & set(ROLES)), email=user.email)

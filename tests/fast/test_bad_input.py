@@ -149,7 +149,7 @@ class Worlds:
         return World(clinic, store, now, {
             "patient_id": pid, "invoice_id": invoice.invoice_id, "callback_id": cb.callback_id,
             "payment_id": paid.payment_id, "delegation_id": grant.delegation_id, "plan_id": plan.plan_id,
-            "sub": clinic.sub("billing"), "theirs": theirs})
+            "sub": clinic.sub("billing"), "theirs": theirs, "heir": clinic.sub("billing2")})
 
 
 # ----- valid values ------------------------------------------------------------------------------
@@ -157,7 +157,8 @@ def valid_value(d: Field, w: World) -> Any:
     """A value the field's type accepts and the services too, for the world's patient."""
     soon = w.now + timedelta(minutes=3)
     by_name = {"patient_id": w.ids["patient_id"], "invoice_id": w.ids["invoice_id"], "grantee_sub": w.ids["sub"],
-               "assignee_sub": w.ids["sub"], "timezone": "Europe/Athens", "action": "payment.recorded",
+               "assignee_sub": w.ids["sub"], "reassign_to": w.ids["heir"], "timezone": "Europe/Athens",
+               "action": "payment.recorded",
                "received_at": (w.now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "email": f"walked-{secrets.token_hex(4)}@example.test",
                "external_id": f"ext-{secrets.token_hex(4)}", "reason": "walked reason", "cursor": MISSING}
@@ -264,7 +265,7 @@ def bad_values(d: Field, w: World) -> list[tuple[str, Any]]:
             out += [(repr(t), t) for t in ("not-an-email", "a@b", "@b.co", "a@b.co\n", "a b@c.de", "a@b .co")]
         if d.name == "timezone":
             out += [(repr(t), t) for t in ("Mars/Olympus", "utc ", "../../etc/passwd", "UTC\u0000", "Europe/Athens ")]
-        if d.name in ("patient_id", "invoice_id", "grantee_sub", "assignee_sub"):  # references in a body
+        if d.name in ("patient_id", "invoice_id", "grantee_sub", "assignee_sub", "reassign_to"):  # references
             out += [("another clinic's patient", w.ids["theirs"]), ("well-formed, no such object",
                     "pat_0000000000000000" if d.name == "patient_id" else f"{d.name[:3]}_00000000_000000"),
                     ("a name, not an id", "Walked Patient")]
