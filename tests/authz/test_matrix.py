@@ -246,6 +246,8 @@ BUILDERS: dict[tuple[str, str], Callable[[Objects, ClinicWorld], Call]] = {
     ("GET", "/reports/aging"): lambda o, home: Call("GET", "/reports/aging"),
     ("GET", "/reports/staff-performance"): lambda o, home: Call(
         "GET", f"/reports/staff-performance?from={home.days_ago(30)}&to={home.today().isoformat()}"),
+    ("GET", "/reports/contact-compliance"): lambda o, home: Call(
+        "GET", f"/reports/contact-compliance?from={home.days_ago(30)}&to={home.today().isoformat()}"),
 }
 
 
