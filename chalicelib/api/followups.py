@@ -68,6 +68,7 @@ class ContactOut(Out):
     call_now: bool
     blocked_by: list[RuleName] = Field(description="the contact rules that block a call now, in the contract's order")
     next_call_at: str | None = Field(description="the first instant no time-bound rule blocks; null: do_not_contact")
+    timezone: str = Field(description="the zone the rules judged in: the patient's own, else the clinic's")
 
 
 class WorklistRow(Out):

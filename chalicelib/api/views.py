@@ -107,9 +107,11 @@ def next_action(a) -> dict | None:
     return {"type": a.type, "due": _t(a.due) if isinstance(a.due, datetime) else _d(a.due)}
 
 
-def contact(s) -> dict:
-    """A patient's contact state (domain/contact_rules.ContactState)."""
-    return {"call_now": s.call_now, "blocked_by": list(s.blocked_by), "next_call_at": _t(s.next_call_at)}
+def contact(s, zone: str) -> dict:
+    """A patient's contact state (domain/contact_rules.ContactState) and the zone it was judged in
+    (beyond the contract's three members: the console says the patient's own time with it)."""
+    return {"call_now": s.call_now, "blocked_by": list(s.blocked_by), "next_call_at": _t(s.next_call_at),
+            "timezone": zone}
 
 
 def follow_up_row(r) -> dict:
@@ -117,7 +119,7 @@ def follow_up_row(r) -> dict:
     return {"patient_id": p.patient_id, "patient_name": p.name, "status": p.status,
             "balance_cents": p.balance_cents, "oldest_invoice_date": _d(p.oldest_open_invoice_date),
             "days_overdue": r.days_overdue, "bucket": r.bucket, "last_attempt": last_attempt(p.last_attempt),
-            "next_action": next_action(r.next_action), "contact": contact(r.contact)}
+            "next_action": next_action(r.next_action), "contact": contact(r.contact, r.zone)}
 
 
 def worklist(page) -> dict:
@@ -146,7 +148,7 @@ def follow_up(d) -> dict:
         "pending_promise": promise(p.pending_promise) if p.pending_promise else None,
         "last_attempt": last_attempt(p.last_attempt),
         "next_action": next_action(row.next_action),
-        "contact": contact(row.contact),
+        "contact": contact(row.contact, row.zone),
     }
 
 

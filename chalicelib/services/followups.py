@@ -77,6 +77,7 @@ class FollowUpRow:
     bucket: str | None
     next_action: NextAction | None
     contact: contact_rules.ContactState
+    zone: str  # the time zone the rules judged the row in: the patient's own, else the clinic's
 
 
 def contact_of(clinic: Clinic, patient: Patient, now: datetime) -> contact_rules.ContactState:
@@ -94,7 +95,7 @@ def row(patient: Patient, today: date, clinic: Clinic, now: datetime,
     promise = patient.pending_promise
     return FollowUpRow(patient, days, bucket, next_action(
         tz, patient.next_callback_at, promise.promised_date if promise else None, patient.plan_next_due),
-        contact if contact is not None else contact_of(clinic, patient, now))
+        contact if contact is not None else contact_of(clinic, patient, now), patient.contact.zone(tz))
 
 
 @dataclass(frozen=True)

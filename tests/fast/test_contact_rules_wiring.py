@@ -56,8 +56,9 @@ def lives_in(tz: str, do_not_contact=()):
 
 
 def contact_of(clinic_id: str, pid: str, now: datetime) -> dict:
+    """The contract's three members of the row's `contact` (its `timezone` is tested apart)."""
     [row] = [r for r in worklist(clinic_id, now)["items"] if r["patient_id"] == pid]
-    return row["contact"]
+    return {k: v for k, v in row["contact"].items() if k != "timezone"}
 
 
 def call(clinic_id: str, pid: str, now: datetime, outcome: str = "no_answer", channel: str = "phone",
@@ -76,6 +77,7 @@ def test_a_patient_in_tokyo_may_be_called_at_2059_their_time_not_at_2100_whateve
         "call_now": True, "blocked_by": [], "next_call_at": "2026-06-10T11:59:00Z"}
     assert contact_of(clinic_id, pid, at("2026-06-10T12:00:00Z")) == {
         "call_now": False, "blocked_by": ["outside_call_hours"], "next_call_at": "2026-06-10T23:00:00Z"}
+    assert worklist(clinic_id, created)["items"][0]["contact"]["timezone"] == "Asia/Tokyo"
 
 
 def test_without_a_zone_of_their_own_a_patient_is_judged_on_the_clinics_clock():
@@ -161,7 +163,9 @@ def test_the_detail_says_the_same_contact_as_the_worklist_row():
     clinic_id = regulated_clinic(now)
     pid = owing(clinic_id, now, now.date() - timedelta(days=10))
     set_facts(clinic_id, pid, lives_in("Asia/Tokyo"))
-    assert follow_up(clinic_id, pid, now)["contact"] == contact_of(clinic_id, pid, now)
+    detail = follow_up(clinic_id, pid, now)["contact"]
+    assert {k: v for k, v in detail.items() if k != "timezone"} == contact_of(clinic_id, pid, now)
+    assert detail["timezone"] == "Asia/Tokyo"
 
 
 # ----- contactable=true --------------------------------------------------------------------------
