@@ -26,8 +26,10 @@ def test_badges_the_callable_now_filter_and_a_blocked_callbacks_override(console
     for text in badges.all_inner_texts():
         assert text == "Call now" or re.match(r"Blocked: .+, (next .+|no call until they change it)$", text), text
 
-    page.get_by_test_id("callable-now").check()
+    with page.expect_response(lambda r: "contactable=true" in r.url and "limit=25" in r.url):
+        page.get_by_test_id("callable-now").check()
     expect(page).to_have_url(re.compile(r"contactable=true"))
+    expect(page.locator("section.results")).not_to_have_attribute("aria-busy", "true")
     expect(page.locator("table.worklist, .empty").first).to_be_visible()
     for text in page.get_by_test_id("contact-badge").all_inner_texts():
         assert text == "Call now"
