@@ -14,13 +14,12 @@ const RULE_WORDS = {
   on_hold: 'on hold',
 };
 
-/** "21:40" on the wall clock of `zone` (24-hour), or with the weekday when not the same local day as `ref`. */
+/** "21:40" on the wall clock of `zone` (24-hour); with the day when it is 24 hours or more after
+ * `ref` (within a day, "next 08:00" can only mean the next 08:00 to come). */
 export function wallTime(iso, zone, ref = null) {
   const at = new Date(iso);
   const time = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
-  if (!ref) return time;
-  const day = (d) => new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
-  if (day(at) === day(new Date(ref))) return time;
+  if (!ref || at.getTime() - new Date(ref).getTime() < 86400000) return time;
   const weekday = new Intl.DateTimeFormat('en-GB', { timeZone: zone, weekday: 'short', day: 'numeric', month: 'short' }).format(at);
   return `${weekday} ${time}`;
 }

@@ -51,3 +51,30 @@ def test_badges_the_callable_now_filter_and_a_blocked_callbacks_override(console
                                          "override_reason": "Works nights; asked for a late call"}
     expect(dialog).to_be_hidden()
     expect(page.get_by_role("region", name="Callbacks")).to_contain_text("10:00 PM")
+
+
+def test_the_badge_says_the_patients_own_time_and_the_next_allowed_call_in_words(console):
+    console.open()
+    said = console.page.evaluate("""async () => {
+        const { contactText, attemptWarning } = await import('./contact.js');
+        const now = new Date('2026-06-10T12:40:00Z');  // 21:40 in Tokyo, 08:40 in New York
+        const night = { call_now: false, blocked_by: ['outside_call_hours'], next_call_at: '2026-06-10T23:00:00Z',
+                        timezone: 'Asia/Tokyo' };
+        return {
+          now: contactText({ call_now: true, blocked_by: [], next_call_at: now.toISOString(),
+                             timezone: 'Asia/Tokyo' }, now),
+          night: contactText(night, now),
+          cap: contactText({ call_now: false, blocked_by: ['call_cap'], next_call_at: '2026-06-15T12:00:00Z',
+                             timezone: 'America/New_York' }, now),
+          refused: contactText({ call_now: false, blocked_by: ['do_not_contact'], next_call_at: null,
+                                 timezone: 'America/New_York' }, now),
+          phone: attemptWarning(night, 'phone'),
+          sms: attemptWarning(night, 'sms'),
+        };
+    }""")
+    assert said["now"] == "Call now"
+    assert said["night"] == "Blocked: 21:40 for the patient, next 08:00"
+    assert said["cap"] == "Blocked: call limit for the week reached, next Mon 15 Jun 08:00"
+    assert said["refused"] == "Blocked: asked not to be called, no call until they change it"
+    assert said["phone"].startswith("This call breaks a contact rule (outside call hours)")
+    assert said["sms"] == ""
