@@ -454,6 +454,9 @@ SCENARIOS: list[Scenario] = [
     Scenario("GET /reports/staff-performance", lambda s, i: s.admin.get(
         f"/reports/staff-performance?from={_today(s)}&to={_today(s)}"), setup=_patient_with_history,
              state="one day, 4 staff"),
+    Scenario("GET /reports/contact-compliance", lambda s, i: s.admin.get(
+        f"/reports/contact-compliance?from={_today(s)}&to={_today(s)}"), setup=_patient_with_history,
+             state="one day, 4 staff"),
     Scenario("GET /payment-plans/{plan_id}", lambda s, i: s.billing.get(f"/payment-plans/{s.data['plan_id']}"),
              setup=_with_plan, state="plan of 3 installments"),
     Scenario("POST /payment-plans/{plan_id}/run", lambda s, i: s.billing.post(

@@ -11,6 +11,12 @@ long they took inside botocore, next to the time of the whole request.
 
 Goals (issue 3): calls and items read the same from 1k to 100k (ratio <= 1.1), items read <=
 page size + 1, request time within 1.3x of the time of the DynamoDB calls it makes.
+
+Contact rules (issue 19): most rows carry contact facts (calls, a conversation, a refusal) the
+way a clinic chasing its patients would have them; 29% are blocked (a conversation 2 days ago:
+25%; calls refused: 4%; see `facts`). The clinic's call hours are 00:00-23:59 here so that
+the share blocked does not depend on the hour the benchmark runs. `contactable=true` is measured
+beside the other filters (items read per row returned).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +40,24 @@ from moto import mock_aws  # noqa: E402
 
 LIMIT = 25
 
+
+
+def facts(i: int, now: datetime):
+    """The contact facts of patient i, by a hash of i (patients of one invoice date are i apart by
+    multiples of 400, so i % 4 would block whole dates): a conversation 2 days ago (25%: blocked),
+    calls refused (4%: blocked), two unanswered calls yesterday (26%: callable), nothing (45%)."""
+    from chalicelib.domain.contact_rules import ContactFacts
+
+    share = (i * 2_654_435_761) % 2**32 % 100
+    if share < 25:
+        return ContactFacts(phone_attempts=((now - timedelta(days=2), "promised_payment"),),
+                            last_conversation_at=now - timedelta(days=2))
+    if share < 29:
+        return ContactFacts(do_not_contact=frozenset({"phone"}))
+    if share < 55:
+        return ContactFacts(phone_attempts=((now - timedelta(days=1, hours=2), "no_answer"),
+                                            (now - timedelta(days=1), "no_answer")))
+    return ContactFacts()
 
 
 def seed(clinic_id: str, start: int, stop: int, today) -> None:
@@ -50,7 +75,7 @@ def seed(clinic_id: str, start: int, stop: int, today) -> None:
             # The store's own record builder puts a patient with an open invoice on the worklist index.
             batch.save(accounts.patient_record(clinic_id, Patient(
                 pid, f"Patient {i}", now, "bench", balance_cents=1_000 + (i * 7_331) % 200_000, status=status,
-                oldest_open_invoice_date=oldest, version=1)))
+                oldest_open_invoice_date=oldest, contact=facts(i, now), version=1)))
 
 
 def measure(http, token: str, path: str, reps: int, warm: bool = True) -> dict:
@@ -90,13 +115,15 @@ def main() -> int:
         from chalice.test import Client
 
         from app import app
+        from chalicelib.domain.contact_rules import ContactPolicy
         from chalicelib.services import clinics, staff
         from chalicelib.store.uow import UnitOfWork
         from tests.support import PASSWORD, id_token
 
         now = datetime.now(UTC)
         uow = UnitOfWork()
-        clinic = clinics.create(uow, now, name="Bench Clinic", timezone="America/New_York", currency="USD")
+        clinic = clinics.create(uow, now, name="Bench Clinic", timezone="America/New_York", currency="USD",
+                                contact_policy=ContactPolicy(call_start=dtime(0, 0), call_end=dtime(23, 59)))
         staff.create(uow, clinic.clinic_id, now, email="bench@example.test", name="Bench", role="BillingStaff",
                      password=PASSWORD)
         token = id_token("bench@example.test")
@@ -107,6 +134,7 @@ def main() -> int:
             ("90+ and dates", f"/follow-ups?limit={LIMIT}&bucket=90%2B&invoice_date_from="
                               f"{(today - timedelta(days=200)).isoformat()}"),
             ("balance >= 1,500 (filter expr.)", f"/follow-ups?limit={LIMIT}&min_balance_cents=150000"),
+            ("contactable=true (filter expr.)", f"/follow-ups?limit={LIMIT}&contactable=true"),
         ]
         results: dict[tuple[int, str], dict] = {}
         seeded = 0

@@ -115,7 +115,9 @@ export class Api {
 
 function errorFrom(status, data) {
   if (data && data.error) {
-    return new ApiError(status, data.error.code, data.error.message, data.error.fields);
+    const error = new ApiError(status, data.error.code, data.error.message, data.error.fields);
+    error.body = data.error; // an error may carry more members (a 409 contact_rule's next_call_at)
+    return error;
   }
   if (data && data.message === 'Missing Authentication Token') {
     // What API Gateway and `chalice local` answer for a route that is not deployed.

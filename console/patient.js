@@ -8,6 +8,7 @@ import {
   adjustInvoice, cancelPlan, changePlan, correctable, holdText, placeHold, releaseHold, reversePayment, voidInvoice,
 } from './corrections.js';
 import { buildSchedule, ScheduleError } from './schedule.js';
+import { attemptWarningNote, overridePrompt } from './contact.js';
 
 function daysBetween(fromYmd, toYmd) {
   return Math.round((ymdToUtcDate(toYmd) - ymdToUtcDate(fromYmd)) / 86400000);
@@ -136,7 +137,7 @@ function renderPanel(ctx, data, { reload, patientId }) {
     actions.append(button('+ Log attempt', () => logAttempt(ctx, data, id, reload)));
   }
   if (api.has('POST /follow-ups/{patient_id}/callbacks')) {
-    actions.append(button('Schedule callback', () => scheduleCallback(ctx, id, reload)));
+    actions.append(button('Schedule callback', () => scheduleCallback(ctx, id, reload, data.contact)));
   }
   if (owed && api.has('POST /payments')) {
     actions.append(button('Record payment', () => recordPayment(ctx, data, patientId, reload), 'primary'));
@@ -307,7 +308,7 @@ async function logAttempt(ctx, data, id, reload) {
       outcome.control.addEventListener('change', () => {
         promise.hidden = outcome.control.value !== 'promised_payment';
       });
-      form.append(channel.wrap, outcome.wrap, promise, notes.wrap);
+      form.append(channel.wrap, attemptWarningNote(data.contact, channel.control), outcome.wrap, promise, notes.wrap);
       this.controls = { channel, outcome, amount, date, notes };
       return { channel, outcome, promised_amount_cents: amount, promised_date: date, notes };
     },
@@ -334,7 +335,8 @@ function defaultCallbackTime(fmt) {
   return `${fmt.localYmd(tomorrow)}T09:00`;
 }
 
-async function scheduleCallback(ctx, id, reload) {
+async function scheduleCallback(ctx, id, reload, contact = null) {
+  const override = overridePrompt((contact && contact.timezone) || ctx.clinic.timezone);
   const { api, fmt } = ctx;
   const staff = await ctx.staff();
   const people = [...staff.values()].map((m) => [m.sub, m.sub === ctx.me.sub ? `Me (${m.name})` : m.name]);
@@ -346,7 +348,7 @@ async function scheduleCallback(ctx, id, reload) {
         { hint: `Clinic time (${ctx.clinic.timezone})` });
       const assignee = field('Assigned to', select(people, { value: ctx.me.sub }));
       const notes = field('Notes', h('textarea', { rows: '3', maxlength: '2000' }));
-      form.append(due.wrap, assignee.wrap, notes.wrap);
+      form.append(due.wrap, assignee.wrap, notes.wrap, override.wrap);
       this.controls = { due, assignee, notes };
       return { due_at: due, assignee_sub: assignee, notes };
     },
@@ -358,7 +360,12 @@ async function scheduleCallback(ctx, id, reload) {
       const body = { due_at: wall };
       if (assignee.control.value && assignee.control.value !== ctx.me.sub) body.assignee_sub = assignee.control.value;
       if (notes.control.value.trim()) body.notes = notes.control.value.trim();
-      return api.post(`/follow-ups/${id}/callbacks`, body);
+      try {
+        return await api.post(`/follow-ups/${id}/callbacks`, override.apply(body));
+      } catch (error) {
+        override.handle(error); // a contact rule: the reason field appears; the dialog stays open
+        throw error;
+      }
     },
   });
   if (done) {

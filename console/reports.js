@@ -4,6 +4,7 @@
 import { act, announce, clear, download, errorNote, field, h, lacksRoute, orErrorNote, svg } from './dom.js';
 import { label } from './format.js';
 import { bucketClass } from './worklist.js';
+import { renderCompliance } from './contact.js';
 
 export async function renderReports(view, ctx) {
   view.append(h('div', { class: 'view-head' }, h('h1', {}, 'Reports')));
@@ -14,6 +15,9 @@ export async function renderReports(view, ctx) {
     const staff = h('section', { class: 'panel', 'aria-label': 'Staff performance' }, h('h2', {}, 'Staff performance'));
     view.append(staff);
     tasks.push(renderStaffPerformance(staff, ctx));
+    const compliance = h('section', { class: 'panel', 'aria-label': 'Contact compliance' }, h('h2', {}, 'Contact compliance'));
+    view.append(compliance);
+    tasks.push(renderCompliance(compliance, ctx, { firstOfMonth }));
   }
   await Promise.all(tasks);
 }

@@ -4,6 +4,7 @@
 import { clear, errorNote, field, h, HOME, patientHref, select } from './dom.js';
 import { holdText } from './corrections.js';
 import { label } from './format.js';
+import { callableFilter, contactBadge } from './contact.js';
 
 // Balance slider stops, in the currency's major units; the last stop of "Maximum" means no limit.
 const STOPS = [0, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000];
@@ -33,6 +34,7 @@ export async function renderWorklist(view, ctx, { params }) {
     from: params.get('invoice_date_from') || '',
     to: params.get('invoice_date_to') || '',
     status: owingStatuses.includes(params.get('status')) ? params.get('status') : '',
+    contactable: params.get('contactable') === 'true',
   };
   if (params.get('max_balance_cents') !== null) state.max = Math.min(state.max, STOPS.length - 1);
   let cursors = [null];
@@ -122,6 +124,8 @@ export async function renderWorklist(view, ctx, { params }) {
   const more = h('details', { class: 'more-filters' }, moreSummary,
     h('div', { class: 'filter-grid' }, minField.wrap, maxField.wrap, fromField.wrap, toField.wrap, statusField.wrap,
       h('div', { class: 'field field-button' }, clearButton)));
+  const callable = callableFilter(state, () => changed());
+  chips.append(callable.wrap);
   const filters = h('section', { class: 'filters panel', 'aria-label': 'Filters' }, chips, more);
   const results = h('section', { class: 'results', 'aria-label': 'Follow-ups' });
   const shown = h('p', { class: 'visually-hidden', 'aria-live': 'polite' });
@@ -136,6 +140,7 @@ export async function renderWorklist(view, ctx, { params }) {
       invoice_date_from: state.from,
       invoice_date_to: state.to,
       status: state.status,
+      contactable: state.contactable ? 'true' : '',
     };
   }
 
@@ -147,6 +152,7 @@ export async function renderWorklist(view, ctx, { params }) {
     if (state.from) reasons.push(`oldest invoice on or after ${fmt.date(state.from)}`);
     if (state.to) reasons.push(`oldest invoice on or before ${fmt.date(state.to)}`);
     if (state.status) reasons.push(`status ${label(state.status)}`);
+    if (state.contactable) reasons.push('callable now only');
     return reasons;
   }
 
@@ -160,7 +166,8 @@ export async function renderWorklist(view, ctx, { params }) {
   }
 
   function resetFilters() {
-    Object.assign(state, { bucket: '', min: 0, max: STOPS.length, from: '', to: '', status: '' });
+    Object.assign(state, { bucket: '', min: 0, max: STOPS.length, from: '', to: '', status: '', contactable: false });
+    callable.reset();
     minSlider.value = '0';
     maxSlider.value = String(STOPS.length);
     fromField.control.value = '';
@@ -251,7 +258,7 @@ export async function renderWorklist(view, ctx, { params }) {
   }
 
   function table(items) {
-    const head = ['Patient', 'Balance', 'Oldest invoice', 'Days overdue', 'Status', 'Last contact', 'Next action'];
+    const head = ['Patient', 'Balance', 'Oldest invoice', 'Days overdue', 'Status', 'Call', 'Last contact', 'Next action'];
     return h('table', { class: 'worklist cards-on-phone' },
       h('caption', { class: 'visually-hidden' }, 'Patients who owe money, most overdue first'),
       h('thead', {}, h('tr', {}, head.map((name) => h('th', { scope: 'col' }, name)))),
@@ -265,6 +272,7 @@ export async function renderWorklist(view, ctx, { params }) {
           h('span', { class: 'muted' }, ` (${row.bucket})`)),
         h('td', { 'data-label': 'Status' }, h('span', { class: ['badge', row.status] }, label(row.status)),
           row.hold ? [h('br'), h('span', { class: 'muted hold' }, holdText(fmt, row.hold))] : null),
+        h('td', { 'data-label': 'Call' }, contactBadge(row.contact)),
         h('td', { 'data-label': 'Last contact' }, lastContact(row.last_attempt)),
         h('td', { 'data-label': 'Next action' }, nextAction(row.next_action))))));
   }

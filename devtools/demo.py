@@ -135,9 +135,12 @@ def _story(story: _Story, uow, owner, admin, billing) -> None:
         return lambda now: payments.record(uow, who, now, idempotency_key=key, body={
             "patient_id": ids[first], "amount_cents": cents, "method": method})
 
-    def callback(who, first: str, due: datetime, notes: str, done_at: datetime | None = None):
+    def callback(who, first: str, due: datetime, notes: str, done_at: datetime | None = None,
+                 override: str | None = None):
+        # `override`: the patient asked for that time, which a contact rule may block (the quiet
+        # days after a conversation, or call hours for "later today" at night): kept only if one does.
         def book(now):
-            made = callbacks.schedule(uow, who, now, ids[first], due_at=due, notes=notes)
+            made = callbacks.schedule(uow, who, now, ids[first], due_at=due, notes=notes, override_reason=override)
             if done_at is not None:
                 story.on(done_at, lambda later: callbacks.update(uow, who, later, made.callback_id, status="done"))
         return book
@@ -188,12 +191,14 @@ def _story(story: _Story, uow, owner, admin, billing) -> None:
     # A promise still pending.
     story.on(a(2, "11:30"), attempt(billing, "Hana", "phone", "promised_payment", promise=(7_000, 5)))
     # Each demo user's callbacks: one overdue since an earlier day, one due today.
-    story.on(a(3, "10:01"), callback(billing, "Jonas", a(1, "10:00"), "Check the promised payment arrived"))
+    story.on(a(3, "10:01"), callback(billing, "Jonas", a(1, "10:00"), "Check the promised payment arrived",
+                                     override="Patient asked to be called after payday"))
     story.on(a(8, "11:05"), callback(admin, "Chen", a(2, "15:00"), "Follow up on the insurance answer"))
-    story.on(a(6, "14:05"), callback(owner, "Dana", a(1, "16:00"), "Offer a payment plan"))
+    story.on(a(6, "14:05"), callback(owner, "Dana", a(1, "16:00"), "Offer a payment plan",
+                                     override="Patient asked to hear about a plan this week"))
     for n, (who, first) in enumerate(((billing, "Alice"), (admin, "Bruno"), (owner, "Farah"))):
         booked, due = story.later_today(60 + 20 * n)
-        story.on(booked, callback(who, first, due, "Call back as agreed"))
+        story.on(booked, callback(who, first, due, "Call back as agreed", override="Patient agreed to this time"))
     # Tonight's work done already: the clinic is caught up to today's run.
     story.on(story.now, lambda now: invoicing.run_scheduled(uow, now))
 

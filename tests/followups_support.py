@@ -11,9 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.api import routing, views
 from chalicelib.domain.audit import AuditEntry
+from chalicelib.domain.contact_rules import ContactPolicy
 from chalicelib.domain.ids import new_child_id, new_id
 from chalicelib.domain.roles import BILLING, Caller
 from chalicelib.services import attempts, callbacks, clinics, followups, invoices, patients, payments
+from tests.support import ANYTIME
 
 ACTOR = "staff-under-test"
 
@@ -27,9 +29,9 @@ def real_today(clinic_id: str) -> date:
     return clinics.get(routing.unit_of_work(), clinic_id).today(datetime.now(UTC))
 
 
-def new_clinic(now: datetime, tz: str = "America/New_York") -> str:
+def new_clinic(now: datetime, tz: str = "America/New_York", contact_policy: ContactPolicy = ANYTIME) -> str:
     return clinics.create(routing.unit_of_work(), now, name="Fixed-time Clinic", timezone=tz,
-                          currency="USD").clinic_id
+                          currency="USD", contact_policy=contact_policy).clinic_id
 
 
 def owing(clinic_id: str, now: datetime, invoice_date: date, cents: int = 10_000, name: str | None = None,

@@ -432,10 +432,12 @@ class AccountRepository(Settling, _Repository):
     # ----- the worklist --------------------------------------------------------------------
     def worklist_page(self, clinic_id: str, *, low: date | None, high: date | None,
                       after: tuple[date, str] | None, limit: int, min_balance_cents: int | None = None,
-                      max_balance_cents: int | None = None, status: str | None = None
+                      max_balance_cents: int | None = None, status: str | None = None,
+                      keep: Callable[[acc.Patient], bool] | None = None
                       ) -> tuple[list[acc.Patient], tuple[date, str] | None]:
         """Up to `limit` patients with an open invoice, by (oldest open invoice date, patient id),
-        strictly after `after`; and the row the next page continues after (None at the end)."""
+        strictly after `after`, that `keep` keeps; and the row the next page continues after
+        (None at the end). No read budget here: a page is always full when rows remain."""
         held = status == acc.ON_HOLD  # a key range of its own in DynamoDB (keys.HELD)
 
         def listed(p: acc.Patient) -> bool:
@@ -447,8 +449,14 @@ class AccountRepository(Settling, _Repository):
                     and (max_balance_cents is None or p.balance_cents <= max_balance_cents)
                     and (status is None or p.status == status))
 
-        rows = sorted((p for (c, _), p in self._store.patients.items() if c == clinic_id and listed(p)),
-                      key=lambda p: (p.oldest_open_invoice_date, p.patient_id))[:limit + 1]
+        ordered = sorted((p for (c, _), p in self._store.patients.items() if c == clinic_id and listed(p)),
+                         key=lambda p: (p.oldest_open_invoice_date, p.patient_id))
+        rows = []
+        for p in ordered:
+            if keep is None or keep(read_back(p)):
+                rows.append(p)
+                if len(rows) > limit:
+                    break
         if len(rows) > limit:
             last = rows[limit - 1]
             return [read_back(p) for p in rows[:limit]], (last.oldest_open_invoice_date, last.patient_id)
@@ -533,7 +541,7 @@ class ContactRepository(_Repository):
         found = ((keys.timeline_sk(iso_z(a.at), a.attempt_id), a)
                  for (c, _, _), a in self._store.attempts.items() if c == clinic_id)
         for a in _between(found, start, end):
-            yield reports.AttemptEvent(a.by, a.at, a.channel, a.outcome)
+            yield reports.AttemptEvent(a.by, a.at, a.channel, a.outcome, tuple(a.rule_flags))
 
     # ----- callbacks -----------------------------------------------------------------------
     def callbacks_of(self, clinic_id: str, patient_id: str) -> dict[str, Callback]:
@@ -575,7 +583,7 @@ class ContactRepository(_Repository):
         found = ((keys.timeline_sk(iso_z(_callback_timeline_at(c)), c.callback_id), c)
                  for (clinic, _, _), c in self._store.callbacks.items() if clinic == clinic_id)
         for c in _between(found, start, end):
-            yield reports.CallbackEvent(c.assignee_sub, c.status, c.due_at, c.done_at)
+            yield reports.CallbackEvent(c.assignee_sub, c.status, c.due_at, c.done_at, c.override_by)
 
 
 # ----- audit and idempotency --------------------------------------------------------------------

@@ -11,13 +11,14 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import boto3
 from pynamodb.connection.base import Connection
 
 from chalicelib import config
 from chalicelib.domain.clock import local_date
+from chalicelib.domain.contact_rules import ContactPolicy
 from chalicelib.services import clinics, staff
 from chalicelib.store.uow import UnitOfWork
 
@@ -152,11 +153,19 @@ class ClinicWorld:
                                  headers={"Idempotency-Key": key or secrets.token_hex(8)})
 
 
+# The contact policy of the test clinics whose subject is not the contact rules: tests schedule
+# callbacks at real times of day, which Regulation F's hours would refuse at night (and the quiet
+# days after a conversation). A clinic may choose this (docs/contact-rules.md: "no hour limit");
+# tests of the rules make their clinics with `DEFAULT_POLICY`.
+ANYTIME = ContactPolicy(time(0, 0), time(23, 59), 50, 0)
+
+
 def make_clinic(http, timezone: str = "America/New_York", name: str = "Test Clinic",
-                now: datetime | None = None, extra_staff: tuple[tuple[str, str], ...] = ()) -> ClinicWorld:
+                now: datetime | None = None, extra_staff: tuple[tuple[str, str], ...] = (),
+                contact_policy: ContactPolicy = ANYTIME) -> ClinicWorld:
     now = now or datetime.now(UTC)
     uow = UnitOfWork()
-    clinic = clinics.create(uow, now, name=name, timezone=timezone, currency="USD")
+    clinic = clinics.create(uow, now, name=name, timezone=timezone, currency="USD", contact_policy=contact_policy)
     world = ClinicWorld(clinic.clinic_id, timezone, http=http)
     tag = secrets.token_hex(4)
     people = [("owner", "Owner"), ("admin", "Admin"), ("billing", "BillingStaff"), ("billing2", "BillingStaff"),

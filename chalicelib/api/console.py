@@ -37,6 +37,7 @@ FILES: dict[str, str] = {
     "dom.js": _JS,
     "format.js": _JS,
     "schedule.js": _JS,
+    "contact.js": _JS,
     "worklist.js": _JS,
     "patient.js": _JS,
     "dashboard.js": _JS,

@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field
 from ..domain.account import FOLLOW_UP_STATUSES
 from ..domain.aging import BUCKETS
 from ..domain.contact import CALLBACK_STATUSES, CHANNELS, MAX_NOTES, OUTCOMES
+from ..domain.contact_rules import OVERRIDE_REASON_LENGTH, RULES
 from ..domain.roles import ALL_STAFF
 from ..services import attempts, calendar, callbacks, followups, pages
 from . import views
@@ -42,6 +43,8 @@ class WorklistQuery(Query):
     invoice_date_from: LocalDate | None = Field(None, description="oldest open invoice date, inclusive")
     invoice_date_to: LocalDate | None = Field(None, description="oldest open invoice date, inclusive")
     status: Status | None = None
+    contactable: Literal["true", "false"] | None = Field(
+        None, description="true: only patients a contact rule does not block from a call now")
     limit: QueryLimit = 25
     cursor: text(1, 200) | None = None
 
@@ -58,6 +61,16 @@ class NextActionOut(Out):
     due: str
 
 
+RuleName = Literal[RULES]
+
+
+class ContactOut(Out):
+    call_now: bool
+    blocked_by: list[RuleName] = Field(description="the contact rules that block a call now, in the contract's order")
+    next_call_at: str | None = Field(description="the first instant no time-bound rule blocks; null: do_not_contact")
+    timezone: str = Field(description="the zone the rules judged in: the patient's own, else the clinic's")
+
+
 class WorklistRow(Out):
     patient_id: str
     patient_name: str
@@ -68,6 +81,7 @@ class WorklistRow(Out):
     bucket: Literal[BUCKETS]
     last_attempt: LastAttemptOut | None
     next_action: NextActionOut | None
+    contact: ContactOut
 
 
 class WorklistOut(Out):
@@ -95,17 +109,24 @@ class AttemptOut(Out):
     promised_amount_cents: int | None
     promised_date: str | None
     promise_id: str | None
+    rule_flags: list[RuleName] = Field(description="the contact rules the attempt broke (it is logged anyway)")
+
+
+OverrideReason = text(*OVERRIDE_REASON_LENGTH)
 
 
 class CallbackIn(Body):
     due_at: InstantOrWall
     notes: text(0, MAX_NOTES) | None = None
     assignee_sub: text(1, 128) | None = None
+    override_reason: OverrideReason | None = Field(
+        None, description="why the callback is scheduled although a contact rule blocks a call at due_at")
 
 
 class CallbackPatch(Body):
     status: Literal["done", "cancelled"] | None = None
     due_at: InstantOrWall | None = None
+    override_reason: OverrideReason | None = Field(None, description="with due_at, as on POST")
 
 
 class CallbackOut(Out):
@@ -115,6 +136,8 @@ class CallbackOut(Out):
     assignee_sub: str
     status: Literal[CALLBACK_STATUSES]
     notes: str | None
+    override_reason: str | None = Field(None, description="set when scheduled past a contact rule")
+    override_by: str | None = None
 
 
 class TaskOut(CallbackOut):
@@ -160,6 +183,7 @@ class FollowUpOut(Out):
     promises: PromisesOut
     last_attempt: LastAttemptOut | None
     next_action: NextActionOut | None
+    contact: ContactOut
 
 
 class FeedOut(Out):
@@ -173,7 +197,8 @@ def worklist(ctx: RequestContext) -> dict:
     q = ctx.query
     filters = followups.Filters(bucket=q.bucket, min_balance_cents=q.min_balance_cents,
                                 max_balance_cents=q.max_balance_cents, invoice_date_from=q.invoice_date_from,
-                                invoice_date_to=q.invoice_date_to, status=q.status)
+                                invoice_date_to=q.invoice_date_to, status=q.status,
+                                contactable=q.contactable == "true")
     return views.worklist(followups.worklist(ctx.uow, ctx.caller, ctx.now, filters, limit=q.limit, cursor=q.cursor))
 
 
@@ -215,7 +240,8 @@ def schedule_callback(ctx: RequestContext, patient_id: str) -> dict:
     """Schedule a callback at an instant or a clinic-local wall time, for the caller or a colleague."""
     b = ctx.body
     return views.callback(callbacks.schedule(ctx.uow, ctx.caller, ctx.now, patient_id, due_at=b.due_at,
-                                             notes=b.notes, assignee_sub=b.assignee_sub))
+                                             notes=b.notes, assignee_sub=b.assignee_sub,
+                                             override_reason=b.override_reason))
 
 
 @route("/callbacks/{callback_id}", "PATCH", roles=ALL_STAFF, body=CallbackPatch, response=CallbackOut)
@@ -223,7 +249,7 @@ def update_callback(ctx: RequestContext, callback_id: str) -> dict:
     """Mark a callback done or cancelled (`status`), or reschedule it (`due_at`)."""
     b = ctx.body
     return views.callback(callbacks.update(ctx.uow, ctx.caller, ctx.now, callback_id, status=b.status,
-                                           due_at=b.due_at))
+                                           due_at=b.due_at, override_reason=b.override_reason))
 
 
 @route("/tasks", "GET", roles=ALL_STAFF, response=TasksOut)

@@ -1,4 +1,4 @@
-"""Billing reports: aging (every role) and staff performance (Owner and Admin), JSON or CSV."""
+"""Billing reports: aging (every role); staff performance and contact compliance (Owner and Admin), JSON or CSV."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import Field
 
 from ..domain.aging import BUCKETS
 from ..domain.contact import CHANNELS, OUTCOMES
+from ..domain.contact_rules import RULES
 from ..domain.roles import ALL_STAFF, OWNER_ADMIN
 from ..services import reports
 from .routing import RequestContext, route
@@ -57,6 +58,26 @@ class StaffPerformanceOut(Out):
     items: list[StaffRowOut] = Field(description="one per staff member of the clinic, by name")
 
 
+class ComplianceRowOut(Out):
+    sub: str
+    name: str
+    attempts: int = Field(description="the member's attempts in the range, every channel")
+    flagged: dict[Literal[RULES], int] = Field(description="attempts that broke each contact rule, 0 included")
+    overrides: int = Field(description="callbacks the member scheduled past a contact rule, with a reason")
+
+
+class ContactComplianceOut(Out):
+    from_: str = Field(alias="from")
+    to: str
+    items: list[ComplianceRowOut] = Field(description="one per staff member of the clinic, by name")
+
+
+def _csv(body: str, filename: str) -> Response:
+    return Response(body=body, status_code=200, headers={
+        "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "private, no-store",
+        "Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @route("/reports/aging", "GET", roles=ALL_STAFF, response=AgingOut)
 def aging_report(ctx: RequestContext) -> dict:
     """Open invoices by the age of each (counts, patients, balance per bucket) and plans' uninvoiced parts."""
@@ -72,7 +93,17 @@ def staff_performance_report(ctx: RequestContext) -> dict | Response:
     report = reports.staff_performance(ctx.uow, ctx.caller, ctx.now, q.from_, q.to)
     if q.format == "json":
         return report
-    filename = f"staff-performance-{report['from']}-to-{report['to']}.csv"
-    return Response(body=reports.staff_performance_csv(report), status_code=200, headers={
-        "Content-Type": "text/csv; charset=utf-8", "Cache-Control": "private, no-store",
-        "Content-Disposition": f'attachment; filename="{filename}"'})
+    return _csv(reports.staff_performance_csv(report), f"staff-performance-{report['from']}-to-{report['to']}.csv")
+
+
+@route("/reports/contact-compliance", "GET", roles=OWNER_ADMIN, query=StaffPerformanceQuery,
+       response=ContactComplianceOut, also_returns=("text/csv",))
+def contact_compliance_report(ctx: RequestContext) -> dict | Response:
+    """Per staff member: attempts, those that broke each contact rule, and callbacks scheduled past a
+    rule, for a range of clinic-local dates (`format=csv` for a spreadsheet)."""
+    q = ctx.query
+    report = reports.contact_compliance(ctx.uow, ctx.caller, ctx.now, q.from_, q.to)
+    if q.format == "json":
+        return report
+    return _csv(reports.contact_compliance_csv(report),
+                f"contact-compliance-{report['from']}-to-{report['to']}.csv")

@@ -50,6 +50,7 @@ TABLE: tuple[tuple[str, str, str, str, bool], ...] = (
     ("GET", "/payment-plans/{plan_id}", "plans", "get_plan", True),
     ("POST", "/payment-plans/{plan_id}/run", "plans", "run_plan", True),
     ("GET", "/reports/aging", "reports", "aging_report", True),
+    ("GET", "/reports/contact-compliance", "reports", "contact_compliance_report", True),
     ("GET", "/reports/staff-performance", "reports", "staff_performance_report", True),
     ("GET", "/health", "system", "health", False),
     ("GET", "/me", "system", "me", True),

@@ -106,6 +106,7 @@ def error_response(error: FollowUpsError) -> Response:
     payload: dict[str, Any] = {"code": error.code, "message": error.message}
     if error.fields:
         payload["fields"] = error.fields
+    payload.update({k: v for k, v in error.extra().items() if k not in payload})
     headers = {"Content-Type": "application/json"}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="followups"'

@@ -122,7 +122,7 @@ def attempt(a: Attempt) -> dict:
     return {"attempt_id": a.attempt_id, "patient_id": a.patient_id, "at": _t(a.at), "by": a.by,
             "channel": a.channel, "outcome": a.outcome, "notes": a.notes,
             "promised_amount_cents": a.promised_amount_cents, "promised_date": _d(a.promised_date),
-            "promise_id": a.promise_id}
+            "promise_id": a.promise_id, "rule_flags": list(a.rule_flags)}
 
 
 def last_attempt(a: LastAttempt | None) -> dict | None:
@@ -132,7 +132,8 @@ def last_attempt(a: LastAttempt | None) -> dict | None:
 def callback(c: Callback) -> dict:
     return {"callback_id": c.callback_id, "patient_id": c.patient_id, "due_at": _t(c.due_at),
             "assignee_sub": c.assignee_sub, "status": c.status, "notes": c.notes, "created_at": _t(c.created_at),
-            "created_by": c.created_by, "done_at": _t(c.done_at)}
+            "created_by": c.created_by, "done_at": _t(c.done_at), "override_reason": c.override_reason,
+            "override_by": c.override_by}
 
 
 def next_action(a) -> dict | None:
@@ -141,12 +142,20 @@ def next_action(a) -> dict | None:
     return {"type": a.type, "due": _t(a.due) if isinstance(a.due, datetime) else _d(a.due)}
 
 
+def contact(s, zone: str) -> dict:
+    """A patient's contact state (domain/contact_rules.ContactState) and the zone it was judged in
+    (beyond the contract's three members: the console says the patient's own time with it)."""
+    return {"call_now": s.call_now, "blocked_by": list(s.blocked_by), "next_call_at": _t(s.next_call_at),
+            "timezone": zone}
+
+
 def follow_up_row(r) -> dict:
     p = r.patient
     return {"patient_id": p.patient_id, "patient_name": p.name, "status": p.status,
             "balance_cents": p.balance_cents, "oldest_invoice_date": _d(p.oldest_open_invoice_date),
             "days_overdue": r.days_overdue, "bucket": r.bucket, "last_attempt": last_attempt(p.last_attempt),
-            "next_action": next_action(r.next_action), "hold": hold(p.hold)}
+            "next_action": next_action(r.next_action), "hold": hold(p.hold),
+            "contact": contact(r.contact, r.zone)}
 
 
 def worklist(page) -> dict:
@@ -176,6 +185,7 @@ def follow_up(d) -> dict:
         "last_attempt": last_attempt(p.last_attempt),
         "next_action": next_action(row.next_action),
         "hold": hold(p.hold),
+        "contact": contact(row.contact, row.zone),
     }
 
 

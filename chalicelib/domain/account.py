@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from . import aging
 from .contact import LastAttempt
+from .contact_rules import ContactFacts
 from .errors import Conflict, InvariantViolation, NothingOwed, Overpayment, PlanActive, ValidationError
 from .ids import installment_invoice_id, new_child_id
 from .money import allocate_oldest_first
@@ -234,6 +235,9 @@ class Patient:
     last_attempt: LastAttempt | None = None
     next_callback_at: datetime | None = None
     hold: Hold | None = None  # on the follow-up row: the worklist reads it without another read
+    # What the contact rules need (recent calls, last conversation, zone, preferences, hold), kept
+    # on the row so the worklist judges `contact` without another read (domain/contact_rules.py).
+    contact: ContactFacts = field(default_factory=ContactFacts)
     # Invoices a change has already decided but not yet written (more than one transaction holds):
     # every read shows them as decided (`with_deferred`); follow-on batches write them.
     deferred_invoices: dict[str, InvoiceState] = field(default_factory=dict)

@@ -37,6 +37,7 @@ class Attempt:
     promised_amount_cents: int | None = None
     promised_date: date | None = None
     promise_id: str | None = None
+    rule_flags: tuple[str, ...] = ()  # the contact rules it broke, judged when it was logged
 
     def summary(self) -> LastAttempt:
         return LastAttempt(self.at, self.channel, self.outcome, self.by)
@@ -54,6 +55,8 @@ class Callback:
     notes: str | None = None
     updated_at: datetime | None = None
     done_at: datetime | None = None
+    override_reason: str | None = None  # why it was scheduled although a contact rule blocks due_at
+    override_by: str | None = None  # who gave that reason
 
     @property
     def is_scheduled(self) -> bool:

@@ -399,6 +399,51 @@ class ContactRuleBlocked(Conflict):
         self.blocked_by = state.blocked_by
         self.next_call_at = state.next_call_at
 
+    def extra(self) -> dict:
+        """The error body's `next_call_at`: when a callback could be scheduled without an override."""
+        return {"blocked_by": list(self.blocked_by),
+                "next_call_at": clock.short_z(self.next_call_at) if self.next_call_at else None}
+
+
+OVERRIDE_REASON_LENGTH = (3, 200)
+
+
+def check_override_reason(reason: str | None) -> str | None:
+    """Business rule: an override says why in 3-200 characters (surrounding blanks do not count)."""
+    if reason is None:
+        return None
+    low, high = OVERRIDE_REASON_LENGTH
+    if not isinstance(reason, str) or not low <= len(reason.strip()) <= high:
+        raise ValidationError("invalid override_reason",
+                              fields={"override_reason": f"{low}-{high} characters saying why"})
+    return reason.strip()
+
+
+def judge_callback(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, due_at: datetime,
+                   override_reason: str | None) -> tuple[str, ...]:
+    """Business rule: a callback due when a rule blocks a call is refused (`ContactRuleBlocked`)
+    unless an override reason is given; returns the rules it overrides (empty: none blocked)."""
+    state = callback_blocked(policy, clinic_tz, facts, due_at)
+    if state.call_now:
+        return ()
+    if override_reason is None:
+        raise ContactRuleBlocked(state)
+    return state.blocked_by
+
+
+# ----- what other changes of the patient tell the rules ---------------------------------------
+def contact_facts_with_hold(facts: ContactFacts, until: date | None) -> ContactFacts:
+    """The row's facts once a hold is placed (`until`, a clinic-local date) or released or
+    expired (None). Called in the hold's transaction (issue 16)."""
+    return replace(facts, hold_until=until)
+
+
+def contact_facts_with_preferences(facts: ContactFacts, timezone: str | None,
+                                   do_not_contact: Iterable[str]) -> ContactFacts:
+    """The row's facts once the patient's preferences change: their IANA zone (None: the
+    clinic's) and the channels they refused. Called in PATCH /patients' transaction (issue 17)."""
+    return replace(facts, timezone=timezone, do_not_contact=frozenset(do_not_contact))
+
 
 # ----- call hours on the patient's wall clock ------------------------------------------------
 _PROBE = timedelta(hours=6)  # no zone changes its offset twice within 6 hours

@@ -15,6 +15,11 @@ class FollowUpsError(Exception):
         if code:
             self.code = code
 
+    def extra(self) -> dict:
+        """Members the error body carries beside `code`, `message` and `fields` (JSON-ready;
+        none by default): a client may need more than the rules' names to act on an error."""
+        return {}
+
 
 class ValidationError(FollowUpsError):
     """The input is missing, malformed, out of range, or names something that is not there."""

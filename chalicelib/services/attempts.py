@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from ..domain import contact_rules
 from ..domain.account import Promise
 from ..domain.bounds import check_within_horizon
 from ..domain.contact import CHANNELS, MAX_NOTES, NO_PAYMENT_DESPITE_PROMISE, OUTCOMES, PROMISED_PAYMENT, Attempt
@@ -59,7 +60,8 @@ def log(uow, caller: Caller, now: datetime, patient_id: str, *, channel: str, ou
         raise NotFound(f"no patient {patient_id}")
     check(channel, outcome, notes, promised_amount_cents, promised_date)
     clinic_id = caller.clinic_id
-    today = clinics.get(uow, clinic_id).today(now)
+    clinic = clinics.get(uow, clinic_id)
+    today = clinic.today(now)
     attempt_id = new_child_id("att", patient_id, now)
     promise_id = new_child_id("prom", patient_id) if outcome == PROMISED_PAYMENT else None
 
@@ -83,12 +85,17 @@ def log(uow, caller: Caller, now: datetime, patient_id: str, *, channel: str, ou
                 and account.promise.promised_date < today:
             # The promise's date has passed unkept: break it now rather than at the next run.
             broken.append(account.break_promise(now))
+        # Never refused for a rule: an attempt records what happened, judged on the facts before it.
+        flags = contact_rules.rule_flags(clinic.contact_policy, clinic.timezone, loaded.patient.contact, now, channel,
+                                         by=caller.actor)
         logged = Attempt(attempt_id, patient_id, now, caller.actor, channel, outcome, notes, promised_amount_cents,
-                         promised_date, promise_id)
+                         promised_date, promise_id, flags)
         loaded.patient.last_attempt = logged.summary()
+        loaded.patient.contact = contact_rules.remember_attempt(loaded.patient.contact, at=now, channel=channel,
+                                                                outcome=outcome, by=caller.actor)
         uow.accounts.stage(loaded, now)
         uow.contacts.add_attempt(clinic_id, logged)
-        details = {"attempt_id": attempt_id, "channel": channel, "outcome": outcome}
+        details = {"attempt_id": attempt_id, "channel": channel, "outcome": outcome, "rule_flags": list(flags)}
         if promise_id:
             details.update(promise_id=promise_id, promised_amount_cents=promised_amount_cents,
                            promised_date=promised_date.isoformat())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from ..domain import clock
+from ..domain import clock, contact_rules
 from ..domain.contact import CANCELLED, DONE, MAX_NOTES, SCHEDULED, Callback, next_callback_at
 from ..domain.errors import Conflict, NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_child_id, patient_of
@@ -38,36 +38,54 @@ def _load(uow, clinic_id: str, patient_id: str):
     return patient, uow.contacts.callbacks_of(clinic_id, patient_id)
 
 
+def _overridden(clinic, patient, due_at: datetime, override_reason: str | None) -> tuple[str, ...]:
+    """The contact rules a callback at `due_at` overrides (409 `contact_rule` without a reason),
+    judged on the patient row's facts as they are now."""
+    return contact_rules.judge_callback(clinic.contact_policy, clinic.timezone, patient.contact, due_at,
+                                        override_reason)
+
+
 def schedule(uow, caller: Caller, now: datetime, patient_id: str, *, due_at: datetime,
-             notes: str | None = None, assignee_sub: str | None = None) -> Callback:
+             notes: str | None = None, assignee_sub: str | None = None,
+             override_reason: str | None = None) -> Callback:
+    """Schedule a callback; one due when a contact rule blocks a call needs an `override_reason`."""
     if not is_patient_id(patient_id):
         raise NotFound(f"no patient {patient_id}")
     clinic_id = caller.clinic_id
-    instant = resolve_due_at(due_at, clinics.get(uow, clinic_id).timezone, now)
+    clinic = clinics.get(uow, clinic_id)
+    instant = resolve_due_at(due_at, clinic.timezone, now)
+    override_reason = contact_rules.check_override_reason(override_reason)
     if notes is not None and len(notes) > MAX_NOTES:
         raise ValidationError("notes are too long", fields={"notes": f"at most {MAX_NOTES} characters"})
     assignee = caller.actor
     if assignee_sub is not None:
         assignee = staff.require_member(uow, clinic_id, assignee_sub, "assignee_sub").sub
-    callback = Callback(new_child_id("cb", patient_id, now), patient_id, instant, assignee, SCHEDULED, now,
-                        caller.actor, notes)
+    callback_id = new_child_id("cb", patient_id, now)
 
     def attempt() -> Callback:
         patient, existing = _load(uow, clinic_id, patient_id)
+        overridden = _overridden(clinic, patient, instant, override_reason)
+        callback = Callback(callback_id, patient_id, instant, assignee, SCHEDULED, now,
+                            caller.actor, notes, override_reason=override_reason if overridden else None,
+                            override_by=caller.actor if overridden else None)
         patient.next_callback_at = next_callback_at([*existing.values(), callback])
         uow.accounts.save_patient(clinic_id, patient)
         uow.contacts.add_callback(clinic_id, callback)
+        details = {"callback_id": callback.callback_id, "assignee_sub": assignee, "due_at": clock.short_z(instant)}
         audit.record(uow, clinic_id, caller.actor, "callback.scheduled", now, patient_id=patient_id,
-                     details={"callback_id": callback.callback_id, "assignee_sub": assignee,
-                              "due_at": clock.short_z(instant)})
+                     details={**details, **_override_details(overridden, override_reason)})
         uow.commit()
         return callback
 
     return uow.retrying(attempt)
 
 
+def _override_details(overridden: tuple[str, ...], reason: str | None) -> dict:
+    return {"override_reason": reason, "overridden_rules": list(overridden)} if overridden else {}
+
+
 def update(uow, caller: Caller, now: datetime, callback_id: str, *, status: str | None = None,
-           due_at: datetime | None = None) -> Callback:
+           due_at: datetime | None = None, override_reason: str | None = None) -> Callback:
     """Mark done or cancelled, or reschedule. Only a scheduled callback changes; asking for the
     status it already has answers it unchanged (a retried request is harmless)."""
     if (status is None) == (due_at is None):
@@ -78,8 +96,13 @@ def update(uow, caller: Caller, now: datetime, callback_id: str, *, status: str 
     patient_id = patient_of(callback_id, "cb")
     if patient_id is None:
         raise NotFound(f"no callback {callback_id}")
+    if override_reason is not None and due_at is None:
+        raise ValidationError("override_reason goes with a new due_at",
+                              fields={"override_reason": "only with due_at"})
+    override_reason = contact_rules.check_override_reason(override_reason)
     clinic_id = caller.clinic_id
-    instant = resolve_due_at(due_at, clinics.get(uow, clinic_id).timezone, now) if due_at is not None else None
+    clinic = clinics.get(uow, clinic_id)
+    instant = resolve_due_at(due_at, clinic.timezone, now) if due_at is not None else None
 
     def attempt() -> Callback:
         try:
@@ -100,9 +123,14 @@ def update(uow, caller: Caller, now: datetime, callback_id: str, *, status: str 
             if status == DONE:
                 callback.done_at = now
         else:
+            overridden = _overridden(clinic, patient, instant, override_reason)
             details.update(status=SCHEDULED, due_at=clock.short_z(instant),
-                           previous_due_at=clock.short_z(callback.due_at))
+                           previous_due_at=clock.short_z(callback.due_at),
+                           **_override_details(overridden, override_reason))
             callback.due_at = instant
+            # The override speaks for the time it was given for: a new time needs its own, or none.
+            callback.override_reason = override_reason if overridden else None
+            callback.override_by = caller.actor if overridden else None
         callback.updated_at = now
         patient.next_callback_at = next_callback_at(existing.values())
         uow.accounts.save_patient(clinic_id, patient)

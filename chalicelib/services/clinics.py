@@ -6,6 +6,7 @@ from datetime import datetime
 
 from ..domain import clock
 from ..domain.clinic import CURRENCIES, Clinic
+from ..domain.contact_rules import DEFAULT_POLICY, ContactPolicy
 from ..domain.errors import ValidationError
 from ..domain.ids import new_clinic_id
 from ..domain.roles import SYSTEM, Caller
@@ -16,15 +17,18 @@ def get(uow, clinic_id: str) -> Clinic:
     return uow.clinics.get(clinic_id)
 
 
-def create(uow, now: datetime, *, name: str, timezone: str, currency: str, actor: str = SYSTEM) -> Clinic:
-    """Business rule: a clinic's first run date is the local date it was created."""
+def create(uow, now: datetime, *, name: str, timezone: str, currency: str, actor: str = SYSTEM,
+           contact_policy: ContactPolicy = DEFAULT_POLICY) -> Clinic:
+    """Business rule: a clinic's first run date is the local date it was created; its contact
+    policy is Regulation F's unless told (the Owner changes it with PATCH /clinic)."""
     if not clock.is_valid_timezone(timezone):
         raise ValidationError(f"unknown time zone {timezone!r}", fields={"timezone": "not an IANA time zone"})
     if currency not in CURRENCIES:
         raise ValidationError(f"unsupported currency {currency!r}", fields={"currency": "unsupported"})
     if not name.strip():
         raise ValidationError("name is empty", fields={"name": "required"})
-    clinic = Clinic(new_clinic_id(), name.strip(), timezone, currency, now, clock.local_date(now, timezone))
+    clinic = Clinic(new_clinic_id(), name.strip(), timezone, currency, now, clock.local_date(now, timezone),
+                    contact_policy=contact_policy)
     uow.clinics.add(clinic)
     audit.record(uow, clinic.clinic_id, actor, "clinic.created", now,
                  details={"timezone": timezone, "currency": currency})

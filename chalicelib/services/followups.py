@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ..domain import aging, clock
+from ..domain import aging, clock, contact_rules
 from ..domain import cursor as cursors
 from ..domain.account import CLOSED, FOLLOW_UP_STATUSES, WRITTEN_OFF, Invoice, Patient, Payment, Plan
+from ..domain.clinic import Clinic
 from ..domain.contact import Attempt, Callback
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_patient_id
@@ -75,16 +76,26 @@ class FollowUpRow:
     days_overdue: int | None
     bucket: str | None
     next_action: NextAction | None
+    contact: contact_rules.ContactState
+    zone: str  # the time zone the rules judged the row in: the patient's own, else the clinic's
 
 
-def row(patient: Patient, today: date, tz: str) -> FollowUpRow:
+def contact_of(clinic: Clinic, patient: Patient, now: datetime) -> contact_rules.ContactState:
+    """The patient's contact state now, from the row's own facts (no read)."""
+    return contact_rules.contact_state(clinic.contact_policy, clinic.timezone, patient.contact, now)
+
+
+def row(patient: Patient, today: date, clinic: Clinic, now: datetime,
+        contact: contact_rules.ContactState | None = None) -> FollowUpRow:
+    tz = clinic.timezone
     days = bucket = None
     if patient.oldest_open_invoice_date is not None:
         days = aging.days_overdue(patient.oldest_open_invoice_date, today)
         bucket = aging.bucket_for(days)
     promise = patient.pending_promise
     return FollowUpRow(patient, days, bucket, next_action(
-        tz, patient.next_callback_at, promise.promised_date if promise else None, patient.plan_next_due))
+        tz, patient.next_callback_at, promise.promised_date if promise else None, patient.plan_next_due),
+        contact if contact is not None else contact_of(clinic, patient, now), patient.contact.zone(tz))
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ class Filters:
     invoice_date_from: date | None = None
     invoice_date_to: date | None = None
     status: str | None = None
+    contactable: bool = False  # only patients no contact rule blocks from a call now
 
     def check(self) -> None:
         problems = {}
@@ -143,12 +155,20 @@ def worklist(uow, caller: Caller, now: datetime, filters: Filters | None = None,
     window = date_window(today, filters.bucket, filters.invoice_date_from, filters.invoice_date_to)
     if window is None or filters.status in _NEVER_LISTED:
         return WorklistPage(today, [], None)
+    states: dict[str, contact_rules.ContactState] = {}
+
+    def callable_now(patient: Patient) -> bool:
+        # Judged once per row read: the rows kept reuse their state for `contact`.
+        states[patient.patient_id] = state = contact_of(clinic, patient, now)
+        return state.call_now
+
     patients, resume_after = uow.accounts.worklist_page(
         caller.clinic_id, low=window[0], high=window[1], after=after, limit=limit,
         min_balance_cents=filters.min_balance_cents, max_balance_cents=filters.max_balance_cents,
-        status=filters.status)
+        status=filters.status, keep=callable_now if filters.contactable else None)
     next_cursor = cursors.encode(WORKLIST, [resume_after[0].isoformat(), resume_after[1]]) if resume_after else None
-    return WorklistPage(today, [row(p, today, clinic.timezone) for p in patients], next_cursor)
+    return WorklistPage(today, [row(p, today, clinic, now, states.get(p.patient_id)) for p in patients],
+                        next_cursor)
 
 
 # ----- one patient's follow-up ---------------------------------------------------------------
@@ -181,5 +201,5 @@ def detail(uow, caller: Caller, now: datetime, patient_id: str) -> FollowUpDetai
                       key=lambda p: (p.received_at, p.payment_id), reverse=True)
     attempts = pages.attempts(uow, caller, patient_id, limit=pages.DETAIL_ITEMS, cursor=None, check_patient=False)
     callbacks = pages.callbacks(uow, caller, patient_id, limit=pages.DETAIL_ITEMS, cursor=None, check_patient=False)
-    return FollowUpDetail(today, row(patient, today, clinic.timezone), invoices, payments, attempts, callbacks,
+    return FollowUpDetail(today, row(patient, today, clinic, now), invoices, payments, attempts, callbacks,
                           loaded.account.plan)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from ..domain import clock, reports
+from ..domain import clock, contact_rules, reports
 from ..domain.contact import CHANNELS, OUTCOMES, PROMISED_PAYMENT
 from ..domain.roles import Caller
 from . import clinics
@@ -39,6 +39,26 @@ def staff_performance(uow, caller: Caller, now: datetime, start: date, end: date
         callbacks=uow.contacts.callbacks_between(clinic_id, window.start, window.end),
         payments=uow.accounts.payments_between(clinic_id, window.start, window.end))
     return {"from": start.isoformat(), "to": end.isoformat(), "items": items}
+
+
+def contact_compliance(uow, caller: Caller, now: datetime, start: date, end: date) -> dict:
+    """Per staff member, the attempts of the clinic-local dates `start`..`end` (inclusive), those
+    that broke each contact rule, and the callbacks they scheduled past a rule: the staff
+    report's attempt and callback timeline Queries over the same range, nothing else."""
+    reports.check_range(start, end)
+    clinic_id = caller.clinic_id
+    tz = clinics.get(uow, clinic_id).timezone
+    window = reports.Window(clock.start_of_local_day(start, tz), clock.end_of_local_day(end, tz))
+    members = [reports.Member(m.sub, m.name) for m in uow.staff.list(clinic_id)]
+    items = reports.contact_compliance(
+        members, window, rules=contact_rules.RULES,
+        attempts=uow.contacts.attempts_between(clinic_id, window.start, window.end),
+        callbacks=uow.contacts.callbacks_between(clinic_id, window.start, window.end))
+    return {"from": start.isoformat(), "to": end.isoformat(), "items": items}
+
+
+def contact_compliance_csv(report: dict) -> str:
+    return reports.compliance_to_csv(report["items"], contact_rules.RULES)
 
 
 def staff_performance_csv(report: dict) -> str:

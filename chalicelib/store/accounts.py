@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -25,6 +25,7 @@ from ..domain import account as acc
 from ..domain import reports
 from ..domain.clock import iso_z
 from ..domain.contact import LastAttempt
+from ..domain.contact_rules import ContactFacts
 from . import keys
 from .mapping import d, d_out, n, t, t_out
 from .models import (
@@ -127,7 +128,9 @@ def patient_from(r: PatientRecord) -> acc.Patient:
         promises_broken=int(r.promises_broken),
         last_attempt=LastAttempt(t(last.at), last.channel, last.outcome, last.by) if last else None,
         next_callback_at=t(r.next_callback_at), deferred_invoices=_deferred_from(r.deferred_invoices),
-        hold=hold_from(r.hold), version=r.version)
+        hold=hold_from(r.hold),
+        contact=ContactFacts.from_stored(r.contact.as_dict() if r.contact is not None else None),
+        version=r.version)
 
 
 def _deferred_from(text: str | None) -> dict[str, acc.InvoiceState]:
@@ -223,7 +226,9 @@ def patient_record(clinic_id: str, p: acc.Patient) -> PatientRecord:
         last_attempt=LastAttemptMap(at=iso_z(last.at), channel=last.channel, outcome=last.outcome, by=last.by)
         if last else None,
         next_callback_at=t_out(p.next_callback_at), deferred_invoices=_deferred_out(p.deferred_invoices),
-        hold=hold_map(p.hold))
+        hold=hold_map(p.hold),
+        # Only once there is something to know: rows without facts stay as they were (and as small).
+        contact=p.contact.as_stored() if p.contact != ContactFacts() else None)
     # In the `OWED` partition: invoices with deferred writes, or a hold (the aging report's
     # `on_hold_cents` reads both from its one Query).
     if p.deferred_invoices or p.hold is not None:
@@ -463,12 +468,17 @@ class AccountRepository(Settling):
     # ----- the worklist --------------------------------------------------------------------
     def worklist_page(self, clinic_id: str, *, low: date | None, high: date | None,
                       after: tuple[date, str] | None, limit: int, min_balance_cents: int | None = None,
-                      max_balance_cents: int | None = None, status: str | None = None
+                      max_balance_cents: int | None = None, status: str | None = None,
+                      keep: Callable[[acc.Patient], bool] | None = None
                       ) -> tuple[list[acc.Patient], tuple[date, str] | None]:
         """Up to `limit` patients whose oldest open invoice date is in [low, high], most overdue
         first, strictly after the row `after`; and the row the next page continues after (None
         at the end). Asks for limit + 1 rows: the extra row proves there is a next page without
-        another call, so without a filter this is exactly one Query reading at most limit + 1 items."""
+        another call, so without a filter this is exactly one Query reading at most limit + 1 items.
+
+        `keep` is a filter DynamoDB cannot evaluate (the contact rules, judged on each row read):
+        applied to the rows the Query returns, with the same growing pages and budget as the
+        balance and status filters."""
         held = status == acc.ON_HOLD  # a key range of its own (keys.HELD), not a filter
         bounds = keys.worklist_range(low, high, after, held)
         if bounds is None:
@@ -485,27 +495,32 @@ class AccountRepository(Settling):
         condition = None
         for part in parts:
             condition = part if condition is None else condition & part
-        found: list[PatientRecord] = []
+        filtered = condition is not None or keep is not None
+        found: list[tuple[acc.Patient, str]] = []
         start_key = None
         calls = read = 0
         while True:
             want = limit + 1 - len(found)
-            size = want if condition is None else min(FILTER_MAX_PAGE, max(want, (limit + 1) * 2 ** calls))
+            size = min(FILTER_MAX_PAGE, max(want, (limit + 1) * 2 ** calls)) if filtered else want
             result = Record.worklist.query(
                 keys.clinic_pk(clinic_id), Record.wl_sk.between(*bounds), filter_condition=condition,
                 page_size=size, last_evaluated_key=start_key)
             raw = next(result.page_iter)
             calls += 1
             read += raw["ScannedCount"]
-            found.extend(Record.from_raw_data(item) for item in raw.get("Items", []))
+            for item in raw.get("Items", []):
+                record = Record.from_raw_data(item)
+                patient = patient_from(record)
+                if keep is None or keep(patient):
+                    found.append((patient, record.wl_sk))
             start_key = raw.get("LastEvaluatedKey")
             if len(found) > limit:
-                return [patient_from(r) for r in found[:limit]], keys.worklist_position(found[limit - 1].wl_sk)
+                return [p for p, _ in found[:limit]], keys.worklist_position(found[limit - 1][1])
             if start_key is None:
-                return [patient_from(r) for r in found], None
+                return [p for p, _ in found], None
             if calls >= FILTER_MAX_QUERIES or read >= FILTER_MAX_READ:
                 # A short page: the next one continues after the last row read, matching or not.
-                return [patient_from(r) for r in found], keys.worklist_position(start_key["wl_sk"]["S"])
+                return [p for p, _ in found], keys.worklist_position(start_key["wl_sk"]["S"])
 
     # ----- what the nightly run and the reports read ----------------------------------------
     def due_work(self, clinic_id: str, run_date: date) -> list[tuple[str, str, str | None]]:

@@ -20,18 +20,18 @@ from .mapping import d, d_out, n, t, t_out
 from .models import AttemptRecord, CallbackRecord, Record
 from .uow import Transaction
 
-_ATTEMPT_FIELDS = ["pk", "sk", "kind", "at", "by", "channel", "outcome"]
-_CALLBACK_FIELDS = ["pk", "sk", "kind", "assignee_sub", "status", "due_at", "done_at"]
+_ATTEMPT_FIELDS = ["pk", "sk", "kind", "at", "by", "channel", "outcome", "rule_flags"]
+_CALLBACK_FIELDS = ["pk", "sk", "kind", "assignee_sub", "status", "due_at", "done_at", "override_by"]
 
 
 def attempt_from(r: AttemptRecord) -> Attempt:
     return Attempt(r.attempt_id, r.patient_id, t(r.at), r.by, r.channel, r.outcome, r.notes,
-                   n(r.promised_amount_cents), d(r.promised_date), r.promise_id)
+                   n(r.promised_amount_cents), d(r.promised_date), r.promise_id, tuple(r.rule_flags or ()))
 
 
 def callback_from(r: CallbackRecord) -> Callback:
     return Callback(r.callback_id, r.patient_id, t(r.due_at), r.assignee_sub, r.status, t(r.created_at),
-                    r.created_by, r.notes, t(r.updated_at), t(r.done_at))
+                    r.created_by, r.notes, t(r.updated_at), t(r.done_at), r.override_reason, r.override_by)
 
 
 def attempt_record(clinic_id: str, a: Attempt) -> AttemptRecord:
@@ -40,7 +40,8 @@ def attempt_record(clinic_id: str, a: Attempt) -> AttemptRecord:
         keys.patient_pk(clinic_id, a.patient_id), keys.ATTEMPT + a.attempt_id, attempt_id=a.attempt_id,
         patient_id=a.patient_id, at=at, by=a.by, channel=a.channel, outcome=a.outcome, notes=a.notes,
         promised_amount_cents=a.promised_amount_cents, promised_date=d_out(a.promised_date),
-        promise_id=a.promise_id, tl_pk=keys.timeline_pk(clinic_id, keys.ATTEMPTS_TIMELINE),
+        promise_id=a.promise_id, rule_flags=list(a.rule_flags) or None,
+        tl_pk=keys.timeline_pk(clinic_id, keys.ATTEMPTS_TIMELINE),
         tl_sk=keys.timeline_sk(at, a.attempt_id))
 
 
@@ -50,7 +51,7 @@ def callback_record(clinic_id: str, c: Callback) -> CallbackRecord:
         keys.patient_pk(clinic_id, c.patient_id), keys.CALLBACK + c.callback_id, callback_id=c.callback_id,
         patient_id=c.patient_id, due_at=due_at, assignee_sub=c.assignee_sub, status=c.status, notes=c.notes,
         created_at=iso_z(c.created_at), created_by=c.created_by, updated_at=t_out(c.updated_at),
-        done_at=t_out(c.done_at))
+        done_at=t_out(c.done_at), override_reason=c.override_reason, override_by=c.override_by)
     # On the clinic's `CB` timeline a done callback sits at the instant it was done, any other at
     # its due time: the report counts done ones by `done_at`, overdue ones by `due_at`, with one Query.
     record.tl_pk = keys.timeline_pk(clinic_id, keys.CALLBACKS_TIMELINE)
@@ -92,7 +93,7 @@ class ContactRepository:
 
         for r in timeline(clinic_id, keys.ATTEMPTS_TIMELINE, start, end, _ATTEMPT_FIELDS):
             if isinstance(r, AttemptRecord):
-                yield reports.AttemptEvent(r.by, t(r.at), r.channel, r.outcome)
+                yield reports.AttemptEvent(r.by, t(r.at), r.channel, r.outcome, tuple(r.rule_flags or ()))
 
     # ----- callbacks -----------------------------------------------------------------------
     def callbacks_of(self, clinic_id: str, patient_id: str) -> dict[str, Callback]:
@@ -137,7 +138,7 @@ class ContactRepository:
 
         for r in timeline(clinic_id, keys.CALLBACKS_TIMELINE, start, end, _CALLBACK_FIELDS):
             if isinstance(r, CallbackRecord):
-                yield reports.CallbackEvent(r.assignee_sub, r.status, t(r.due_at), t(r.done_at))
+                yield reports.CallbackEvent(r.assignee_sub, r.status, t(r.due_at), t(r.done_at), r.override_by)
 
 
 def _page(clinic_id: str, patient_id: str, prefix: str, model, convert, limit: int, before_id: str | None):

@@ -203,6 +203,8 @@ class PatientRecord(Record, discriminator="patient"):
     # {invoice_id: [status, balance_cents, invoice_date]}: decided by a change, not yet written
     deferred_invoices = UnicodeAttribute(null=True)
     hold = HoldMap(null=True)  # on the follow-up row, so the worklist needs no read per row
+    # ContactFacts.as_stored(): what the contact rules judge the row on (absent: no facts yet)
+    contact = MapAttribute(null=True)
     version = VersionAttribute()
 
 
@@ -308,6 +310,7 @@ class AttemptRecord(Record, discriminator="attempt"):
     promised_amount_cents = NumberAttribute(null=True)
     promised_date = UnicodeAttribute(null=True)
     promise_id = UnicodeAttribute(null=True)
+    rule_flags = ListAttribute(of=UnicodeAttribute, null=True)  # absent: it broke no contact rule
 
 
 class CallbackRecord(Record, discriminator="callback"):
@@ -321,6 +324,8 @@ class CallbackRecord(Record, discriminator="callback"):
     created_by = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
     done_at = UnicodeAttribute(null=True)
+    override_reason = UnicodeAttribute(null=True)  # scheduled past a contact rule, and why
+    override_by = UnicodeAttribute(null=True)
 
 
 class LedgerRecord(Record, discriminator="ledger"):

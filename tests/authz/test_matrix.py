@@ -327,6 +327,8 @@ BUILDERS: dict[tuple[str, str], Callable[[Objects, ClinicWorld], Call]] = {
     ("PATCH", "/staff/{sub}"): lambda o, home: Call("PATCH", f"/staff/{o.member()}", {"name": "Matrix Member"}),
     ("POST", "/staff/{sub}/deactivate"): lambda o, home: Call("POST", f"/staff/{o.new_member()}/deactivate", {}),
     ("POST", "/staff/{sub}/reactivate"): lambda o, home: Call("POST", f"/staff/{o.inactive_member()}/reactivate"),
+    ("GET", "/reports/contact-compliance"): lambda o, home: Call(
+        "GET", f"/reports/contact-compliance?from={home.days_ago(30)}&to={home.today().isoformat()}"),
 }
 
 

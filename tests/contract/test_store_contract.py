@@ -321,3 +321,53 @@ def test_a_clinics_contact_policy_is_stored_and_a_clinic_without_one_reads_the_d
     uow.clinics.save(clinic)
     uow.commit()
     assert new_uow().clinics.get(clinic_id, consistent=True).contact_policy == policy
+
+
+def test_a_patients_contact_facts_come_back_whole_and_a_row_without_them_reads_empty(new_uow, clinic_id):
+    from chalicelib.domain.contact_rules import ContactFacts
+
+    patient = stored_patient(new_uow, clinic_id, oldest=date(2026, 1, 5), balance_cents=1_000, status="open")
+    assert patient.contact == ContactFacts()
+    facts = ContactFacts("Asia/Kathmandu", frozenset({"phone", "sms"}),
+                         ((NOW - timedelta(days=1), "no_answer"), (NOW, "dispute")), NOW, date(2026, 3, 20))
+    uow = new_uow()
+    patient.contact = facts
+    uow.accounts.save_patient(clinic_id, patient)
+    uow.commit()
+    assert new_uow().accounts.get_patient(clinic_id, patient.patient_id, consistent=True).contact == facts
+    [listed], _ = new_uow().accounts.worklist_page(clinic_id, low=None, high=None, after=None, limit=5)
+    assert listed.contact == facts  # the worklist's index item carries them
+
+
+def test_the_worklist_keeps_only_the_rows_a_predicate_keeps_and_pages_past_the_others(new_uow, clinic_id):
+    made = [stored_patient(new_uow, clinic_id, oldest=date(2026, 1, n + 1), balance_cents=1_000, status="open")
+            for n in range(7)]
+    kept = {p.patient_id for n, p in enumerate(made) if n % 2 == 0}
+    uow, seen, after = new_uow(), [], None
+    while True:
+        page, after = uow.accounts.worklist_page(clinic_id, low=None, high=None, after=after, limit=2,
+                                                 keep=lambda p: p.patient_id in kept)
+        seen += [p.patient_id for p in page]
+        if after is None:
+            break
+    assert seen == [p.patient_id for p in made if p.patient_id in kept]
+
+
+def test_an_attempts_rule_flags_and_a_callbacks_override_reach_the_timeline_events(new_uow, clinic_id):
+    from chalicelib.domain.contact import Attempt, Callback
+
+    pid = stored_patient(new_uow, clinic_id).patient_id
+    uow = new_uow()
+    uow.contacts.add_attempt(clinic_id, Attempt(new_child_id("att", pid), pid, NOW, "clerk", "phone", "no_answer",
+                                                rule_flags=("outside_call_hours", "call_cap")))
+    uow.contacts.add_attempt(clinic_id, Attempt(new_child_id("att", pid), pid, NOW, "clerk", "sms", "no_answer"))
+    uow.contacts.add_callback(clinic_id, Callback(new_child_id("cb", pid), pid, NOW, "clerk", "scheduled", NOW,
+                                                  "clerk", override_reason="works nights", override_by="boss"))
+    uow.commit()
+    window = (NOW - timedelta(hours=1), NOW + timedelta(hours=1))
+    flags = sorted(e.rule_flags for e in new_uow().contacts.attempts_between(clinic_id, *window))
+    assert flags == [(), ("outside_call_hours", "call_cap")]
+    [callback] = new_uow().contacts.callbacks_between(clinic_id, *window)
+    assert callback.override_by == "boss"
+    [stored] = new_uow().contacts.callbacks_of(clinic_id, pid).values()
+    assert (stored.override_reason, stored.override_by) == ("works nights", "boss")

@@ -8,17 +8,19 @@ from datetime import UTC, datetime
 
 from chalicelib.api import routing
 from chalicelib.domain.audit import AuditEntry
+from chalicelib.domain.contact_rules import ContactPolicy
 from chalicelib.services import clinics, staff
 from tests.fast import fakes
-from tests.support import PASSWORD, Api, ClinicWorld
+from tests.support import ANYTIME, PASSWORD, Api, ClinicWorld
 
 
 def make_clinic(http, timezone: str = "America/New_York", name: str = "Test Clinic",
-                now: datetime | None = None, extra_staff: tuple[tuple[str, str], ...] = ()) -> ClinicWorld:
+                now: datetime | None = None, extra_staff: tuple[tuple[str, str], ...] = (),
+                contact_policy: ContactPolicy = ANYTIME) -> ClinicWorld:
     """tests.support.make_clinic, through the unit of work the routes use (the module's store)."""
     now = now or datetime.now(UTC)
     uow = routing.unit_of_work()
-    clinic = clinics.create(uow, now, name=name, timezone=timezone, currency="USD")
+    clinic = clinics.create(uow, now, name=name, timezone=timezone, currency="USD", contact_policy=contact_policy)
     world = ClinicWorld(clinic.clinic_id, timezone, http=http)
     tag = secrets.token_hex(4)
     people = [("owner", "Owner"), ("admin", "Admin"), ("billing", "BillingStaff"), ("billing2", "BillingStaff"),

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fast.support import audit_entries
+from chalicelib.domain.contact_rules import DEFAULT_POLICY
+from tests.fast.support import audit_entries, make_clinic
+
+
+@pytest.fixture
+def clinic(http):
+    """A clinic that never chose a policy (the other test clinics choose one without hours)."""
+    return make_clinic(http, contact_policy=DEFAULT_POLICY)
 
 DEFAULTS = {"call_hours": {"start": "08:00", "end": "21:00"}, "max_calls_per_7_days": 7,
             "quiet_days_after_conversation": 7}

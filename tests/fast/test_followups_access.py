@@ -87,5 +87,5 @@ def test_the_openapi_document_describes_every_follow_up_route(http):
         assert method in doc["paths"][path], (path, method)
     params = {p["name"] for p in doc["paths"]["/follow-ups"]["get"]["parameters"]}
     assert params == {"bucket", "min_balance_cents", "max_balance_cents", "invoice_date_from", "invoice_date_to",
-                      "status", "limit", "cursor"}
+                      "status", "contactable", "limit", "cursor"}
     assert "security" not in doc["paths"]["/calendar/feed/{token}"]["get"]

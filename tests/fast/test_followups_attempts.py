@@ -145,7 +145,7 @@ def test_notes_of_2000_characters_are_kept_and_never_copied_into_the_audit(clini
     assert len(logged) == 1
     assert logged[0].actor == clinic.sub("billing")
     assert logged[0].details == {"attempt_id": r.body["attempt_id"], "channel": "phone",
-                                           "outcome": "no_answer"}
+                                           "outcome": "no_answer", "rule_flags": []}
 
 
 def test_a_new_promise_replaces_a_pending_one_which_counts_as_broken(store):

@@ -183,7 +183,8 @@ def test_tasks_are_the_callers_callbacks_due_by_the_end_of_today_soonest_first_w
     bob = owing(clinic_id, NOW, days_before(TODAY, 9), name="Bob")
     earlier = NOW - timedelta(days=2)
     overdue = schedule_callback(clinic_id, "me", earlier, ann, due_at=earlier + timedelta(hours=1))
-    last_minute = schedule_callback(clinic_id, "me", NOW, bob, due_at=datetime.fromisoformat("2026-03-01T23:59"))
+    last_minute = schedule_callback(clinic_id, "me", NOW, bob, due_at=datetime.fromisoformat("2026-03-01T23:59"),
+                                    override_reason="asked for a call at midnight")  # past any call hours
     soon_ = schedule_callback(clinic_id, "me", NOW, ann, due_at=NOW + timedelta(minutes=5))
     schedule_callback(clinic_id, "me", NOW, bob, due_at=datetime.fromisoformat("2026-03-02T00:00"))  # tomorrow
     schedule_callback(clinic_id, "someone-else", NOW, bob, due_at=NOW + timedelta(minutes=1))

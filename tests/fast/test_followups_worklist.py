@@ -133,7 +133,9 @@ def test_rows_come_most_overdue_first_then_by_patient_id(clinic):
     row = page["items"][0]
     assert row == {"patient_id": b, "patient_name": "B", "status": "open", "balance_cents": 1_000,
                    "oldest_invoice_date": (today - timedelta(days=50)).isoformat(), "days_overdue": 50,
-                   "bucket": "31-60", "last_attempt": None, "next_action": None, "hold": None}
+                   "bucket": "31-60", "last_attempt": None, "next_action": None, "hold": None,
+                   "contact": {"call_now": True, "blocked_by": [], "next_call_at": row["contact"]["next_call_at"],
+                               "timezone": "America/New_York"}}
 
 
 def test_a_patient_without_an_open_invoice_is_not_on_the_list(clinic):
