@@ -315,6 +315,11 @@ class Patient:
         self.deferred_invoices = deferred
         return Posting(lines, new + now, frozenset(changes.new_invoice_ids))
 
+    def contact_facts(self) -> ContactFacts:
+        """What the contact rules judge this patient on: the row's facts, with the hold the row
+        itself carries (one truth for the hold, not a copy in the facts)."""
+        return replace(self.contact, hold_until=self.hold.until if self.hold is not None else None)
+
 
 @dataclass
 class Changes:

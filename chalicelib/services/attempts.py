@@ -86,8 +86,8 @@ def log(uow, caller: Caller, now: datetime, patient_id: str, *, channel: str, ou
             # The promise's date has passed unkept: break it now rather than at the next run.
             broken.append(account.break_promise(now))
         # Never refused for a rule: an attempt records what happened, judged on the facts before it.
-        flags = contact_rules.rule_flags(clinic.contact_policy, clinic.timezone, loaded.patient.contact, now, channel,
-                                         by=caller.actor)
+        flags = contact_rules.rule_flags(clinic.contact_policy, clinic.timezone, loaded.patient.contact_facts(), now,
+                                         channel, by=caller.actor)
         logged = Attempt(attempt_id, patient_id, now, caller.actor, channel, outcome, notes, promised_amount_cents,
                          promised_date, promise_id, flags)
         loaded.patient.last_attempt = logged.summary()

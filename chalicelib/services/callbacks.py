@@ -41,7 +41,7 @@ def _load(uow, clinic_id: str, patient_id: str):
 def _overridden(clinic, patient, due_at: datetime, override_reason: str | None) -> tuple[str, ...]:
     """The contact rules a callback at `due_at` overrides (409 `contact_rule` without a reason),
     judged on the patient row's facts as they are now."""
-    return contact_rules.judge_callback(clinic.contact_policy, clinic.timezone, patient.contact, due_at,
+    return contact_rules.judge_callback(clinic.contact_policy, clinic.timezone, patient.contact_facts(), due_at,
                                         override_reason)
 
 

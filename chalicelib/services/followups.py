@@ -82,7 +82,7 @@ class FollowUpRow:
 
 def contact_of(clinic: Clinic, patient: Patient, now: datetime) -> contact_rules.ContactState:
     """The patient's contact state now, from the row's own facts (no read)."""
-    return contact_rules.contact_state(clinic.contact_policy, clinic.timezone, patient.contact, now)
+    return contact_rules.contact_state(clinic.contact_policy, clinic.timezone, patient.contact_facts(), now)
 
 
 def row(patient: Patient, today: date, clinic: Clinic, now: datetime,

@@ -17,13 +17,14 @@ from chalicelib.domain import clock
 from chalicelib.domain.contact_rules import (
     DEFAULT_POLICY,
     ContactRuleBlocked,
-    contact_facts_with_hold,
     contact_facts_with_preferences,
 )
 from chalicelib.domain.errors import ValidationError
+from chalicelib.services import holds
 from chalicelib.services.followups import Filters
 from tests.fast.support import make_clinic
 from tests.followups_support import (
+    as_staff,
     at,
     audit_of,
     follow_up,
@@ -55,10 +56,14 @@ def lives_in(tz: str, do_not_contact=()):
     return lambda facts: contact_facts_with_preferences(facts, tz, do_not_contact)
 
 
+def without_zone(contact: dict) -> dict:
+    """The contract's three members of a `contact` (its `timezone` is tested apart)."""
+    return {k: v for k, v in contact.items() if k != "timezone"}
+
+
 def contact_of(clinic_id: str, pid: str, now: datetime) -> dict:
-    """The contract's three members of the row's `contact` (its `timezone` is tested apart)."""
     [row] = [r for r in worklist(clinic_id, now)["items"] if r["patient_id"] == pid]
-    return {k: v for k, v in row["contact"].items() if k != "timezone"}
+    return without_zone(row["contact"])
 
 
 def call(clinic_id: str, pid: str, now: datetime, outcome: str = "no_answer", channel: str = "phone",
@@ -151,10 +156,11 @@ def test_a_patient_on_hold_is_blocked_through_the_holds_last_day_then_callable_a
     now = at("2026-06-02T15:00:00Z")
     clinic_id = regulated_clinic(now)
     pid = owing(clinic_id, now, now.date() - timedelta(days=10))
-    set_facts(clinic_id, pid, lambda f: contact_facts_with_hold(f, now.date() + timedelta(days=2)))
-    assert contact_of(clinic_id, pid, now) == {"call_now": False, "blocked_by": ["on_hold"],
-                                               "next_call_at": "2026-06-05T12:00:00Z"}
-    set_facts(clinic_id, pid, lambda f: contact_facts_with_hold(f, None))  # released
+    holds.place(routing.unit_of_work(), as_staff(clinic_id), now, patient_id=pid, reason="dispute",
+                until=now.date() + timedelta(days=2))
+    assert without_zone(follow_up(clinic_id, pid, now)["contact"]) == {
+        "call_now": False, "blocked_by": ["on_hold"], "next_call_at": "2026-06-05T12:00:00Z"}
+    holds.release(routing.unit_of_work(), as_staff(clinic_id), now, patient_id=pid)
     assert contact_of(clinic_id, pid, now)["call_now"] is True
 
 
