@@ -432,12 +432,6 @@ def judge_callback(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, d
 
 
 # ----- what other changes of the patient tell the rules ---------------------------------------
-def contact_facts_with_hold(facts: ContactFacts, until: date | None) -> ContactFacts:
-    """The row's facts once a hold is placed (`until`, a clinic-local date) or released or
-    expired (None). Called in the hold's transaction (issue 16)."""
-    return replace(facts, hold_until=until)
-
-
 def contact_facts_with_preferences(facts: ContactFacts, timezone: str | None,
                                    do_not_contact: Iterable[str]) -> ContactFacts:
     """The row's facts once the patient's preferences change: their IANA zone (None: the
