@@ -200,6 +200,10 @@ class Patient:
     # every read shows them as decided (`with_deferred`); follow-on batches write them.
     deferred_invoices: dict[str, InvoiceState] = field(default_factory=dict)
     version: int | None = None  # the store's optimistic lock; None until first stored
+    # Contact preferences (PATCH /patients): None is the clinic's time zone
+    timezone: str | None = None
+    do_not_contact: tuple[str, ...] = ()
+    preferred_channel: str | None = None
 
     def with_deferred(self, invoice: Invoice) -> Invoice:
         """Business rule: an invoice reads as its change decided it, written yet or not."""

@@ -101,7 +101,8 @@ def patient_from(r: PatientRecord) -> acc.Patient:
         promises_broken=int(r.promises_broken),
         last_attempt=LastAttempt(t(last.at), last.channel, last.outcome, last.by) if last else None,
         next_callback_at=t(r.next_callback_at), deferred_invoices=_deferred_from(r.deferred_invoices),
-        version=r.version)
+        version=r.version, timezone=r.timezone, do_not_contact=tuple(r.do_not_contact or ()),
+        preferred_channel=r.preferred_channel)
 
 
 def _deferred_from(text: str | None) -> dict[str, acc.InvoiceState]:
@@ -183,7 +184,8 @@ def patient_record(clinic_id: str, p: acc.Patient) -> PatientRecord:
         promises_made=p.promises_made, promises_kept=p.promises_kept, promises_broken=p.promises_broken,
         last_attempt=LastAttemptMap(at=iso_z(last.at), channel=last.channel, outcome=last.outcome, by=last.by)
         if last else None,
-        next_callback_at=t_out(p.next_callback_at), deferred_invoices=_deferred_out(p.deferred_invoices))
+        next_callback_at=t_out(p.next_callback_at), deferred_invoices=_deferred_out(p.deferred_invoices),
+        timezone=p.timezone, do_not_contact=list(p.do_not_contact) or None, preferred_channel=p.preferred_channel)
     if p.deferred_invoices:
         record.tl_pk = keys.timeline_pk(clinic_id, keys.OWED)
         record.tl_sk = keys.owed_patient_sk(p.patient_id)

@@ -6,7 +6,19 @@ import inspect
 
 import pytest
 
-from chalicelib.store import accounts, audit, clinics, contacts, delegations, feeds, idempotency, staff, uow
+from chalicelib.store import (
+    accounts,
+    audit,
+    clinics,
+    contacts,
+    delegations,
+    directory,
+    feeds,
+    idempotency,
+    integrations,
+    staff,
+    uow,
+)
 from tests import memory
 
 TWINS = [
@@ -18,6 +30,8 @@ TWINS = [
     (feeds.CalendarFeedRepository, memory.CalendarFeedRepository),
     (audit.AuditRepository, memory.AuditRepository),
     (idempotency.IdempotencyRepository, memory.IdempotencyRepository),
+    (integrations.IntegrationRepository, memory.IntegrationRepository),
+    (directory.DirectoryRepository, memory.DirectoryRepository),
     (uow.UnitOfWork, memory.MemoryUnitOfWork),
 ]
 
