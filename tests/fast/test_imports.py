@@ -8,7 +8,8 @@ import json
 from tests.fast.support import audit_entries
 from tests.integrations_support import issue_key
 
-HEADER = "patient_external_id,patient_name,phone,email,invoice_external_id,invoice_date,amount_cents,service_date,description"
+HEADER = ("patient_external_id,patient_name,phone,email,invoice_external_id,invoice_date,amount_cents,service_date,"
+          "description")
 
 
 def csv_of(*rows: str) -> str:
@@ -29,7 +30,8 @@ def test_a_csv_import_creates_patients_and_invoices_that_age_from_their_original
     assert r.body == {"rows": 3, "patients_created": 2, "patients_updated": 0, "invoices_created": 3,
                       "invoices_unchanged": 0, "errors": []}
     ana = clinic.billing.get("/patients/by-external-id/imp-1").body
-    row = next(i for i in clinic.billing.get("/follow-ups?limit=100").body["items"] if i["patient_id"] == ana["patient_id"])
+    rows = clinic.billing.get("/follow-ups?limit=100").body["items"]
+    row = next(i for i in rows if i["patient_id"] == ana["patient_id"])
     assert (row["oldest_invoice_date"], row["days_overdue"], row["bucket"], row["balance_cents"]) == (
         old, 75, "61-90", 15_000)
 
