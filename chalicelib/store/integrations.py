@@ -93,7 +93,7 @@ class IntegrationRepository:
         requests were already counted there. One conditional UpdateItem, whatever the traffic."""
         record = RateRecord(keys.rate_pk(clinic_id, integration_id), iso_z(window))
         try:
-            record.update(actions=[RateRecord.requests.add(1), RateRecord.kind.set("rate"),
+            record.update(actions=[RateRecord.requests.add(1), RateRecord.kind.set(RateRecord),
                                    RateRecord.expires_at.set(window + RATE_TTL)],
                           condition=RateRecord.requests.does_not_exist() | (RateRecord.requests < limit))
         except UpdateError as e:
