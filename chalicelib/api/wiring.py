@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # route takes any type here, and routing.py decides: 415 `unsupported_media_type` in the
 # contract's shape for a body of a type the route's `@route(accepts=...)` does not name.
 CONTENT_TYPES = ["*/*"]
-NOT_ROUTE_MODULES = {"auth", "openapi", "route_table", "routing", "types", "wiring"}
+NOT_ROUTE_MODULES = {"auth", "integration_auth", "openapi", "route_table", "routing", "types", "wiring"}
 
 
 def gateway_authorizer() -> CognitoUserPoolAuthorizer | None:
