@@ -55,3 +55,27 @@ TABLE: tuple[tuple[str, str, str, str, bool], ...] = (
     ("GET", "/openapi.json", "system", "openapi_document", False),
     ("POST", "/follow-ups/{patient_id}/write-off", "writeoffs", "write_off", True),
 )
+
+# Routes an integration key may call (`@route(scopes=...)`): not behind the gateway's Cognito
+# authorizer, which would refuse a key; the app verifies tokens and keys itself.
+KEY_ROUTES: frozenset[tuple[str, str]] = frozenset({
+    ("GET", "/follow-ups"),
+    ("GET", "/follow-ups/{patient_id}"),
+    ("GET", "/invoices/{invoice_id}"),
+    ("GET", "/patients"),
+    ("GET", "/patients/by-external-id/{external_id}"),
+    ("GET", "/patients/{patient_id}"),
+    ("GET", "/patients/{patient_id}/invoices"),
+    ("GET", "/patients/{patient_id}/ledger"),
+    ("GET", "/payment-plans/{plan_id}"),
+    ("GET", "/payments/{payment_id}"),
+    ("GET", "/reports/aging"),
+    ("GET", "/reports/staff-performance"),
+    ("PATCH", "/patients/{patient_id}"),
+    ("POST", "/imports"),
+    ("POST", "/invoices"),
+    ("POST", "/patients"),
+    ("POST", "/payments"),
+    ("PUT", "/invoices/by-external-id/{external_id}"),
+    ("PUT", "/patients/by-external-id/{external_id}"),
+})
