@@ -42,6 +42,10 @@ FILES: dict[str, str] = {
     "dashboard.js": _JS,
     "reports.js": _JS,
     "team.js": _JS,
+    "integrations.js": _JS,
+    "imports.js": _JS,
+    "search.js": _JS,
+    "patient_edit.js": _JS,
     "icon.svg": "image/svg+xml",
 }
 
