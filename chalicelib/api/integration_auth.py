@@ -23,6 +23,7 @@ from ..domain import integrations as keys
 from ..domain.errors import Forbidden, RateLimited, Unauthorized
 from ..domain.integrations import Integration
 from ..domain.roles import Caller
+from ..logs import logger
 
 CACHE_SECONDS = 30.0
 DEFAULT_RATE_PER_MINUTE = 600
@@ -92,6 +93,8 @@ def caller_for(uow, header: str | None, scopes: tuple[str, ...], now: datetime) 
     integration = CACHE.get(digest, lambda: uow.integrations.by_key_hash(digest))
     if integration is None or not integration.active:
         raise Unauthorized("unknown or revoked integration key")
+    # Who asked is on the request's log line from here on, for a 429 or a 403 too (never the key).
+    logger.append_keys(clinic_id=integration.clinic_id, sub=keys.actor_of(integration.integration_id))
     if not uow.integrations.count_request(integration.clinic_id, integration.integration_id,
                                           keys.rate_window(now), rate_per_minute()):
         wait = keys.seconds_to_next_window(now)
