@@ -138,9 +138,12 @@ def import_rows(args) -> int:
 
         Connection._make_api_call = spy
         t0 = time.perf_counter()
-        for start in range(0, len(rows), 1000):
-            summary = imports.run(UnitOfWork(), caller, datetime.now(UTC), rows[start:start + 1000])
+        chunk = args.chunk
+        for start in range(0, len(rows), chunk):
+            summary = imports.run(UnitOfWork(), caller, datetime.now(UTC), rows[start:start + chunk])
             assert not summary.errors, summary.errors[:3]
+            print(f"  {start + chunk:>6,} rows after {time.perf_counter() - t0:6.1f}s, {len(calls):,} calls",
+                  file=sys.stderr, flush=True)
         imported = time.perf_counter() - t0
         import_calls, import_items = len(calls), sum(written)
         # The bare loader: the same number of items, 25 per BatchWriteItem, no conditions, nothing read.
@@ -172,6 +175,7 @@ def main() -> int:
     s.add_argument("--reps", type=int, default=5)
     i = sub.add_parser("import")
     i.add_argument("--rows", type=int, default=2000)
+    i.add_argument("--chunk", type=int, default=1000)
     args = parser.parse_args()
     return search(args) if args.what == "search" else import_rows(args)
 
