@@ -214,6 +214,11 @@ class Recorder:
                     u.wru += self._write(body["TableName"], new, old, transactional=True,
                                          index_changes=kind in ("Put", "Delete", "Update"))
                     u.iam.add((TRANSACT_ACTION[kind], body["TableName"]))
+            elif c.operation == "UpdateItem":
+                # A key's request counter and last_used_at (no index keys): 1 WRU per KB of the
+                # larger item, also when the condition fails (a refused request costs its write).
+                u.wru += write_units(max(item_size(c.old_items.get(0)), 100))
+                u.iam.add(("dynamodb:UpdateItem", c.table()))
             elif c.operation == "TransactGetItems":
                 # A transactional read costs two read units per 4 KB item; IAM checks GetItem per item.
                 for entry, got in zip(c.params["TransactItems"], c.response.get("Responses", []), strict=False):
@@ -380,6 +385,27 @@ def _inactive_member(s: State, i: int) -> dict:
 
 
 HISTORY = "patient with 2 invoices and 1 payment"
+
+
+def _with_key(s: State, i: int) -> dict:
+    from tests.integrations_support import issue_key
+
+    api, made = issue_key(s.world, ["patients:read", "patients:write", "invoices:write"])
+    api.get("/patients?q=warm")  # the process has read the key: what a steady sync pays
+    return {"integration_id": made["integration_id"], "key_api": api}
+
+
+def _external_patient(s: State, i: int) -> dict:
+    ext = f"mrn-{secrets.token_hex(5)}"
+    pid = s.world.patient("Pat Example", phone="555-0100", external_id=ext)
+    return {"pid": pid, "ext": ext, **_with_key(s, i)}
+
+
+def _import_body(s: State) -> dict:
+    tag = secrets.token_hex(4)
+    return {"rows": [{"patient_external_id": f"imp-{tag}-{n}", "patient_name": f"Imported Patient {n}",
+                      "invoice_external_id": f"imp-inv-{tag}-{n}", "invoice_date": _today(s), "amount_cents": 4_000}
+                     for n in range(10)]}
 SCENARIOS: list[Scenario] = [
     Scenario("GET /health", lambda s, i: s.anonymous.get("/health"), state="-"),
     Scenario("GET /openapi.json", lambda s, i: s.anonymous.get("/openapi.json"), state="-"),
@@ -489,6 +515,28 @@ SCENARIOS: list[Scenario] = [
              state="BillingStaff with 1 scheduled callback"),
     Scenario("POST /staff/{sub}/reactivate", lambda s, i: s.owner.post(f"/staff/{s.data['member']}/reactivate"),
              setup=_inactive_member, state="a deactivated member"),
+
+    Scenario("POST /integrations", lambda s, i: s.owner.post("/integrations", {
+        "name": "Practice system", "scopes": ["patients:write", "invoices:write"]}), state="-"),
+    Scenario("GET /integrations", lambda s, i: s.admin.get("/integrations"), setup=_with_key, state="1 key"),
+    Scenario("DELETE /integrations/{integration_id}", lambda s, i: s.owner.delete(
+        f"/integrations/{s.data['integration_id']}"), setup=_with_key, state="1 key"),
+    Scenario("GET /patients", lambda s, i: s.billing.get("/patients?q=pat"), setup=_external_patient,
+             state="q=pat, first page"),
+    Scenario("GET /patients (integration key)", lambda s, i: s.data["key_api"].get("/patients?q=pat"),
+             setup=_external_patient, state="q=pat, key already cached by the process"),
+    Scenario("PATCH /patients/{patient_id}", lambda s, i: s.billing.patch(
+        f"/patients/{s.data['pid']}", {"phone": f"555-01{i:02d}"}), setup=_external_patient, state="new phone"),
+    Scenario("PUT /patients/by-external-id/{external_id}", lambda s, i: s.data["key_api"].put(
+        f"/patients/by-external-id/{s.data['ext']}", {"name": "Pat Example"}), setup=_external_patient,
+             state="the same body again (nothing written)"),
+    Scenario("GET /patients/by-external-id/{external_id}", lambda s, i: s.data["key_api"].get(
+        f"/patients/by-external-id/{s.data['ext']}"), setup=_external_patient, state="-"),
+    Scenario("PUT /invoices/by-external-id/{external_id}", lambda s, i: s.data["key_api"].put(
+        f"/invoices/by-external-id/inv-{secrets.token_hex(5)}", {"patient_id": s.data["pid"], "amount_cents": 4_000,
+                                                                 "invoice_date": _today(s)}),
+             setup=_external_patient, state="a new invoice"),
+    Scenario("POST /imports", lambda s, i: s.owner.post("/imports", _import_body(s)), state="10 new rows (JSON)"),
 ]
 
 

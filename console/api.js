@@ -62,13 +62,16 @@ export class Api {
     return url.toString();
   }
 
-  async send(method, path, { body, query, headers = {}, raw = false } = {}) {
+  async send(method, path, { body, query, headers = {}, raw = false, textBody, type } = {}) {
     const url = this.url(path, query);
     const attempt = async (token) => {
       const init = { method, headers: { Authorization: `Bearer ${token}`, ...headers } };
       if (body !== undefined) {
         init.headers['Content-Type'] = 'application/json';
         init.body = JSON.stringify(body);
+      } else if (textBody !== undefined) {
+        init.headers['Content-Type'] = type;
+        init.body = textBody;
       }
       try {
         return await fetch(url, init);
@@ -110,6 +113,11 @@ export class Api {
 
   delete(path) {
     return this.send('DELETE', path);
+  }
+
+  /** A body that is not JSON (a CSV for POST /imports), sent as `type`. */
+  sendText(method, path, text, type) {
+    return this.send(method, path, { textBody: text, type });
   }
 }
 

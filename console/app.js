@@ -5,10 +5,13 @@ import { Session } from './auth.js';
 import { renderDashboard } from './dashboard.js';
 import { announce, clear, errorNote, h, HOME, setLiveRegion } from './dom.js';
 import { Formatter, label } from './format.js';
+import { renderImport } from './imports.js';
+import { renderIntegrations } from './integrations.js';
 import { renderPatient } from './patient.js';
 import { enrolMfa } from './mfa.js';
 import { renderReports } from './reports.js';
 import { renderSignIn } from './signin.js';
+import { searchBox } from './search.js';
 import { renderTeam } from './team.js';
 import { renderWorklist } from './worklist.js';
 
@@ -22,6 +25,9 @@ const PAGES = [
   { hash: '#/dashboard', title: 'Dashboard', render: renderDashboard, visible: () => true },
   { hash: '#/reports', title: 'Reports', render: renderReports, visible: () => true },
   { hash: '#/team', title: 'Team', render: renderTeam, visible: (c) => c.isOwnerOrAdmin },
+  { hash: '#/integrations', title: 'Integrations', render: renderIntegrations,
+    visible: (c) => c.isOwnerOrAdmin && c.api.has('GET /integrations') },
+  { hash: '#/import', title: 'Import', render: renderImport, visible: (c) => c.isOwnerOrAdmin && c.api.has('POST /imports') },
 ];
 
 async function loadConfig() {
@@ -110,6 +116,7 @@ function renderFrame() {
   for (const page of PAGES) {
     if (page.visible(ctx)) nav.append(h('a', { href: page.hash }, page.title));
   }
+  if (ctx.api.has('GET /patients')) nav.append(searchBox(ctx));
   const role = (ctx.me.roles || []).map(label).join(', ');
   clear(document.getElementById('user')).append(
     h('span', { class: 'who' }, h('span', { class: 'email' }, ctx.me.email), h('span', { class: 'role' }, role)),

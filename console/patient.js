@@ -1,6 +1,7 @@
 // The patient panel: balance and aging, invoices, plan and installments, promises, callbacks,
 // contact history and payments, with the actions billing staff take on a follow-up.
 
+import { editDetailsButton } from './patient_edit.js';
 import { newIdempotencyKey } from './api.js';
 import { act, announce, clear, errorNote, field, formDialog, h, HOME, select, showMore, unavailable } from './dom.js';
 import { choices, FormError, label, ymdToUtcDate } from './format.js';
@@ -136,6 +137,8 @@ function renderPanel(ctx, data, { reload, patientId }) {
   if (api.has('POST /follow-ups/{patient_id}/attempts')) {
     actions.append(button('+ Log attempt', () => logAttempt(ctx, data, id, reload)));
   }
+  const edit = editDetailsButton(ctx, p, reload);
+  if (edit) actions.append(edit);
   if (api.has('POST /follow-ups/{patient_id}/callbacks')) {
     actions.append(button('Schedule callback', () => scheduleCallback(ctx, id, reload, data.contact)));
   }

@@ -195,6 +195,61 @@ def token(email: str, password: str) -> dict:
     return {"id_token": tokens["IdToken"], "expires_in": tokens["ExpiresIn"], "token_type": "Bearer"}
 
 
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--clinic", "clinic_id", required=True)
+@click.option("--chunk", "chunk_rows", default=1000, show_default=True, type=click.IntRange(1, 1000),
+              help="rows per request (POST /imports takes at most 1,000)")
+@json_command
+def import_file(file: Path, clinic_id: str, chunk_rows: int) -> dict:
+    """Import a CSV of open balances (docs/import-template.csv) of any size, in chunks of at most
+    1,000 rows, each exactly as POST /imports would; progress on stderr; prints the summed
+    summary, row numbers counted over the whole file (data rows from 1). Safe to run again: rows
+    are written by external id."""
+    import csv
+
+    from chalicelib.domain.errors import ValidationError
+    from chalicelib.domain.roles import Caller
+    from chalicelib.services import clinics, imports
+    from chalicelib.store.uow import UnitOfWork
+
+    clinics.get(UnitOfWork(), clinic_id)
+    caller = Caller(sub="cli", clinic_id=clinic_id, roles=frozenset({"Owner"}))
+    total = {"rows": 0, "patients_created": 0, "patients_updated": 0, "invoices_created": 0,
+             "invoices_unchanged": 0, "errors": []}
+
+    def send(rows: list[dict], first_row: int) -> None:
+        summary = imports.run(UnitOfWork(), caller, datetime.now(UTC), rows)
+        for name in ("rows", "patients_created", "patients_updated", "invoices_created", "invoices_unchanged"):
+            total[name] += getattr(summary, name)
+        total["errors"].extend({**e, "row": e["row"] + first_row - 1} for e in summary.errors)
+
+    with file.open("rb") as raw, click.progressbar(length=file.stat().st_size, label="importing", file=sys.stderr,
+                                                   show_pos=True) as bar:
+        def lines():
+            encoding = "utf-8-sig"  # a byte-order mark (spreadsheet exports) only on the first line
+            for line in raw:
+                bar.update(len(line))
+                yield line.decode(encoding)
+                encoding = "utf-8"
+
+        reader = csv.DictReader(lines())
+        header = reader.fieldnames or []
+        if not header or set(header) - set(imports.COLUMNS) or len(set(header)) != len(header):
+            raise ValidationError("the CSV header names unknown or repeated columns",
+                                  fields={"header": f"columns among {', '.join(imports.COLUMNS)}"})
+        chunk, first = [], 1
+        for row in reader:
+            chunk.append({k: v for k, v in row.items() if k is not None})
+            if len(chunk) == chunk_rows:
+                send(chunk, first)
+                first += len(chunk)
+                chunk = []
+        if chunk:
+            send(chunk, first)
+    return total
+
+
 # ----- errors -----------------------------------------------------------------------------------
 def _error(exc: BaseException) -> tuple[dict, int]:
     """The `{"error": {...}}` document and exit status for whatever ended a command: 2 for input

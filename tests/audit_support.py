@@ -189,6 +189,7 @@ def _release_hold(w):
     w.owner.post(f"/follow-ups/{pid}/hold", {"reason": "insurance_pending", "until": _in_days(w, 10)})
     return w.owner.delete(f"/follow-ups/{pid}/hold"), pid
 
+
 def _patch_staff(w):
     return w.owner.patch(f"/staff/{w.sub('billing2')}", {"role": "Admin", "name": SECRET_TEXT}), None
 
@@ -200,6 +201,39 @@ def _deactivate_staff(w):
 def _reactivate_staff(w):
     w.owner.post(f"/staff/{w.sub('billing2')}/deactivate", {})
     return w.owner.post(f"/staff/{w.sub('billing2')}/reactivate"), None
+
+
+def _create_integration(w):
+    return w.owner.post("/integrations", {"name": SECRET_TEXT, "scopes": ["patients:read"]}), None
+
+
+def _revoke_integration(w):
+    made = w.owner.post("/integrations", {"name": "to revoke", "scopes": ["patients:read"]}).body
+    return w.owner.delete(f"/integrations/{made['integration_id']}"), None
+
+
+def _import(w):
+    rows = [{"patient_external_id": f"mrn-{secrets.token_hex(4)}", "patient_name": SECRET_TEXT,
+             "phone": "+1 555 0100", "invoice_external_id": f"inv-{secrets.token_hex(4)}",
+             "invoice_date": _today(w), "amount_cents": 1_200, "description": SECRET_TEXT}]
+    return w.owner.post("/imports", {"rows": rows}), None
+
+
+def _patch_patient(w):
+    pid = _owed(w)
+    return w.owner.patch(f"/patients/{pid}", {"name": f"Renamed {SECRET_TEXT}", "phone": "+1 555 0100"}), pid
+
+
+def _put_patient(w):
+    r = w.billing.request("PUT", f"/patients/by-external-id/mrn-{secrets.token_hex(4)}",
+                          {"name": SECRET_TEXT, "email": "x@mail.test"})
+    return r, r.body["patient_id"]
+
+
+def _put_invoice(w):
+    pid = w.patient("Put Patient")
+    return w.billing.request("PUT", f"/invoices/by-external-id/inv-{secrets.token_hex(4)}", {
+        "patient_id": pid, "amount_cents": 900, "invoice_date": _today(w), "description": SECRET_TEXT}), pid
 
 
 CASES = [
@@ -228,4 +262,10 @@ CASES = [
     Case("PATCH", "/payment-plans/{plan_id}", "plan.changed", _change_plan, 200),
     Case("POST", "/follow-ups/{patient_id}/hold", "hold.placed", _place_hold, 201),
     Case("DELETE", "/follow-ups/{patient_id}/hold", "hold.released", _release_hold, 200),
+    Case("POST", "/integrations", "integration.created", _create_integration, 201),
+    Case("DELETE", "/integrations/{integration_id}", "integration.revoked", _revoke_integration, 204),
+    Case("POST", "/imports", "import.completed", _import, 200),
+    Case("PATCH", "/patients/{patient_id}", "patient.updated", _patch_patient, 200),
+    Case("PUT", "/patients/by-external-id/{external_id}", "patient.created", _put_patient, 201),
+    Case("PUT", "/invoices/by-external-id/{external_id}", "invoice.created", _put_invoice, 201),
 ]

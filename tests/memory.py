@@ -31,16 +31,18 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from chalicelib.domain import account as acc
+from chalicelib.domain import integrations as terms
 from chalicelib.domain import reports
 from chalicelib.domain.audit import AuditEntry, StoredResponse
 from chalicelib.domain.clinic import Clinic
 from chalicelib.domain.clock import as_utc, iso_z
 from chalicelib.domain.contact import DONE, Attempt, CalendarFeed, Callback
 from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.integrations import Integration
 from chalicelib.domain.team import ACTIVE, PENDING, Delegation, Enrolment, StaffMember
 from chalicelib.domain.webhooks import Delivery, Event, Webhook
 from chalicelib.store import keys
@@ -96,6 +98,14 @@ class MemoryStore:
     events: dict[tuple[str, str], Event] = field(default_factory=dict)
     webhooks: dict[tuple[str, str], Webhook] = field(default_factory=dict)
     deliveries: dict[tuple[str, str, str], Delivery] = field(default_factory=dict)
+    # Integrations (issue 17): keys by (clinic, id) and their lookup by hash; request counters by
+    # (clinic, integration, minute); external ids by (clinic, PAT|INV, external id); search items
+    # by (search pk, search sk) as store/keys.py builds them.
+    integrations: dict[tuple[str, str], Integration] = field(default_factory=dict)
+    key_lookups: dict[str, Integration] = field(default_factory=dict)
+    rates: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    external_ids: dict[tuple[str, str, str], tuple[str, str | None]] = field(default_factory=dict)
+    search: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
 
     def of_patient(self, kind: str, clinic_id: str, patient_id: str) -> list:
         """Copies of one patient's items of a kind, in key order (as a Query returns them)."""
@@ -115,6 +125,7 @@ class _Staged:
     item: Any  # None: a condition check, nothing written
     condition: Condition | None
     versioned: bool
+    delete: bool = False
 
 
 def _exists(stored) -> bool:
@@ -145,6 +156,9 @@ class MemoryTransaction:
     def check(self, kind: str, key, condition: Condition, label: str) -> None:
         self._items.append(_Staged(label, kind, key, None, condition, False))
 
+    def delete(self, kind: str, key, label: str, condition: Condition | None = None) -> None:
+        self._items.append(_Staged(label, kind, key, None, condition, False, delete=True))
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -172,6 +186,9 @@ class MemoryTransaction:
         if failed:
             raise StaleWrite(failed)
         for staged in self._items:
+            if staged.delete:
+                getattr(self.store, staged.kind).pop(staged.key, None)
+                continue
             if staged.item is None:
                 continue
             if staged.versioned:
@@ -624,6 +641,103 @@ class IdempotencyRepository(_Repository):
                                                                      and current.expires_at <= _ttl(now)))
 
 
+# ----- integrations, external ids, search (issue 17) ----------------------------------------------
+class IntegrationRepository(_Repository):
+    def list(self, clinic_id: str) -> list[Integration]:
+        return self._store.of_clinic("integrations", clinic_id)
+
+    def get(self, clinic_id: str, integration_id: str) -> Integration | None:
+        found = self._store.integrations.get((clinic_id, integration_id))
+        return read_back(found) if found is not None else None
+
+    def add(self, integration: Integration) -> None:
+        self._tx.create("integrations", (integration.clinic_id, integration.integration_id), integration,
+                        label="integration")
+        self._tx.create("key_lookups", integration.key_sha256, integration, label="key")
+
+    def save_revoked(self, integration: Integration) -> None:
+        self._tx.save("integrations", (integration.clinic_id, integration.integration_id), integration,
+                      label="integration", condition=lambda stored: stored is None or stored.revoked_at is None)
+        self._tx.save("key_lookups", integration.key_sha256, integration, label="key")
+
+    def by_key_hash(self, key_sha256: str) -> Integration | None:
+        found = self._store.key_lookups.get(key_sha256)
+        if found is None:
+            return None
+        return Integration(found.integration_id, found.clinic_id, "", tuple(found.scopes), key_sha256, "", None,
+                           found.created_by, found.revoked_at)
+
+    def touch(self, clinic_id: str, integration_id: str, now: datetime, every: timedelta) -> bool:
+        found = self._store.integrations.get((clinic_id, integration_id))
+        if found is None or found.revoked_at is not None or (
+                found.last_used_at is not None and found.last_used_at >= now - every):
+            return False
+        found.last_used_at = as_utc(now)
+        return True
+
+    def count_request(self, clinic_id: str, integration_id: str, window: datetime, limit: int) -> bool:
+        key = (clinic_id, integration_id, iso_z(window))
+        if self._store.rates.get(key, 0) >= limit:
+            return False
+        self._store.rates[key] = self._store.rates.get(key, 0) + 1
+        return True
+
+    def created_by(self, clinic_id: str, sub: str) -> list[Integration]:
+        return [i for i in self.list(clinic_id) if i.created_by == sub and i.active]
+
+
+def _search_items(clinic_id: str, p: acc.Patient) -> dict[tuple[str, str], tuple[str, str]]:
+    name = terms.sort_name(p.name)
+    words = " " + " ".join(terms.words(p.name))
+    return {(keys.search_pk(clinic_id, kind, term), keys.search_sk(name, p.patient_id)): (p.patient_id, words)
+            for kind, term in terms.terms_of(p.name, p.phone, p.email).keys()}
+
+
+class DirectoryRepository(_Repository):
+    def patient_for(self, clinic_id: str, external_id: str) -> str | None:
+        found = self._store.external_ids.get((clinic_id, "PAT", external_id))
+        return found[0] if found else None
+
+    def invoice_for(self, clinic_id: str, external_id: str) -> tuple[str, str] | None:
+        found = self._store.external_ids.get((clinic_id, "INV", external_id))
+        return (found[0], found[1]) if found else None
+
+    def claim_patient_id(self, clinic_id: str, external_id: str, patient_id: str) -> None:
+        self._tx.create("external_ids", (clinic_id, "PAT", external_id), (patient_id, None), label="external_id")
+
+    def release_patient_id(self, clinic_id: str, external_id: str, patient_id: str) -> None:
+        self._tx.delete("external_ids", (clinic_id, "PAT", external_id), label="external_id_released",
+                        condition=lambda stored: stored is not None and stored[0] == patient_id)
+
+    def claim_invoice_id(self, clinic_id: str, external_id: str, patient_id: str, invoice_id: str) -> None:
+        self._tx.create("external_ids", (clinic_id, "INV", external_id), (patient_id, invoice_id),
+                        label="external_id")
+
+    def index_patient(self, clinic_id: str, before: acc.Patient | None, after: acc.Patient) -> int:
+        old = _search_items(clinic_id, before) if before is not None else {}
+        new = _search_items(clinic_id, after)
+        for key in sorted(old.keys() - new.keys()):
+            self._tx.delete("search", key, label="search")
+        for key in sorted(new.keys() - old.keys()):
+            self._tx.save("search", key, new[key], label="search")
+        return len(old.keys() ^ new.keys())
+
+    def search(self, clinic_id: str, query: terms.SearchQuery, limit: int,
+               after: tuple[str, str] | None) -> tuple[list[acc.Patient], tuple[str, str] | None]:
+        pk = keys.search_pk(clinic_id, query.kind, query.term)
+        low = keys.search_sk(*after) if after else ""
+        wanted = [" " + w for w in [*query.also, *([query.longer] if query.longer else [])]]
+        found = [(sk, pid) for (p, sk), (pid, words) in sorted(self._store.search.items())
+                 if p == pk and sk > low and all(w in words for w in wanted)][:limit + 1]
+        page = found[:limit]
+        patients = [read_back(self._store.patients[(clinic_id, pid)]) for _, pid in page
+                    if (clinic_id, pid) in self._store.patients]
+        if len(found) <= limit:
+            return patients, None
+        name, patient_id = page[-1][0].rsplit("#", 1)
+        return patients, (name, patient_id)
+
+
 # ----- the unit of work ---------------------------------------------------------------------------
 class MemoryUnitOfWork(UnitOfWorkBase):
     """The in-memory twin of `store.uow.UnitOfWork`: one per request or job step, on a shared store."""
@@ -643,6 +757,8 @@ class MemoryUnitOfWork(UnitOfWorkBase):
         self.events = EventRepository(store, tx)
         self.webhooks = WebhookRepository(store, tx)
         self.deliveries = DeliveryRepository(store, tx)
+        self.integrations = IntegrationRepository(store, tx)
+        self.directory = DirectoryRepository(store, tx)
 
 
 def _newest_first(items: list, id_field: str, limit: int, before_id: str | None) -> tuple[list, bool]:

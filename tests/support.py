@@ -97,6 +97,9 @@ class Api:
     def patch(self, path, body=None, **kw):
         return self.request("PATCH", path, body, **kw)
 
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body, **kw)
+
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
 

@@ -44,10 +44,13 @@ FILES: dict[str, str] = {
     "reports.js": _JS,
     "team.js": _JS,
     "corrections.js": _JS,
-
     "signin.js": _JS,
     "mfa.js": _JS,
     "qrcodegen.js": _JS,
+    "integrations.js": _JS,
+    "imports.js": _JS,
+    "search.js": _JS,
+    "patient_edit.js": _JS,
     "icon.svg": "image/svg+xml",
 }
 

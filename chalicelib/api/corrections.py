@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ..domain.account import HOLD_REASONS, REVERSAL_REASONS
+from ..domain.integrations import INVOICES_WRITE, PAYMENTS_WRITE
 from ..domain.plans import FREQUENCIES
 from ..domain.roles import ALL_STAFF, OWNER_ADMIN
 from ..services import corrections, followups, holds, plans
@@ -78,7 +79,8 @@ class HoldOut(Out):
     created_at: str
 
 
-@route("/invoices/{invoice_id}/void", "POST", roles=OWNER_ADMIN, body=ReasonIn, response=VoidOut)
+@route("/invoices/{invoice_id}/void", "POST", roles=OWNER_ADMIN, body=ReasonIn, response=VoidOut,
+       scopes=(INVOICES_WRITE,))
 def void_invoice(ctx: RequestContext, invoice_id: str) -> dict:
     """Void an open invoice that no payment paid (409 invoice_has_payments), outside any plan."""
     return views.voided(corrections.void_invoice(ctx.uow, ctx.caller, ctx.now, invoice_id=invoice_id,
@@ -86,7 +88,7 @@ def void_invoice(ctx: RequestContext, invoice_id: str) -> dict:
 
 
 @route("/invoices/{invoice_id}/adjustments", "POST", roles=OWNER_ADMIN, body=AdjustmentIn, response=AdjustmentOut,
-       status=201)
+       status=201, scopes=(INVOICES_WRITE,))
 def adjust_invoice(ctx: RequestContext, invoice_id: str) -> dict:
     """Lower an open invoice's balance (a discount or a correction), at most to zero."""
     b = ctx.body
@@ -95,7 +97,7 @@ def adjust_invoice(ctx: RequestContext, invoice_id: str) -> dict:
 
 
 @route("/payments/{payment_id}/reversal", "POST", roles=OWNER_ADMIN, body=ReversalIn, response=ReversalOut,
-       status=201)
+       status=201, scopes=(PAYMENTS_WRITE,))
 def reverse_payment(ctx: RequestContext, payment_id: str) -> dict:
     """Undo a payment (returned, chargeback, entered in error); again is 409 already_reversed."""
     b = ctx.body

@@ -11,6 +11,7 @@ from ..domain.account import FOLLOW_UP_STATUSES
 from ..domain.aging import BUCKETS
 from ..domain.contact import CALLBACK_STATUSES, CHANNELS, MAX_NOTES, OUTCOMES
 from ..domain.contact_rules import OVERRIDE_REASON_LENGTH, RULES
+from ..domain.integrations import FOLLOWUPS_READ
 from ..domain.roles import ALL_STAFF
 from ..services import attempts, calendar, callbacks, followups, pages
 from . import views
@@ -191,7 +192,8 @@ class FeedOut(Out):
 
 
 # ----- routes --------------------------------------------------------------------------------
-@route("/follow-ups", "GET", roles=ALL_STAFF, query=WorklistQuery, response=WorklistOut)
+@route("/follow-ups", "GET", roles=ALL_STAFF, query=WorklistQuery, response=WorklistOut,
+       scopes=(FOLLOWUPS_READ,))
 def worklist(ctx: RequestContext) -> dict:
     """Patients with an open invoice, most overdue first; filters combine; cursor pagination."""
     q = ctx.query
@@ -202,7 +204,7 @@ def worklist(ctx: RequestContext) -> dict:
     return views.worklist(followups.worklist(ctx.uow, ctx.caller, ctx.now, filters, limit=q.limit, cursor=q.cursor))
 
 
-@route("/follow-ups/{patient_id}", "GET", roles=ALL_STAFF, response=FollowUpOut)
+@route("/follow-ups/{patient_id}", "GET", roles=ALL_STAFF, response=FollowUpOut, scopes=(FOLLOWUPS_READ,))
 def follow_up(ctx: RequestContext, patient_id: str) -> dict:
     """One patient's follow-up: invoices, payments, contact history, callbacks, plan, promises."""
     return views.follow_up(followups.detail(ctx.uow, ctx.caller, ctx.now, patient_id))

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from pydantic.json_schema import models_json_schema
 
+from . import integration_auth
 from .wiring import api_routes
 
 ERROR_SCHEMA = {
@@ -63,6 +64,15 @@ def document() -> dict:
             op["security"] = [{"cognito": []}]
             op["responses"]["401"] = _error("no valid ID token")
             op["responses"]["403"] = _error("the role does not allow it")
+        if spec.scopes:
+            op["security"] = [{"cognito": []}, {"integrationKey": []}]
+            op["x-integration-scopes"] = list(spec.scopes)
+            op["description"] = (f"An integration key needs one of the scopes {', '.join(spec.scopes)}. A key may "
+                                 f"send {integration_auth.DEFAULT_RATE_PER_MINUTE} requests per clock minute "
+                                 "(FOLLOWUPS_KEY_RATE_PER_MINUTE); past that 429 rate_limited with Retry-After.")
+            op["responses"]["429"] = {**_error("the integration key sent more than its rate limit this minute"),
+                                      "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                                                  "description": "seconds until the next minute"}}}
         if spec.body is not None or spec.query is not None or spec.headers:
             op["responses"]["400"] = _error("invalid input")
         if "{" in spec.path or spec.body is not None:
@@ -76,8 +86,13 @@ def document() -> dict:
         "openapi": "3.0.3",
         "info": {"title": "Clinic Follow-ups", "version": "1.0.0"},
         "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {"cognito": {
-            "type": "http", "scheme": "bearer", "bearerFormat": "Cognito ID token (JWT)"}}},
+        "components": {"schemas": schemas, "securitySchemes": {
+            "cognito": {"type": "http", "scheme": "bearer", "bearerFormat": "Cognito ID token (JWT)"},
+            "integrationKey": {"type": "http", "scheme": "bearer", "bearerFormat": "fu_live_ integration key",
+                               "description": "Made by an Owner (POST /integrations). Each key is limited to "
+                                              f"{integration_auth.DEFAULT_RATE_PER_MINUTE} requests per clock "
+                                              "minute (a fixed window); past that 429 rate_limited with "
+                                              "Retry-After."}}},
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from ..domain.account import INSTALLMENT_STATUSES, PLAN_STATUSES
+from ..domain.integrations import FOLLOWUPS_READ
 from ..domain.plans import FREQUENCIES
 from ..domain.roles import ALL_STAFF
 from ..services import plans
@@ -54,7 +55,7 @@ def create_plan(ctx: RequestContext, patient_id: str) -> dict:
                                    start_date=b.start_date))
 
 
-@route("/payment-plans/{plan_id}", "GET", roles=ALL_STAFF, response=PlanOut)
+@route("/payment-plans/{plan_id}", "GET", roles=ALL_STAFF, response=PlanOut, scopes=(FOLLOWUPS_READ,))
 def get_plan(ctx: RequestContext, plan_id: str) -> dict:
     """A payment plan of the caller's clinic with its installments."""
     return views.plan(plans.get(ctx.uow, ctx.caller, plan_id))

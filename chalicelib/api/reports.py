@@ -10,6 +10,7 @@ from pydantic import Field
 from ..domain.aging import BUCKETS
 from ..domain.contact import CHANNELS, OUTCOMES
 from ..domain.contact_rules import RULES
+from ..domain.integrations import REPORTS_READ
 from ..domain.roles import ALL_STAFF, OWNER_ADMIN
 from ..services import reports
 from .routing import RequestContext, route
@@ -78,14 +79,14 @@ def _csv(body: str, filename: str) -> Response:
         "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@route("/reports/aging", "GET", roles=ALL_STAFF, response=AgingOut)
+@route("/reports/aging", "GET", roles=ALL_STAFF, response=AgingOut, scopes=(REPORTS_READ,))
 def aging_report(ctx: RequestContext) -> dict:
     """Open invoices by the age of each (counts, patients, balance per bucket) and plans' uninvoiced parts."""
     return reports.aging(ctx.uow, ctx.caller, ctx.now)
 
 
 @route("/reports/staff-performance", "GET", roles=OWNER_ADMIN, query=StaffPerformanceQuery,
-       response=StaffPerformanceOut, also_returns=("text/csv",))
+       response=StaffPerformanceOut, also_returns=("text/csv",), scopes=(REPORTS_READ,))
 def staff_performance_report(ctx: RequestContext) -> dict | Response:
     """Per staff member: attempts by channel and outcome, promises, callbacks and recovered cents
     for a range of clinic-local dates (`format=csv` for a spreadsheet)."""

@@ -30,6 +30,8 @@ from ..domain.errors import (
     Forbidden,
     InvariantViolation,
     NotFound,
+    RateLimited,
+    TooManyRows,
     Unauthorized,
     Unavailable,
     ValidationError,
@@ -37,7 +39,7 @@ from ..domain.errors import (
 from ..domain.ids import CHILD_PREFIXES, is_patient_id, patient_of
 from ..domain.roles import Caller
 from ..logs import logger
-from . import auth
+from . import auth, integration_auth
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_DEPTH = 32  # nesting levels of a body; json.loads recurses once per level
@@ -51,7 +53,7 @@ class UnsupportedMediaType(FollowUpsError):
 
 
 STATUS = {ValidationError: 400, Unauthorized: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
-          UnsupportedMediaType: 415, Unavailable: 503}
+          UnsupportedMediaType: 415, Unavailable: 503, TooManyRows: 413, RateLimited: 429}
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class RouteSpec:
     permission: str | None = None  # checked against the grant store, before the body is read
     also_returns: tuple[str, ...] = ()  # other content types of the success response (e.g. text/csv)
     accepts: tuple[str, ...] = (JSON,)  # the media types a request body may be sent as
+    scopes: tuple[str, ...] = ()  # an integration key needs one of these (none: keys get 403)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ def error_response(error: FollowUpsError) -> Response:
     headers = {"Content-Type": "application/json"}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="followups"'
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after_seconds)
     return Response(body=json.dumps({"error": payload}), status_code=status, headers=headers)
 
 
@@ -192,7 +197,7 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
           response: type[BaseModel] | None = None, status: int = 200, summary: str = "",
           content_type: str = "application/json", headers: tuple[str, ...] = (),
           permission: str | None = None, also_returns: tuple[str, ...] = (),
-          accepts: tuple[str, ...] = (JSON,)) -> Callable:
+          accepts: tuple[str, ...] = (JSON,), scopes: tuple[str, ...] = ()) -> Callable:
     """Register `fn(request_context, **path_params)`; `fn` returns a dict, a list or a Response.
 
     `permission` (e.g. "write_off") must be in `caller.permissions` (read from the grant store,
@@ -202,12 +207,15 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
     `accepts`: the media types a body may be sent as (any other is 415). `body` is parsed when it
     comes as JSON; a route that also names another type (`text/csv`) reads `ctx.media_type` and
     `ctx.request.raw_body` itself.
+
+    `scopes`: an integration key (api/integration_auth.py) may call the route if it holds one of
+    them; a route that names none is for staff only (keys get 403).
     """
 
     def decorator(fn: Callable) -> Callable:
         ROUTES.append(RouteSpec(path, method, roles, body, query, response, status,
                                 summary or (fn.__doc__ or "").strip().split("\n")[0], content_type, headers,
-                                permission, also_returns, tuple(a.lower() for a in accepts)))
+                                permission, also_returns, tuple(a.lower() for a in accepts), tuple(scopes)))
         accepted = ROUTES[-1].accepts
 
         @functools.wraps(fn)
@@ -236,7 +244,10 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
 
         def serve(ctx: RequestContext, path_params: dict) -> Response:
             request = ctx.request
-            if roles is not None:
+            if roles is not None and integration_auth.is_key_header(request.headers.get("authorization")):
+                ctx.caller = integration_auth.caller_for(ctx.uow, request.headers.get("authorization"), scopes, ctx.now)
+                logger.append_keys(clinic_id=ctx.caller.clinic_id, sub=ctx.caller.sub)
+            elif roles is not None:
                 ctx.caller = auth.caller_from_header(request.headers.get("authorization"))
                 logger.append_keys(clinic_id=ctx.caller.clinic_id, sub=ctx.caller.sub)
                 ctx.caller = ctx.require_active_staff()

@@ -44,7 +44,8 @@ def delegation(g: Delegation) -> dict:
 def patient(p: Patient) -> dict:
     return {"patient_id": p.patient_id, "name": p.name, "phone": p.phone, "email": p.email,
             "external_id": p.external_id, "created_at": _t(p.created_at), "balance_cents": p.balance_cents,
-            "follow_up_status": p.status, "hold": hold(p.hold)}
+            "follow_up_status": p.status, "hold": hold(p.hold), "timezone": p.timezone,
+            "do_not_contact": list(p.do_not_contact), "preferred_channel": p.preferred_channel}
 
 
 def hold(h: Hold | None) -> dict | None:
@@ -200,3 +201,17 @@ def task(t) -> dict:
 def audit_entry(e: AuditEntry) -> dict:
     return {"audit_id": e.audit_id, "at": _t(e.at), "actor": e.actor, "action": e.action,
             "patient_id": e.patient_id, "details": e.details}
+
+
+def integration(i, key: str | None = None) -> dict:
+    """A key as listed (`key_hint`, `last_used_at`); the key itself only in the answer that made it."""
+    out = {"integration_id": i.integration_id, "name": i.name, "scopes": list(i.scopes), "key_hint": i.key_hint,
+           "created_at": _t(i.created_at), "created_by": i.created_by, "last_used_at": _t(i.last_used_at)}
+    if key is not None:
+        out["key"] = key
+    return out
+
+
+def import_summary(s) -> dict:
+    return {"rows": s.rows, "patients_created": s.patients_created, "patients_updated": s.patients_updated,
+            "invoices_created": s.invoices_created, "invoices_unchanged": s.invoices_unchanged, "errors": s.errors}

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import CognitoUserPoolAuthorizer
 
 from .. import config
-from .route_table import TABLE
+from .route_table import KEY_ROUTES, TABLE
 
 if TYPE_CHECKING:  # pragma: no cover
     from chalice import Chalice
@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # route takes any type here, and routing.py decides: 415 `unsupported_media_type` in the
 # contract's shape for a body of a type the route's `@route(accepts=...)` does not name.
 CONTENT_TYPES = ["*/*"]
-NOT_ROUTE_MODULES = {"auth", "openapi", "route_table", "routing", "types", "wiring"}
+NOT_ROUTE_MODULES = {"auth", "integration_auth", "openapi", "route_table", "routing", "types", "wiring"}
 
 
 def gateway_authorizer() -> CognitoUserPoolAuthorizer | None:
@@ -59,7 +59,10 @@ def register(app: Chalice) -> None:
     authorizer = gateway_authorizer()
     for method, path, module, name, authenticated in TABLE:
         options: dict[str, Any] = {"methods": [method], "name": name}
-        if authenticated and authorizer is not None:
+        # Routes an integration key may call are not behind the gateway's Cognito authorizer
+        # (it would refuse a key): the app verifies every token and every key itself
+        # (api/auth.py, api/integration_auth.py). The others keep the stricter gateway check.
+        if authenticated and authorizer is not None and (method, path) not in KEY_ROUTES:
             options["authorizer"] = authorizer
         options["content_types"] = CONTENT_TYPES
         app.route(path, **options)(_deferred_view(app, method, path, module))
@@ -133,6 +136,10 @@ def render_table() -> str:
     rows = sorted(handlers.items(), key=lambda kv: (order[kv[1].module], kv[0][1], kv[0][0]))
     lines = [f"    ({', '.join(json.dumps(v) for v in (method, path, h.module, h.name))}, {h.authenticated!r}),"
              for (method, path), h in rows]
+    from .routing import ROUTES  # noqa: PLC0415
+
+    keyed = sorted((r.method, r.path) for r in ROUTES if r.scopes)
+    key_lines = [f"    ({json.dumps(method)}, {json.dumps(path)})," for method, path in keyed]
     return "\n".join([
         '"""Every route: method, path, the module under chalicelib.api that serves it, the handler\'s name,',
         "and whether it needs a signed-in caller (API Gateway's Cognito authorizer in deployed stages).",
@@ -143,6 +150,12 @@ def render_table() -> str:
         "TABLE: tuple[tuple[str, str, str, str, bool], ...] = (",
         *lines,
         ")",
+        "",
+        "# Routes an integration key may call (`@route(scopes=...)`): not behind the gateway's Cognito",
+        "# authorizer, which would refuse a key; the app verifies tokens and keys itself.",
+        "KEY_ROUTES: frozenset[tuple[str, str]] = frozenset({",
+        *key_lines,
+        "})",
         "",
     ])
 

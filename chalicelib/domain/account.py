@@ -242,6 +242,10 @@ class Patient:
     # every read shows them as decided (`with_deferred`); follow-on batches write them.
     deferred_invoices: dict[str, InvoiceState] = field(default_factory=dict)
     version: int | None = None  # the store's optimistic lock; None until first stored
+    # Contact preferences (PATCH /patients): None is the clinic's time zone
+    timezone: str | None = None
+    do_not_contact: tuple[str, ...] = ()
+    preferred_channel: str | None = None
 
     def with_deferred(self, invoice: Invoice) -> Invoice:
         """Business rule: an invoice reads as its change decided it, written yet or not."""
@@ -316,9 +320,11 @@ class Patient:
         return Posting(lines, new + now, frozenset(changes.new_invoice_ids))
 
     def contact_facts(self) -> ContactFacts:
-        """What the contact rules judge this patient on: the row's facts, with the hold the row
-        itself carries (one truth for the hold, not a copy in the facts)."""
-        return replace(self.contact, hold_until=self.hold.until if self.hold is not None else None)
+        """What the contact rules judge this patient on: the calls the row remembers, with the
+        patient's own zone and refusals and the row's hold (one truth for each, not a copy in the
+        facts)."""
+        return replace(self.contact, timezone=self.timezone, do_not_contact=frozenset(self.do_not_contact),
+                       hold_until=self.hold.until if self.hold is not None else None)
 
 
 @dataclass

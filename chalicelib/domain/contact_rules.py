@@ -432,13 +432,6 @@ def judge_callback(policy: ContactPolicy, clinic_tz: str, facts: ContactFacts, d
 
 
 # ----- what other changes of the patient tell the rules ---------------------------------------
-def contact_facts_with_preferences(facts: ContactFacts, timezone: str | None,
-                                   do_not_contact: Iterable[str]) -> ContactFacts:
-    """The row's facts once the patient's preferences change: their IANA zone (None: the
-    clinic's) and the channels they refused. Called in PATCH /patients' transaction (issue 17)."""
-    return replace(facts, timezone=timezone, do_not_contact=frozenset(do_not_contact))
-
-
 # ----- call hours on the patient's wall clock ------------------------------------------------
 _PROBE = timedelta(hours=6)  # no zone changes its offset twice within 6 hours
 

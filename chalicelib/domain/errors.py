@@ -93,3 +93,25 @@ class InvariantViolation(Exception):
         super().__init__(f"invariant {code} broken: {ids}")
         self.code = code
         self.ids = ids
+
+
+class ExternalIdInUse(Conflict):
+    """An external id another patient (or invoice, or other values) already holds in the clinic."""
+
+    code = "external_id_in_use"
+
+
+class RateLimited(FollowUpsError):
+    """An integration key sent more requests this minute than its limit (429, with Retry-After)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: int):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class TooManyRows(FollowUpsError):
+    """An import request with more rows than one request takes (413)."""
+
+    code = "too_many_rows"

@@ -34,6 +34,10 @@ class Caller:
     roles: frozenset[str] = frozenset()
     email: str = ""
     permissions: frozenset[str] = field(default_factory=frozenset)
+    # An integration key (issue 17): `sub` is then `integration:<id>`, roles are empty and what
+    # it may do is its scopes (checked per route in api/integration_auth.py).
+    integration_id: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def actor(self) -> str:

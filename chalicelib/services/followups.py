@@ -95,7 +95,7 @@ def row(patient: Patient, today: date, clinic: Clinic, now: datetime,
     promise = patient.pending_promise
     return FollowUpRow(patient, days, bucket, next_action(
         tz, patient.next_callback_at, promise.promised_date if promise else None, patient.plan_next_due),
-        contact if contact is not None else contact_of(clinic, patient, now), patient.contact.zone(tz))
+        contact if contact is not None else contact_of(clinic, patient, now), patient.contact_facts().zone(tz))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from ..domain.account import Invoice
-from ..domain.errors import NotFound, ValidationError
+from ..domain.errors import ExternalIdInUse, NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_child_id, patient_of
 from ..domain.roles import Caller
 from . import audit, clinics
@@ -28,11 +28,15 @@ def create(uow, caller: Caller, now: datetime, *, patient_id: str, amount_cents:
         if invoice_id in loaded.account.invoices:
             # An earlier attempt of this very request committed (its response was lost).
             return loaded.account.invoices[invoice_id]
+        if external_id is not None and uow.directory.invoice_for(caller.clinic_id, external_id) is not None:
+            raise ExternalIdInUse("another invoice has this external_id", fields={"external_id": "already in use"})
         invoice = Invoice(invoice_id=invoice_id, patient_id=patient_id, amount_cents=amount_cents,
                           balance_cents=amount_cents, invoice_date=invoice_date, service_date=service_date,
                           description=description, external_id=external_id, created_at=now)
         loaded.account.add_invoice(invoice)
         uow.accounts.stage(loaded, now)
+        if external_id is not None:  # taken in this transaction: of two senders, one wins
+            uow.directory.claim_invoice_id(caller.clinic_id, external_id, patient_id, invoice_id)
         audit.record(uow, caller.clinic_id, caller.actor, "invoice.created", now, patient_id=patient_id,
                      details={"invoice_id": invoice_id, "amount_cents": amount_cents,
                               "invoice_date": invoice_date.isoformat()})
@@ -48,3 +52,42 @@ def get(uow, caller: Caller, invoice_id: str) -> Invoice:
     if invoice is None:
         raise NotFound(f"no invoice {invoice_id}")
     return invoice
+
+
+def put_by_external_id(uow, caller: Caller, now: datetime, external_id: str, *, patient_id: str | None,
+                       patient_external_id: str | None, amount_cents: int, invoice_date: date,
+                       service_date: date | None = None, description: str | None = None) -> tuple[Invoice, bool]:
+    """Business rule: an invoice sent again with its external id is the same invoice: the same
+    values answer the invoice (nothing written), other values are refused (invoices do not
+    change; void or adjust them). Returns (invoice, created)."""
+    if patient_id is None:
+        patient_id = uow.directory.patient_for(caller.clinic_id, patient_external_id or "")
+        if patient_id is None:
+            raise ValidationError("no patient with this patient_external_id",
+                                  fields={"patient_external_id": "no patient of the clinic has it"})
+    wanted = (patient_id, amount_cents, invoice_date, service_date, description)
+
+    def existing() -> Invoice | None:
+        held = uow.directory.invoice_for(caller.clinic_id, external_id)
+        if held is None:
+            return None
+        invoice = uow.accounts.invoice(caller.clinic_id, held[0], held[1])
+        if invoice is None or (invoice.patient_id, invoice.amount_cents, invoice.invoice_date, invoice.service_date,
+                               invoice.description) != wanted:
+            raise ExternalIdInUse("an invoice with this external id exists with other values",
+                                  fields={"external_id": "in use by an invoice with other values"})
+        return invoice
+
+    found = existing()
+    if found is not None:
+        return found, False
+    try:
+        return create(uow, caller, now, patient_id=patient_id, amount_cents=amount_cents, invoice_date=invoice_date,
+                      service_date=service_date, description=description, external_id=external_id), True
+    except ExternalIdInUse:
+        found = existing()  # another sender won the race: the same invoice, or a conflict
+        if found is None:
+            raise
+        return found, False
+    except NotFound as e:
+        raise ValidationError("no such patient", fields={"patient_id": "no patient of the clinic has it"}) from e

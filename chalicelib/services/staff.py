@@ -29,7 +29,7 @@ from ..domain.team import (
 from ..logs import logger
 from ..store import cognito
 from ..store.uow import MAX_ITEMS, StaleWrite
-from . import audit
+from . import audit, integrations
 
 REASSIGN_BATCH = (MAX_ITEMS - 2) // 2  # a callback and its audit entry each, in one transaction
 
@@ -243,11 +243,11 @@ def deactivate(uow, caller: Caller, now: datetime, sub: str, *, reassign_to: str
                          details={"delegation_id": grant.delegation_id, "grantee_sub": sub,
                                   "permission": grant.permission, "was_expired": False})
             revoked.append(grant.delegation_id)
-        # Issue 17 (integration keys) joins here: stage the revocation of every integration key
-        # this member created, in this same transaction, so the keys stop with the record.
+        # The integration keys this member created stop with the record, in this same transaction.
+        keys_revoked = integrations.stage_revoke_keys_of_member(uow, caller, now, sub)
         audit.record(uow, clinic_id, caller.actor, "staff.deactivated", now,
                      details={"sub": sub, "role": target.role, "reassign_to": heir.sub,
-                              "delegations_revoked": revoked})
+                              "delegations_revoked": revoked, "integrations_revoked": keys_revoked})
         uow.commit()
         return leaver, heir
 

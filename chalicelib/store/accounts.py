@@ -130,7 +130,8 @@ def patient_from(r: PatientRecord) -> acc.Patient:
         next_callback_at=t(r.next_callback_at), deferred_invoices=_deferred_from(r.deferred_invoices),
         hold=hold_from(r.hold),
         contact=ContactFacts.from_stored(r.contact.as_dict() if r.contact is not None else None),
-        version=r.version)
+        version=r.version, timezone=r.timezone, do_not_contact=tuple(r.do_not_contact or ()),
+        preferred_channel=r.preferred_channel)
 
 
 def _deferred_from(text: str | None) -> dict[str, acc.InvoiceState]:
@@ -228,7 +229,8 @@ def patient_record(clinic_id: str, p: acc.Patient) -> PatientRecord:
         next_callback_at=t_out(p.next_callback_at), deferred_invoices=_deferred_out(p.deferred_invoices),
         hold=hold_map(p.hold),
         # Only once there is something to know: rows without facts stay as they were (and as small).
-        contact=p.contact.as_stored() if p.contact != ContactFacts() else None)
+        contact=p.contact.as_stored() if p.contact != ContactFacts() else None,
+        timezone=p.timezone, do_not_contact=list(p.do_not_contact) or None, preferred_channel=p.preferred_channel)
     # In the `OWED` partition: invoices with deferred writes, or a hold (the aging report's
     # `on_hold_cents` reads both from its one Query).
     if p.deferred_invoices or p.hold is not None:

@@ -229,3 +229,49 @@ def deliveries_pk(clinic_id: str, webhook_id: str) -> str:
 
 def delivery_sk(event_created_at: str, event_id: str) -> str:
     return f"{event_created_at}#{event_id}"
+
+
+# ----- integrations (issue 17) ---------------------------------------------------------------
+INTEGRATION = "INTEG#"  # `C#<clinic>` / `INTEG#<integration>`: a key of the clinic, listed by its Owner
+KEY_LOOKUP_SK = "KEY"
+SEARCH_NAME, SEARCH_PHONE, SEARCH_EMAIL = "n", "p", "e"
+
+
+def integration_sk(integration_id: str) -> str:
+    return f"{INTEGRATION}{integration_id}"
+
+
+def key_lookup_pk(key_sha256: str) -> str:
+    """`KEY#<sha256 of the key>` / `KEY`: the second exception to "the clinic first" (with RUNS).
+    A request with a key names no clinic: the item found by the key's hash is what names it, so
+    a key can only ever reach the clinic it was made in. It holds the hash, ids and scopes only."""
+    return f"KEY#{key_sha256}"
+
+
+def rate_pk(clinic_id: str, integration_id: str) -> str:
+    """`C#<clinic>#RATE#<integration>` / `<minute iso>`: one key's request count in one minute (TTL)."""
+    return f"C#{clinic_id}#RATE#{integration_id}"
+
+
+def external_id_pk(clinic_id: str, kind: str, external_id: str) -> str:
+    """`C#<clinic>#XID#<PAT|INV>#<sha256>` / `XID`: the external id is taken in the clinic. Hashed
+    (a medical record number names someone; keys show up in metrics and traces) and one partition
+    each, so a 10,000-row import spreads its writes."""
+    digest = hashlib.sha256(external_id.encode()).hexdigest()
+    return f"C#{clinic_id}#XID#{kind}#{digest}"
+
+
+EXTERNAL_ID_SK = "XID"
+
+
+def search_pk(clinic_id: str, kind: str, term: str) -> str:
+    """`C#<clinic>#S#<n|p|e>#<term>`: the patients found by one search term, one partition per term,
+    sorted by name. A name term is a folded word prefix (at most 10 characters); phone digits and
+    emails are hashed (found by the whole value only)."""
+    if kind != SEARCH_NAME:
+        term = hashlib.sha256(term.encode()).hexdigest()
+    return f"C#{clinic_id}#S#{kind}#{term}"
+
+
+def search_sk(sort_name: str, patient_id: str) -> str:
+    return f"{sort_name}#{patient_id}"

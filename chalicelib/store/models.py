@@ -206,6 +206,10 @@ class PatientRecord(Record, discriminator="patient"):
     # ContactFacts.as_stored(): what the contact rules judge the row on (absent: no facts yet)
     contact = MapAttribute(null=True)
     version = VersionAttribute()
+    # Contact preferences (PATCH /patients; issue 19's contact rules read them)
+    timezone = UnicodeAttribute(null=True)  # None: the clinic's
+    do_not_contact = ListAttribute(of=UnicodeAttribute, null=True)
+    preferred_channel = UnicodeAttribute(null=True)
 
 
 class InvoiceRecord(Record, discriminator="invoice"):
@@ -337,6 +341,53 @@ class LedgerRecord(Record, discriminator="ledger"):
     amount_cents = NumberAttribute()
     balance_after_cents = NumberAttribute()
     ref = UnicodeAttribute()
+
+
+class IntegrationRecord(Record, discriminator="integration"):
+    """`C#<clinic>` / `INTEG#<integration>`: a key as its Owner lists it (never the key itself)."""
+
+    integration_id = UnicodeAttribute()
+    clinic_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    scopes = ListAttribute(of=UnicodeAttribute)
+    key_sha256 = UnicodeAttribute()
+    key_hint = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    revoked_at = UnicodeAttribute(null=True)
+    revoked_by = UnicodeAttribute(null=True)
+    last_used_at = UnicodeAttribute(null=True)
+
+
+class KeyLookupRecord(Record, discriminator="key_lookup"):
+    """`KEY#<sha256>` / `KEY`: what a request's key is, found by its hash in one GetItem."""
+
+    integration_id = UnicodeAttribute()
+    clinic_id = UnicodeAttribute()
+    scopes = ListAttribute(of=UnicodeAttribute)
+    created_by = UnicodeAttribute()
+    revoked_at = UnicodeAttribute(null=True)
+
+
+class RateRecord(Record, discriminator="rate"):
+    """`C#<clinic>#RATE#<integration>` / `<minute>`: requests of one key in one minute (TTL: gone after)."""
+
+    requests = NumberAttribute(default=0)
+
+
+class ExternalIdRecord(Record, discriminator="external_id"):
+    """`C#<clinic>#XID#<PAT|INV>#<sha256>` / `XID`: the uniqueness item of one external id."""
+
+    external_id = UnicodeAttribute()
+    patient_id = UnicodeAttribute()
+    invoice_id = UnicodeAttribute(null=True)
+
+
+class SearchRecord(Record, discriminator="search"):
+    """`C#<clinic>#S#<kind>#<term>` / `<sort name>#<patient>`: the patient is found by the term."""
+
+    patient_id = UnicodeAttribute()
+    words = UnicodeAttribute()  # " jose nunez": further words of a query are checked with contains(" nun")
 
 
 AuditByPatientIndex = _index("by-patient", "ap_pk", "ap_sk")

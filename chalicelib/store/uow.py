@@ -70,6 +70,10 @@ class Transaction:
     def check(self, record, condition, label: str) -> None:
         self._items.append((label, "check", record, condition))
 
+    def delete(self, record, label: str, condition=None) -> None:
+        """Delete an item (a search item or an external id that moved)."""
+        self._items.append((label, "delete", record, condition))
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -107,6 +111,8 @@ class Transaction:
             for _, action, record, condition in self._items:
                 if action == "check":
                     transaction.condition_check(type(record), record.pk, record.sk, condition=condition)
+                elif action == "delete":
+                    transaction.delete(record, condition=condition)
                 else:
                     transaction.save(record, condition=condition)
 
@@ -183,8 +189,10 @@ class UnitOfWork(UnitOfWorkBase):
         from .clinics import ClinicRepository
         from .contacts import ContactRepository
         from .delegations import DelegationRepository
+        from .directory import DirectoryRepository
         from .feeds import CalendarFeedRepository
         from .idempotency import IdempotencyRepository
+        from .integrations import IntegrationRepository
         from .staff import StaffRepository
         from .webhooks import DeliveryRepository, EventRepository, WebhookRepository
 
@@ -201,3 +209,5 @@ class UnitOfWork(UnitOfWorkBase):
         self.events = EventRepository(tx)
         self.webhooks = WebhookRepository(tx)
         self.deliveries = DeliveryRepository(tx)
+        self.integrations = IntegrationRepository(tx)
+        self.directory = DirectoryRepository(tx)

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib.domain.contact_rules import DEFAULT_POLICY, contact_facts_with_preferences
+from chalicelib.domain.contact_rules import DEFAULT_POLICY
 from chalicelib.services import reports
 from chalicelib.services.followups import Filters
 from chalicelib.store.uow import UnitOfWork
@@ -36,7 +36,7 @@ def called(aws):
         if n % 3 == 0:
             uow = UnitOfWork()
             patient = uow.accounts.get_patient(clinic_id, pid, consistent=True)
-            patient.contact = contact_facts_with_preferences(patient.contact, None, {"phone"})
+            patient.do_not_contact = ("phone",)
             uow.accounts.save_patient(clinic_id, patient)
             uow.commit()
         pids.append(pid)

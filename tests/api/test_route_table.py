@@ -120,7 +120,7 @@ print(json.dumps({"found": sorted(found), "expected": sorted(r[3] for r in rows)
     assert seen["found"] == seen["expected"]
 
 
-def test_deployed_stages_put_the_authorizer_on_exactly_the_authenticated_routes():
+def test_deployed_stages_put_the_authorizer_on_exactly_the_authenticated_routes_keys_may_not_call():
     code = """
 import json
 import app
@@ -128,7 +128,8 @@ print(json.dumps([[m, p, e.authorizer is not None] for p, ms in app.app.routes.i
 """
     deployed = {(m, p): a for m, p, a in _run(code, FOLLOWUPS_GATEWAY_AUTHORIZER="cognito")}
     local = {(m, p): a for m, p, a in _run(code, FOLLOWUPS_GATEWAY_AUTHORIZER="off")}
-    assert deployed == {(m, p): authenticated for m, p, _, _, authenticated in route_table.TABLE}
+    assert deployed == {(m, p): authenticated and (m, p) not in route_table.KEY_ROUTES
+                        for m, p, _, _, authenticated in route_table.TABLE}
     assert not any(local.values())
 
 

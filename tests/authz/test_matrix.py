@@ -182,6 +182,19 @@ class Objects:
         assert self.w.owner.post(f"/staff/{sub}/deactivate", {}).status == 200
         return sub
 
+    def external_id(self) -> str:
+        def make():
+            ext = f"mrn-{secrets.token_hex(5)}"
+            self.w.patient("Matrix External", external_id=ext)
+            return ext
+
+        return self._once("external_id", make)
+
+    def integration(self) -> str:
+        r = self.w.owner.post("/integrations", {"name": "Matrix key", "scopes": ["patients:read"]})
+        assert r.status == 201, r
+        return r.body["integration_id"]
+
 
 class Missing(Objects):
     """Well-formed ids that exist nowhere. Child ids (invoice, payment, callback, plan) hang off a
@@ -238,6 +251,12 @@ class Missing(Objects):
 
     def inactive_member(self) -> str:
         return self.new_member()
+
+    def external_id(self) -> str:
+        return f"mrn-nobody-{secrets.token_hex(5)}"
+
+    def integration(self) -> str:
+        return new_id("int")
 
 
 # ---- request builders: one per row; `o` holds the objects to address, `home` the caller-side clinic
@@ -329,6 +348,23 @@ BUILDERS: dict[tuple[str, str], Callable[[Objects, ClinicWorld], Call]] = {
     ("POST", "/staff/{sub}/reactivate"): lambda o, home: Call("POST", f"/staff/{o.inactive_member()}/reactivate"),
     ("GET", "/reports/contact-compliance"): lambda o, home: Call(
         "GET", f"/reports/contact-compliance?from={home.days_ago(30)}&to={home.today().isoformat()}"),
+    ("POST", "/integrations"): lambda o, home: Call("POST", "/integrations", {
+        "name": "Matrix key", "scopes": ["patients:read"]}),
+    ("GET", "/integrations"): lambda o, home: Call("GET", "/integrations"),
+    ("DELETE", "/integrations/{integration_id}"): lambda o, home: Call(
+        "DELETE", f"/integrations/{o.integration()}"),
+    ("POST", "/imports"): lambda o, home: Call("POST", "/imports", {"rows": [{
+        "patient_external_id": "matrix-import", "patient_name": "Matrix Import"}]}),
+    ("GET", "/patients"): lambda o, home: Call("GET", "/patients?q=matrix"),
+    ("PATCH", "/patients/{patient_id}"): lambda o, home: Call(
+        "PATCH", f"/patients/{o.patient()}", {"phone": "+1 555 0100"}),
+    ("PUT", "/patients/by-external-id/{external_id}"): lambda o, home: Call(
+        "PUT", f"/patients/by-external-id/mrn-{secrets.token_hex(6)}", {"name": "Matrix Put"}),
+    ("GET", "/patients/by-external-id/{external_id}"): lambda o, home: Call(
+        "GET", f"/patients/by-external-id/{o.external_id()}"),
+    ("PUT", "/invoices/by-external-id/{external_id}"): lambda o, home: Call(
+        "PUT", f"/invoices/by-external-id/inv-{secrets.token_hex(6)}", {
+            "patient_id": o.patient(), "amount_cents": 700, "invoice_date": o.w.days_ago(2)}),
 }
 
 
@@ -449,3 +485,86 @@ def test_the_expired_principal_holds_a_token_that_was_valid(world):
     assert Api(world.a.http, world.tokens["expired"]).get("/me").status == 200
     assert world.send("expired", Call("GET", "/me")).status == 401
     assert time.time() < auth.clock() + 1  # the patch did not leak
+
+
+
+# ---- integration keys (tests/authz/key_matrix.txt) -------------------------------------------------
+
+KEY_MATRIX = Path(__file__).with_name("key_matrix.txt")
+KEY_PRINCIPALS = ("k_read", "k_pms", "k_followups", "k_import", "k_all", "k_other", "k_revoked")
+ALL_SCOPES = ["patients:read", "patients:write", "invoices:write", "payments:write", "followups:read",
+              "reports:read", "imports:write", "webhooks:manage"]
+KEY_SCOPES = {"k_read": ["patients:read"], "k_pms": ["patients:write", "invoices:write", "payments:write"],
+              "k_followups": ["followups:read", "reports:read"], "k_import": ["imports:write"],
+              "k_all": ALL_SCOPES, "k_other": ALL_SCOPES, "k_revoked": ALL_SCOPES}
+
+
+def read_key_matrix() -> dict[tuple[str, str], Row]:
+    rows = {}
+    for line in KEY_MATRIX.read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        method, path, *cells = line.split()
+        assert len(cells) == len(KEY_PRINCIPALS) + 2, f"key matrix row has {len(cells)} cells: {line}"
+        rows[(method, path)] = Row(method, path, dict(zip(KEY_PRINCIPALS, map(int, cells), strict=False)),
+                                   cells[-2], cells[-1])
+    return rows
+
+
+KEY_ROWS = read_key_matrix()
+
+
+def key_row(row: Row) -> Row:
+    """The key matrix's row for a route, or the contract's default: 403 for every key (401 for the
+    revoked one) on an authenticated route, and what anyone gets on a public one."""
+    if (row.method, row.path) in KEY_ROWS:
+        return KEY_ROWS[(row.method, row.path)]
+    if row.own["anonymous"] != 401:  # public
+        return Row(row.method, row.path, dict.fromkeys(KEY_PRINCIPALS, row.own["anonymous"]), row.foreign,
+                   row.missing)
+    return Row(row.method, row.path, {**dict.fromkeys(KEY_PRINCIPALS, 403), "k_revoked": 401}, "rule", "rule")
+
+
+@pytest.fixture(scope="module")
+def keys(world) -> dict[str, str]:
+    made = {}
+    for who, scopes in KEY_SCOPES.items():
+        owner = world.b.owner if who == "k_other" else world.a.owner
+        r = owner.post("/integrations", {"name": who, "scopes": scopes})
+        assert r.status == 201, r
+        made[who] = r.body["key"]
+        if who == "k_revoked":
+            assert owner.delete(f"/integrations/{r.body['integration_id']}").status == 204
+    from chalicelib.api import integration_auth
+
+    integration_auth.CACHE.clear()
+    return made
+
+
+def key_objects(world: World, principal: str, variant: str) -> Objects:
+    if variant == "missing":
+        return world.missing
+    if variant == "own":
+        return world.objects_a
+    return world.objects_a if principal == "k_other" else world.objects_b
+
+
+KEY_CASES = [pytest.param(row, principal, variant, id=f"{row.method} {row.path} | {principal} | {variant}")
+             for row in ROWS for principal in KEY_PRINCIPALS for variant in VARIANTS
+             if key_row(row).expected(principal, variant) is not None]
+
+
+@pytest.mark.parametrize("row, principal, variant", KEY_CASES)
+def test_the_key_matrix_holds(world, keys, row, principal, variant):
+    expected = key_row(row).expected(principal, variant)
+    home = world.b if principal == "k_other" else world.a
+    call = BUILDERS[(row.method, row.path)](key_objects(world, principal, variant), home)
+    r = Api(world.a.http, keys[principal]).request(call.method, call.path, call.body,
+                                                   headers={**HOST, **(call.headers or {})})
+    assert r.status == expected, (call, r)
+    if r.status >= 400:
+        assert r.body["error"]["code"] == ERROR_CODES[r.status], r
+
+
+def test_every_key_matrix_row_names_a_route():
+    assert set(KEY_ROWS) - registered() == set(), "rows of tests/authz/key_matrix.txt for routes the app lacks"

@@ -174,3 +174,31 @@ def test_an_unexpected_error_shows_its_type_and_frames_but_not_its_message():
         error, status = _error(e)
     assert status == 1 and error["code"] == "internal_error" and "ValueError" in error["message"]
     assert "Clara" not in json.dumps(error) and any("fails" in frame for frame in error["frames"])
+
+
+def test_followups_import_streams_a_large_csv_in_chunks_and_a_second_run_creates_nothing(cli_stack, clinic,
+                                                                                        tmp_path):
+    stack, _ = cli_stack
+    day = (datetime.now(UTC).date() - timedelta(days=45)).isoformat()
+    rows = ["patient_external_id,patient_name,phone,email,invoice_external_id,invoice_date,amount_cents,"
+            "service_date,description"]
+    for n in range(1, 131):
+        amount = "12.50" if n in (7, 117) else str(1_000 + n)  # two bad rows, in different chunks
+        rows.append(f"cli-{n % 60},Imported Cliperson {n % 60},,,cli-inv-{n},{day},{amount},,")
+    source = tmp_path / "balances.csv"
+    source.write_text("\n".join(rows) + "\n")
+
+    first = followups(stack.env, "import", str(source), "--clinic", clinic["clinic_id"], "--chunk", "50")
+    summary = the_result(first)
+    assert (summary["rows"], summary["patients_created"], summary["invoices_created"]) == (130, 60, 128)
+    assert [(e["row"], e["field"]) for e in summary["errors"]] == [(7, "amount_cents"), (117, "amount_cents")]
+    assert "importing" in first.stderr and "Cliperson" not in first.stdout
+    again = the_result(followups(stack.env, "import", str(source), "--clinic", clinic["clinic_id"], "--chunk", "50"))
+    assert (again["patients_created"], again["invoices_created"], again["invoices_unchanged"]) == (0, 0, 128)
+
+    headers = {"Authorization": f"Bearer {clinic['token']['id_token']}"}
+    found = requests.get(f"{clinic['api']}/patients", params={"q": "clipers", "limit": 3}, headers=headers,
+                         timeout=10).json()
+    assert len(found["items"]) == 3 and found["next_cursor"]
+    row = requests.get(f"{clinic['api']}/patients/by-external-id/cli-5", headers=headers, timeout=10).json()
+    assert row["balance_cents"] == 1_005 + 1_065 + 1_125  # cli-5 holds rows 5, 65 and 125

@@ -182,7 +182,9 @@ def valid_value(d: Field, w: World) -> Any:
 
 # Fields that only make sense together: an attempt that records a promise; a callback change is a
 # status or a new time, not both.
-BASE_CHOICES = {"AttemptIn": {"outcome": "promised_payment"}}
+BASE_CHOICES = {"AttemptIn": {"outcome": "promised_payment"},
+                "IntegrationIn": {"scopes": ["patients:read"]}, "ImportIn": {"rows": []},
+                "InvoicePut": {"patient_external_id": MISSING}}
 BASE_GROUPS = {"CallbackPatch": [("status",), ("due_at",)]}
 
 

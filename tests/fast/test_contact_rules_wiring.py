@@ -17,10 +17,9 @@ from chalicelib.domain import clock
 from chalicelib.domain.contact_rules import (
     DEFAULT_POLICY,
     ContactRuleBlocked,
-    contact_facts_with_preferences,
 )
 from chalicelib.domain.errors import ValidationError
-from chalicelib.services import holds
+from chalicelib.services import holds, patients
 from chalicelib.services.followups import Filters
 from tests.fast.support import make_clinic
 from tests.followups_support import (
@@ -43,17 +42,10 @@ def regulated_clinic(now: datetime, tz: str = "America/New_York") -> str:
     return new_clinic(now, tz, contact_policy=DEFAULT_POLICY)
 
 
-def set_facts(clinic_id: str, pid: str, change) -> None:
-    """What PATCH /patients (issue 17) and holds (issue 16) will do in their transactions."""
-    uow = routing.unit_of_work()
-    patient = uow.accounts.get_patient(clinic_id, pid, consistent=True)
-    patient.contact = change(patient.contact)
-    uow.accounts.save_patient(clinic_id, patient)
-    uow.commit()
-
-
-def lives_in(tz: str, do_not_contact=()):
-    return lambda facts: contact_facts_with_preferences(facts, tz, do_not_contact)
+def lives_in(clinic_id: str, pid: str, tz: str | None, do_not_contact=()) -> None:
+    """The patient's own zone and refusals, as PATCH /patients sets them."""
+    patients.update(routing.unit_of_work(), as_staff(clinic_id), datetime.now(UTC), pid,
+                    {"timezone": tz, "do_not_contact": list(do_not_contact)})
 
 
 def without_zone(contact: dict) -> dict:
@@ -76,7 +68,7 @@ def test_a_patient_in_tokyo_may_be_called_at_2059_their_time_not_at_2100_whateve
     created = at("2026-06-01T12:00:00Z")
     clinic_id = regulated_clinic(created)
     pid = owing(clinic_id, created, created.date() - timedelta(days=10))
-    set_facts(clinic_id, pid, lives_in("Asia/Tokyo"))
+    lives_in(clinic_id, pid, "Asia/Tokyo")
     # 11:59Z is 20:59 in Tokyo and 07:59 in New York (the clinic's own hours would say no).
     assert contact_of(clinic_id, pid, at("2026-06-10T11:59:00Z")) == {
         "call_now": True, "blocked_by": [], "next_call_at": "2026-06-10T11:59:00Z"}
@@ -145,7 +137,7 @@ def test_a_patient_who_refused_calls_is_blocked_with_no_next_call_but_may_still_
     now = at("2026-06-02T15:00:00Z")
     clinic_id = regulated_clinic(now)
     pid = owing(clinic_id, now, now.date() - timedelta(days=10))
-    set_facts(clinic_id, pid, lives_in(None, {"phone"}))
+    lives_in(clinic_id, pid, None, {"phone"})
     assert contact_of(clinic_id, pid, now) == {"call_now": False, "blocked_by": ["do_not_contact"],
                                                "next_call_at": None}
     assert call(clinic_id, pid, now, channel="sms")["rule_flags"] == []
@@ -168,7 +160,7 @@ def test_the_detail_says_the_same_contact_as_the_worklist_row():
     now = at("2026-06-10T12:00:00Z")
     clinic_id = regulated_clinic(now)
     pid = owing(clinic_id, now, now.date() - timedelta(days=10))
-    set_facts(clinic_id, pid, lives_in("Asia/Tokyo"))
+    lives_in(clinic_id, pid, "Asia/Tokyo")
     detail = follow_up(clinic_id, pid, now)["contact"]
     assert {k: v for k, v in detail.items() if k != "timezone"} == contact_of(clinic_id, pid, now)
     assert detail["timezone"] == "Asia/Tokyo"
@@ -187,9 +179,9 @@ def crowd(store):
         pid = owing(clinic_id, now, now.date() - timedelta(days=30 + n), cents=1_000 * (n + 1))
         pids.append(pid)
         if n % 3 == 0:
-            set_facts(clinic_id, pid, lives_in(None, {"phone"}))
+            lives_in(clinic_id, pid, None, {"phone"})
         elif n % 4 == 0:
-            set_facts(clinic_id, pid, lives_in("Asia/Tokyo"))  # 00:00 in Tokyo
+            lives_in(clinic_id, pid, "Asia/Tokyo")  # 00:00 in Tokyo
         else:
             callable_.add(pid)
     return clinic_id, now, pids, callable_
@@ -349,7 +341,7 @@ def june(http):
     call(clinic_id, pid, day, by=ann)  # fine
     call(clinic_id, pid, at("2026-06-03T02:00:00Z"), by=bob)  # 22:00: outside hours
     other = owing(clinic_id, day, day.date() - timedelta(days=10))
-    set_facts(clinic_id, other, lives_in(None, {"phone"}))
+    lives_in(clinic_id, other, None, {"phone"})
     call(clinic_id, other, at("2026-06-04T03:30:00Z"), by=bob)  # 23:30 and refused: two rules
     call(clinic_id, other, day, by=ann, channel="sms")  # allowed
     schedule_callback(clinic_id, ann, day, pid, due_at=at("2026-06-05T02:00:00Z"), override_reason="works nights")

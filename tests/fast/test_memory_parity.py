@@ -6,7 +6,20 @@ import inspect
 
 import pytest
 
-from chalicelib.store import accounts, audit, clinics, contacts, delegations, feeds, idempotency, staff, uow, webhooks
+from chalicelib.store import (
+    accounts,
+    audit,
+    clinics,
+    contacts,
+    delegations,
+    directory,
+    feeds,
+    idempotency,
+    integrations,
+    staff,
+    uow,
+    webhooks,
+)
 from tests import memory
 
 TWINS = [
@@ -21,6 +34,8 @@ TWINS = [
     (webhooks.EventRepository, memory.EventRepository),
     (webhooks.WebhookRepository, memory.WebhookRepository),
     (webhooks.DeliveryRepository, memory.DeliveryRepository),
+    (integrations.IntegrationRepository, memory.IntegrationRepository),
+    (directory.DirectoryRepository, memory.DirectoryRepository),
     (uow.UnitOfWork, memory.MemoryUnitOfWork),
 ]
 

@@ -120,3 +120,17 @@ def test_a_500_names_the_request_id_its_log_line_carries(clinic, lines, monkeypa
     assert (line["status"], line["error_code"], line["request_id"]) == (500, "internal_error",
                                                                         r.body["error"]["request_id"])
     assert NAME not in "\n".join(lines)
+
+
+def test_a_keyed_request_logs_the_integration_as_its_caller_and_never_the_key_or_a_searched_name(clinic, lines):
+    from tests.integrations_support import issue_key
+
+    reader, made = issue_key(clinic, ["patients:read"])
+    lines.clear()
+    assert reader.get("/patients?q=quackenbush").status == 200
+    assert reader.get("/follow-ups").status == 403
+    text = "\n".join(lines)
+    assert made["key"] not in text and made["key"][8:20] not in text and "quackenbush" not in text.lower()
+    logged = request_lines(lines)
+    assert [d["sub"] for d in logged] == [f"integration:{made['integration_id']}"] * 2
+    assert [d["status"] for d in logged] == [200, 403]

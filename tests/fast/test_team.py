@@ -17,6 +17,7 @@ from chalicelib.api import auth
 from chalicelib.domain.errors import Unavailable
 from chalicelib.domain.team import StaffMember
 from tests.fast.support import audit_entries, make_clinic
+from tests.integrations_support import forget_keys, issue_key
 from tests.support import Api
 
 
@@ -356,3 +357,18 @@ def test_a_failed_reactivation_in_the_user_pool_is_finished_by_sending_it_again(
     assert not cognito.users[email].enabled
     assert world.owner.post(f"/staff/{sub}/reactivate").status == 200
     assert cognito.users[email].enabled
+
+
+def test_the_integration_keys_a_leaving_owner_made_stop_with_them_and_a_colleagues_keep_working(world):
+    """Deactivation revokes the keys the member created, in the record's own transaction."""
+    theirs = Api(world.http, world.as_("owner2").post(
+        "/integrations", {"name": "Their connector", "scopes": ["patients:read"]}).body["key"])
+    ours, made = issue_key(world, ["patients:read"])
+    assert theirs.get("/patients?q=anyone").status == 200
+    assert world.owner.post(f"/staff/{world.sub('owner2')}/deactivate", {}).status == 200
+    forget_keys()  # as the process cache's half minute would
+    assert theirs.get("/patients?q=anyone").status == 401
+    assert ours.get("/patients?q=anyone").status == 200
+    [left] = audit_entries(world.clinic_id, action="staff.deactivated")
+    assert len(left.details["integrations_revoked"]) == 1
+    assert [i["integration_id"] for i in world.owner.get("/integrations").body["items"]] == [made["integration_id"]]
