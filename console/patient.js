@@ -1,7 +1,7 @@
 // The patient panel: balance and aging, invoices, plan and installments, promises, callbacks,
 // contact history and payments, with the actions billing staff take on a follow-up.
 
-import { editDetailsButton } from './patient_edit.js';
+import { editDetailsButton, preferencesFact } from './patient_edit.js';
 import { newIdempotencyKey } from './api.js';
 import { act, announce, clear, errorNote, field, formDialog, h, HOME, select, showMore, unavailable } from './dom.js';
 import { choices, FormError, label, ymdToUtcDate } from './format.js';
@@ -126,6 +126,7 @@ function renderPanel(ctx, data, { reload, patientId }) {
     data.oldest_invoice_date ? h('div', {}, h('dt', {}, 'Oldest open invoice'),
       h('dd', {}, `${fmt.date(data.oldest_invoice_date)} · ${data.days_overdue} days overdue (${data.bucket})`)) : null,
     data.hold ? h('div', { 'data-testid': 'hold' }, h('dt', {}, 'On hold'), h('dd', {}, holdText(fmt, data.hold))) : null,
+    preferencesFact(ctx, p),
     data.next_action ? h('div', {}, h('dt', {}, 'Next action'),
       h('dd', {}, `${label(data.next_action.type)} · ${fmt.dateOrInstant(data.next_action.due)}`)) : null,
     data.last_attempt ? h('div', {}, h('dt', {}, 'Last contact'),

@@ -4,6 +4,14 @@ import { announce, field, formDialog, h } from './dom.js';
 
 const CHANNELS = ['phone', 'email', 'sms', 'in_person'];
 
+// The patient's contact preferences as the panel shows them (what the contact rules use).
+export function preferencesFact(ctx, p) {
+  const parts = [`Time zone ${p.timezone || `${ctx.clinic.timezone} (the clinic's)`}`];
+  if ((p.do_not_contact || []).length) parts.push(`Do not contact by ${p.do_not_contact.join(', ')}`);
+  if (p.preferred_channel) parts.push(`Prefers ${p.preferred_channel}`);
+  return h('div', { 'data-testid': 'preferences' }, h('dt', {}, 'Contact preferences'), h('dd', {}, parts.join(' · ')));
+}
+
 export function editDetailsButton(ctx, patient, reload) {
   if (!ctx.api.has('PATCH /patients/{patient_id}')) return null;
   return h('button', { type: 'button', class: 'secondary', onclick: () => editDetails(ctx, patient, reload) },

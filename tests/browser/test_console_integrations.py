@@ -67,6 +67,9 @@ def test_an_owner_imports_a_csv_finds_a_patient_from_the_top_bar_and_corrects_th
     dialog = console.dialog()
     dialog.get_by_role("textbox", name="Phone").fill("+1 555 0199")
     dialog.get_by_role("checkbox", name="sms").check()
+    dialog.get_by_role("textbox", name="Time zone").fill("Asia/Tokyo")
     dialog.get_by_role("button", name="Save").click()
     expect(dialog).to_have_count(0)
     expect(page.locator("main")).to_contain_text("+1 555 0199")
+    expect(page.get_by_test_id("preferences")).to_have_text(
+        "Contact preferencesTime zone Asia/Tokyo · Do not contact by sms")
