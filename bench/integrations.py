@@ -31,6 +31,10 @@ offline.isolate()
 
 from moto import mock_aws  # noqa: E402
 
+from devtools import moto_patch  # noqa: E402
+
+moto_patch.install()  # as the local stack and the tests run moto: a transaction copies what it touches only
+
 LIMIT = 25
 
 
