@@ -3,7 +3,7 @@
 Each is one transaction, assembled in one function below: the changed invoices (and plan), the
 ledger entry (`void`, `adjustment`, `payment_reversal`), the version-checked patient record (the
 follow-up row) and the audit record; a reversal adds its own item, created only once per payment.
-A later event (a webhook's) joins the same transaction where the audit record is staged.
+Each also stages its webhook events (services/events.py) beside the audit record, in the same transaction.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The hold lives on the patient record (the follow-up row): the worklist reads it with the row,
 keyed apart (`keys.HELD`), and the `due` index finds it by its last day for the nightly run.
 Placing and releasing are each one transaction: the version-checked patient record and the
-audit record (a webhook's event joins where the audit record is staged).
+audit record, with the hold's webhook event beside it (services/events.py).
 """
 
 from __future__ import annotations
