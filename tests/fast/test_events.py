@@ -18,7 +18,7 @@ from chalicelib.api import routing
 from chalicelib.domain.account import INSTALLMENT_INVOICES_PER_TRANSACTION
 from chalicelib.domain.webhooks import EVENT_TYPES, event_id
 from chalicelib.jobs.auto_invoicing import event_time
-from chalicelib.services import attempts, corrections, holds, invoicing, plans, writeoffs
+from chalicelib.services import attempts, callbacks, corrections, holds, invoicing, plans, writeoffs
 from tests import memory
 from tests.audit_support import CASES, SECRET_TEXT
 from tests.fast.support import audit_entries, make_clinic
@@ -266,6 +266,32 @@ def test_corrections_announce_the_void_the_adjustment_and_the_reversal_with_amou
                                                    "status": "void"}
     assert only(events, "follow_up.closed").data == {"patient_id": other, "balance_cents": 0, "status": "closed",
                                                      "previous_status": "open"}
+    assert personal_strings_in_events(events, PERSONAL) == []
+
+
+def test_cancelling_a_plan_releasing_a_hold_and_scheduling_a_callback_announce_their_ids_and_statuses(store):
+    now = at("2026-06-01T14:00:00Z")
+    clinic_id = new_clinic(now)
+    pid = owing(clinic_id, now, date(2026, 5, 1), cents=6_000)
+    plan = plans.create(routing.unit_of_work(), as_staff(clinic_id), now, patient_id=pid, installment_cents=3_000,
+                        frequency="weekly", start_date=date(2026, 6, 2))
+    plans.cancel(routing.unit_of_work(), as_staff(clinic_id), now, plan_id=plan.plan_id,
+                 reason="Patient cannot keep it")
+    hold = holds.place(routing.unit_of_work(), as_staff(clinic_id), now, patient_id=pid, reason="dispute",
+                       until=date(2026, 6, 20))
+    holds.release(routing.unit_of_work(), as_staff(clinic_id), now, patient_id=pid)
+    callback = callbacks.schedule(routing.unit_of_work(), as_staff(clinic_id), now, pid,
+                                  due_at=at("2026-06-02T15:00:00Z"), notes="call after lunch")
+    events = events_of(store, clinic_id)
+    cancelled = only(events, "plan.cancelled").data
+    assert {k: cancelled[k] for k in ("plan_id", "patient_id", "remainder_cents", "status")} == {
+        "plan_id": plan.plan_id, "patient_id": pid, "remainder_cents": 6_000, "status": "cancelled"}
+    assert cancelled["invoice_id"].startswith("inv_")
+    assert only(events, "hold.released").data == {"hold_id": hold.hold_id, "patient_id": pid, "status": "released",
+                                                  "follow_up_status": "open"}
+    assert only(events, "callback.scheduled").data == {
+        "callback_id": callback.callback_id, "patient_id": pid, "due_at": "2026-06-02T15:00:00.000000Z",
+        "assignee_sub": ACTOR, "status": "scheduled"}
     assert personal_strings_in_events(events, PERSONAL) == []
 
 
