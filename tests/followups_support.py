@@ -7,6 +7,7 @@ in tests/api, the module's memory store in tests/fast. (The DynamoDB call spy is
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from chalicelib.api import routing, views
@@ -17,12 +18,21 @@ from chalicelib.domain.roles import BILLING, Caller
 from chalicelib.services import attempts, callbacks, clinics, followups, invoices, patients, payments
 from tests.support import ANYTIME
 
-ACTOR = "staff-under-test"
+ACTOR = "5a1f0000-0000-4000-8000-000000000001"  # a Cognito sub, as every staff actor is
+
+
+def staff_sub(name: str) -> str:
+    """The Cognito sub (a UUID) standing for a staff member the tests call by a short name, so
+    what a change records and announces (`by`, `assignee_sub`) has the shape it has in production."""
+    try:
+        return str(uuid.UUID(name))
+    except ValueError:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"staff:{name}"))
 
 
 def as_staff(clinic_id: str, sub: str = ACTOR, roles: frozenset[str] = frozenset({BILLING})) -> Caller:
     """The caller a service sees for a request of BillingStaff `sub` (ACTOR unless told)."""
-    return Caller(sub=sub, clinic_id=clinic_id, roles=roles)
+    return Caller(sub=staff_sub(sub), clinic_id=clinic_id, roles=roles)
 
 
 def real_today(clinic_id: str) -> date:

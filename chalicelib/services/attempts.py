@@ -17,7 +17,7 @@ from ..domain.contact import CHANNELS, MAX_NOTES, NO_PAYMENT_DESPITE_PROMISE, OU
 from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_child_id
 from ..domain.roles import Caller
-from . import audit, clinics
+from . import audit, clinics, events
 
 
 @dataclass(frozen=True)
@@ -99,11 +99,16 @@ def log(uow, caller: Caller, now: datetime, patient_id: str, *, channel: str, ou
         if promise_id:
             details.update(promise_id=promise_id, promised_amount_cents=promised_amount_cents,
                            promised_date=promised_date.isoformat())
-        audit.record(uow, clinic_id, caller.actor, "attempt.logged", now, patient_id=patient_id, details=details)
+        entry = audit.record(uow, clinic_id, caller.actor, "attempt.logged", now, patient_id=patient_id,
+                             details=details)
+        events.announce(uow, clinic_id, "attempt.logged", source_id=entry.audit_id, at=now,
+                        data={"attempt_id": attempt_id, "patient_id": patient_id, "channel": channel,
+                              "outcome": outcome, "at": events.instant(now), "by": caller.actor})
         for promise in broken:
-            audit.record(uow, clinic_id, caller.actor, "promise.broken", now, patient_id=patient_id,
-                         details={"promise_id": promise.promise_id, "amount_cents": promise.amount_cents,
-                                  "paid_cents": promise.paid_cents, "attempt_id": attempt_id})
+            entry = audit.record(uow, clinic_id, caller.actor, "promise.broken", now, patient_id=patient_id,
+                                 details={"promise_id": promise.promise_id, "amount_cents": promise.amount_cents,
+                                          "paid_cents": promise.paid_cents, "attempt_id": attempt_id})
+            events.promise_broken(uow, clinic_id, entry.audit_id, patient_id, promise, now)
         uow.commit()
         return Logged(logged, account.status, account.balance_cents)
 

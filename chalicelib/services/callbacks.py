@@ -15,7 +15,7 @@ from ..domain.contact import CANCELLED, DONE, MAX_NOTES, SCHEDULED, Callback, ne
 from ..domain.errors import Conflict, NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_child_id, patient_of
 from ..domain.roles import Caller
-from . import audit, clinics, staff
+from . import audit, clinics, events, staff
 
 MAX_AHEAD = timedelta(days=2 * 366)
 
@@ -72,8 +72,11 @@ def schedule(uow, caller: Caller, now: datetime, patient_id: str, *, due_at: dat
         uow.accounts.save_patient(clinic_id, patient)
         uow.contacts.add_callback(clinic_id, callback)
         details = {"callback_id": callback.callback_id, "assignee_sub": assignee, "due_at": clock.short_z(instant)}
-        audit.record(uow, clinic_id, caller.actor, "callback.scheduled", now, patient_id=patient_id,
-                     details={**details, **_override_details(overridden, override_reason)})
+        entry = audit.record(uow, clinic_id, caller.actor, "callback.scheduled", now, patient_id=patient_id,
+                             details={**details, **_override_details(overridden, override_reason)})
+        events.announce(uow, clinic_id, "callback.scheduled", source_id=entry.audit_id, at=now,
+                        data={"callback_id": callback_id, "patient_id": patient_id,
+                              "due_at": events.instant(instant), "assignee_sub": assignee, "status": callback.status})
         uow.commit()
         return callback
 

@@ -3,7 +3,7 @@
 Each is one transaction, assembled in one function below: the changed invoices (and plan), the
 ledger entry (`void`, `adjustment`, `payment_reversal`), the version-checked patient record (the
 follow-up row) and the audit record; a reversal adds its own item, created only once per payment.
-A later event (a webhook's) joins the same transaction where the audit record is staged.
+Each also stages its webhook events (services/events.py) beside the audit record, in the same transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..domain.account import Invoice, Payment, Reversal
 from ..domain.errors import NotFound
 from ..domain.ids import new_child_id, patient_of
 from ..domain.roles import Caller
-from . import audit
+from . import audit, events
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,13 @@ def hold_ended(uow, caller: Caller, account, now: datetime, why: str) -> None:
     """A change that left nothing owed ended the follow-up's hold: audited as released, with it."""
     hold = account.changes.hold_ended
     if hold is not None:
-        audit.record(uow, caller.clinic_id, caller.actor, "hold.released", now, patient_id=account.patient_id,
-                     details={"hold_id": hold.hold_id, "reason": hold.reason, "until": hold.until.isoformat(),
-                              "ended_by": why})
+        entry = audit.record(uow, caller.clinic_id, caller.actor, "hold.released", now,
+                             patient_id=account.patient_id,
+                             details={"hold_id": hold.hold_id, "reason": hold.reason,
+                                      "until": hold.until.isoformat(), "ended_by": why})
+        events.announce(uow, caller.clinic_id, "hold.released", source_id=entry.audit_id, at=now, part="released",
+                        data={"hold_id": hold.hold_id, "patient_id": account.patient_id, "status": "ended",
+                              "follow_up_status": account.status})
 
 
 def void_invoice(uow, caller: Caller, now: datetime, *, invoice_id: str, reason: str) -> Voided:
@@ -78,11 +82,17 @@ def void_invoice(uow, caller: Caller, now: datetime, *, invoice_id: str, reason:
         account = loaded.account
         if invoice_id not in account.invoices:
             raise NotFound(f"no invoice {invoice_id}")
+        balance_before, status_before = account.balance_cents, account.status
         amount = account.void_invoice(invoice_id, invoice_id)
         entry = uow.accounts.stage(loaded, now)[0]
-        audit.record(uow, caller.clinic_id, caller.actor, "invoice.voided", now, patient_id=patient_id,
-                     details={"invoice_id": invoice_id, "amount_cents": amount, "entry_id": entry.entry_id,
-                              "reason": reason, "balance_cents": account.balance_cents})
+        record = audit.record(uow, caller.clinic_id, caller.actor, "invoice.voided", now, patient_id=patient_id,
+                              details={"invoice_id": invoice_id, "amount_cents": amount, "entry_id": entry.entry_id,
+                                       "reason": reason, "balance_cents": account.balance_cents})
+        events.announce(uow, caller.clinic_id, "invoice.voided", source_id=record.audit_id, at=now,
+                        data={"invoice_id": invoice_id, "patient_id": patient_id, "amount_cents": amount,
+                              "status": account.invoices[invoice_id].status})
+        events.after_money_change(uow, caller.clinic_id, record.audit_id, account, now,
+                                  balance_before=balance_before, status_before=status_before)
         hold_ended(uow, caller, account, now, "invoice.voided")
         uow.commit()
         return Voided(account.invoices[invoice_id], amount, account.balance_cents, account.status)
@@ -101,12 +111,19 @@ def adjust_invoice(uow, caller: Caller, now: datetime, *, invoice_id: str, amoun
         account = loaded.account
         if invoice_id not in account.invoices:
             raise NotFound(f"no invoice {invoice_id}")
+        balance_before, status_before = account.balance_cents, account.status
         invoice = account.adjust_invoice(invoice_id, amount_cents, adjustment_id)
         entry = uow.accounts.stage(loaded, now)[0]
-        audit.record(uow, caller.clinic_id, caller.actor, "invoice.adjusted", now, patient_id=patient_id,
-                     details={"adjustment_id": adjustment_id, "invoice_id": invoice_id, "amount_cents": amount_cents,
-                              "invoice_balance_cents": invoice.balance_cents, "entry_id": entry.entry_id,
-                              "reason": reason, "balance_cents": account.balance_cents})
+        record = audit.record(uow, caller.clinic_id, caller.actor, "invoice.adjusted", now, patient_id=patient_id,
+                              details={"adjustment_id": adjustment_id, "invoice_id": invoice_id,
+                                       "amount_cents": amount_cents, "invoice_balance_cents": invoice.balance_cents,
+                                       "entry_id": entry.entry_id, "reason": reason,
+                                       "balance_cents": account.balance_cents})
+        events.announce(uow, caller.clinic_id, "invoice.adjusted", source_id=record.audit_id, at=now,
+                        data={"adjustment_id": adjustment_id, "invoice_id": invoice_id, "patient_id": patient_id,
+                              "amount_cents": amount_cents, "balance_cents": invoice.balance_cents})
+        events.after_money_change(uow, caller.clinic_id, record.audit_id, account, now,
+                                  balance_before=balance_before, status_before=status_before)
         hold_ended(uow, caller, account, now, "invoice.adjusted")
         uow.commit()
         return Adjustment(adjustment_id, invoice_id, amount_cents, invoice.balance_cents, reason, now, caller.actor,
@@ -145,12 +162,16 @@ def reverse_payment(uow, caller: Caller, now: datetime, *, payment_id: str, reas
                             payment.recovered_by)
         payment.reversal_id, payment.reversed_at = reversal_id, now
         uow.accounts.add_reversal(caller.clinic_id, payment, reversal)
-        audit.record(uow, caller.clinic_id, caller.actor, "payment.reversed", now, patient_id=patient_id,
+        record = audit.record(uow, caller.clinic_id, caller.actor, "payment.reversed", now, patient_id=patient_id,
                      details={"reversal_id": reversal_id, "payment_id": payment_id, "amount_cents": amount,
                               "reason": reason, "entry_id": entry.entry_id, "recovered_by": payment.recovered_by,
                               "allocations": [{"invoice_id": a.invoice_id, "amount_cents": a.amount_cents}
                                               for a in payment.allocations],
                               "balance_cents": account.balance_cents, "follow_up_status": account.status})
+        events.announce(uow, caller.clinic_id, "payment.reversed", source_id=record.audit_id, at=now,
+                        data={"reversal_id": reversal_id, "payment_id": payment_id, "patient_id": patient_id,
+                              "amount_cents": amount, "balance_cents": account.balance_cents,
+                              "follow_up_status": account.status})
         uow.commit()
         return ReversalDone(reversal, account.balance_cents, account.status)
 

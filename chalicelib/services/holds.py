@@ -3,7 +3,7 @@
 The hold lives on the patient record (the follow-up row): the worklist reads it with the row,
 keyed apart (`keys.HELD`), and the `due` index finds it by its last day for the nightly run.
 Placing and releasing are each one transaction: the version-checked patient record and the
-audit record (a webhook's event joins where the audit record is staged).
+audit record, with the hold's webhook event beside it (services/events.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ..domain.account import Hold
 from ..domain.errors import NotFound
 from ..domain.ids import is_patient_id, new_child_id
 from ..domain.roles import Caller
-from . import audit, clinics
+from . import audit, clinics, events
 
 
 def _details(hold: Hold) -> dict:
@@ -36,8 +36,11 @@ def place(uow, caller: Caller, now: datetime, *, patient_id: str, reason: str, u
             raise NotFound(f"no patient {patient_id}")
         loaded.account.place_hold(hold, today)
         uow.accounts.stage(loaded, now)
-        audit.record(uow, caller.clinic_id, caller.actor, "hold.placed", now, patient_id=patient_id,
-                     details={**_details(hold), "balance_cents": loaded.account.balance_cents})  # no note: free text
+        entry = audit.record(uow, caller.clinic_id, caller.actor, "hold.placed", now, patient_id=patient_id,
+                             details={**_details(hold), "balance_cents": loaded.account.balance_cents})  # no note
+        events.announce(uow, caller.clinic_id, "hold.placed", source_id=entry.audit_id, at=now,
+                        data={"hold_id": hold.hold_id, "patient_id": patient_id, "reason": hold.reason,
+                              "until": events.day(hold.until)})
         uow.commit()
         return hold
 
@@ -55,8 +58,11 @@ def release(uow, caller: Caller, now: datetime, *, patient_id: str) -> Hold:
             raise NotFound(f"no patient {patient_id}")
         hold = loaded.account.release_hold()
         uow.accounts.stage(loaded, now)
-        audit.record(uow, caller.clinic_id, caller.actor, "hold.released", now, patient_id=patient_id,
-                     details={**_details(hold), "follow_up_status": loaded.account.status})
+        entry = audit.record(uow, caller.clinic_id, caller.actor, "hold.released", now, patient_id=patient_id,
+                             details={**_details(hold), "follow_up_status": loaded.account.status})
+        events.announce(uow, caller.clinic_id, "hold.released", source_id=entry.audit_id, at=now, part="released",
+                        data={"hold_id": hold.hold_id, "patient_id": patient_id, "status": "released",
+                              "follow_up_status": loaded.account.status})
         uow.commit()
         return hold
 

@@ -8,7 +8,7 @@ from ..domain.account import Invoice
 from ..domain.errors import ExternalIdInUse, NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_child_id, patient_of
 from ..domain.roles import Caller
-from . import audit, clinics
+from . import audit, clinics, events
 
 
 def create(uow, caller: Caller, now: datetime, *, patient_id: str, amount_cents: int, invoice_date: date,
@@ -37,9 +37,14 @@ def create(uow, caller: Caller, now: datetime, *, patient_id: str, amount_cents:
         uow.accounts.stage(loaded, now)
         if external_id is not None:  # taken in this transaction: of two senders, one wins
             uow.directory.claim_invoice_id(caller.clinic_id, external_id, patient_id, invoice_id)
-        audit.record(uow, caller.clinic_id, caller.actor, "invoice.created", now, patient_id=patient_id,
-                     details={"invoice_id": invoice_id, "amount_cents": amount_cents,
-                              "invoice_date": invoice_date.isoformat()})
+        entry = audit.record(uow, caller.clinic_id, caller.actor, "invoice.created", now, patient_id=patient_id,
+                             details={"invoice_id": invoice_id, "amount_cents": amount_cents,
+                                      "invoice_date": invoice_date.isoformat()})
+        events.announce(uow, caller.clinic_id, "invoice.created", source_id=entry.audit_id, at=now,
+                        data={"invoice_id": invoice_id, "patient_id": patient_id, "amount_cents": amount_cents,
+                              "balance_cents": invoice.balance_cents, "invoice_date": events.day(invoice_date),
+                              "service_date": events.day(service_date), "source": invoice.source,
+                              "status": invoice.status})
         uow.commit()
         return invoice
 

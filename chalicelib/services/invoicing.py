@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 from ..domain import account as acc
 from ..domain import clock
-from ..domain.account import INVOICE_WRITES_PER_TRANSACTION
+from ..domain.account import INSTALLMENT_INVOICES_PER_TRANSACTION
 from ..domain.clinic import Clinic
 from ..domain.contact import NO_PAYMENT_DESPITE_PROMISE, Attempt
 from ..domain.errors import ConcurrentUpdate, InvariantViolation, NotFound
@@ -26,7 +26,7 @@ from ..domain.roles import SYSTEM, Caller, system
 from ..logs import logger
 from ..store.accounts import LoadedAccount
 from ..store.uow import StaleWrite
-from . import audit
+from . import audit, events
 
 # Invoicing reads only the patient record and the plan (see `_load_plan_account`); the patient's
 # other open invoices stand in the account as one read-only summary under this id, built from
@@ -113,18 +113,26 @@ def invoice_plan(uow, caller: Caller, patient_id: str, plan_id: str, run_date: d
         loaded = _load_plan_account(uow, clinic_id, patient_id, plan_id)
         if loaded is None:
             return []
-        created = loaded.account.invoice_due_installments(run_date, now, INVOICE_WRITES_PER_TRANSACTION)
+        created = loaded.account.invoice_due_installments(run_date, now, INSTALLMENT_INVOICES_PER_TRANSACTION)
         if not created:
             return []
-        last = len(created) < INVOICE_WRITES_PER_TRANSACTION
+        last = len(created) < INSTALLMENT_INVOICES_PER_TRANSACTION
         if OTHER_OPEN_INVOICES in loaded.account.changes.invoices:
             raise InvariantViolation("summary_invoice_changed", patient_id=patient_id, plan_id=plan_id)
+        balance_before, status_before = loaded.account.balance_cents, loaded.account.status
         uow.accounts.stage(loaded, now)
-        audit.record(uow, clinic_id, caller.actor, "plan.invoiced", now, patient_id=patient_id,
+        entry = audit.record(uow, clinic_id, caller.actor, "plan.invoiced", now, patient_id=patient_id,
                      details={"plan_id": plan_id, "run_date": run_date.isoformat(),
                               "invoices": [{"invoice_id": i.invoice_id, "installment_number": i.installment_number,
                                             "amount_cents": i.amount_cents, "balance_cents": i.balance_cents,
                                             "invoice_date": i.invoice_date.isoformat()} for i in created]})
+        for invoice in created:  # one event per installment invoice, its id the invoice's (made once ever)
+            events.announce(uow, clinic_id, "plan.invoiced", source_id=invoice.invoice_id, at=now,
+                            data={"plan_id": plan_id, "invoice_id": invoice.invoice_id, "patient_id": patient_id,
+                                  "installment_number": invoice.installment_number,
+                                  "amount_cents": invoice.amount_cents, "due_date": events.day(invoice.invoice_date)})
+        events.after_money_change(uow, clinic_id, entry.audit_id, loaded.account, now,
+                                  balance_before=balance_before, status_before=status_before)
         ride = advance if last else None  # the clinic moves on with the plan's last batch only
         if ride is not None:
             ride.stage(uow)
@@ -135,7 +143,7 @@ def invoice_plan(uow, caller: Caller, patient_id: str, plan_id: str, run_date: d
     while True:
         batch = uow.retrying(attempt)
         invoiced += batch
-        if len(batch) < INVOICE_WRITES_PER_TRANSACTION:
+        if len(batch) < INSTALLMENT_INVOICES_PER_TRANSACTION:
             return invoiced
 
 
@@ -165,11 +173,12 @@ def break_promise(uow, clinic_id: str, patient_id: str, run_date: date, now: dat
         loaded.patient.last_attempt = logged.summary()
         uow.accounts.stage(loaded, now)
         uow.contacts.add_attempt(clinic_id, logged)
-        audit.record(uow, clinic_id, SYSTEM, "promise.broken", now, patient_id=patient_id,
+        entry = audit.record(uow, clinic_id, SYSTEM, "promise.broken", now, patient_id=patient_id,
                      details={"promise_id": promise.promise_id, "attempt_id": logged.attempt_id,
                               "promised_date": promise.promised_date.isoformat(),
                               "amount_cents": promise.amount_cents, "paid_cents": promise.paid_cents,
                               "made_by": promise.made_by})
+        events.promise_broken(uow, clinic_id, entry.audit_id, patient_id, promise, now)
         if advance is not None:
             advance.stage(uow)
         _commit(uow, advance)
@@ -191,9 +200,13 @@ def expire_hold(uow, clinic_id: str, patient_id: str, run_date: date, now: datet
             return False
         loaded.account.release_hold()
         uow.accounts.stage(loaded, now)
-        audit.record(uow, clinic_id, SYSTEM, "hold.expired", now, patient_id=patient_id,
-                     details={"hold_id": hold.hold_id, "reason": hold.reason, "until": hold.until.isoformat(),
-                              "run_date": run_date.isoformat(), "follow_up_status": loaded.account.status})
+        entry = audit.record(uow, clinic_id, SYSTEM, "hold.expired", now, patient_id=patient_id,
+                             details={"hold_id": hold.hold_id, "reason": hold.reason,
+                                      "until": hold.until.isoformat(), "run_date": run_date.isoformat(),
+                                      "follow_up_status": loaded.account.status})
+        events.announce(uow, clinic_id, "hold.released", source_id=entry.audit_id, at=now, part="released",
+                        data={"hold_id": hold.hold_id, "patient_id": patient_id, "status": "expired",
+                              "follow_up_status": loaded.account.status})
         if advance is not None:
             advance.stage(uow)
         _commit(uow, advance)

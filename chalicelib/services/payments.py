@@ -20,7 +20,7 @@ from ..domain.clock import iso_z, local_date, parse_iso_z
 from ..domain.errors import Conflict, NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_child_id, patient_of
 from ..domain.roles import SYSTEM, Caller
-from . import audit, clinics, corrections
+from . import audit, clinics, corrections, events
 
 KEY_LIFETIME = timedelta(hours=48)  # the contract promises at least 24 h
 FUTURE_SKEW = timedelta(minutes=5)
@@ -86,6 +86,7 @@ def _record_new(uow, caller: Caller, now: datetime, key: str, digest: str, body:
         raise unknown
     payment_id = new_child_id("pay", patient_id, now)
     account = loaded.account
+    balance_before, status_before = account.balance_cents, account.status
     allocations = account.apply_payment(body["amount_cents"], payment_id, local_date(received_at, clinic.timezone),
                                         invoice_id=invoice_id, paid_at=received_at)
     payment = Payment(
@@ -98,11 +99,19 @@ def _record_new(uow, caller: Caller, now: datetime, key: str, digest: str, body:
     uow.accounts.add_payment(clinic_id, payment)
     uow.idempotency.add(clinic_id, SCOPE, key, StoredResponse(digest, 201, {"answer": _answer(payment)},
                                                               now, now + KEY_LIFETIME), now)
-    audit.record(uow, clinic_id, caller.actor, "payment.recorded", now, patient_id=patient_id,
+    entry = audit.record(uow, clinic_id, caller.actor, "payment.recorded", now, patient_id=patient_id,
                  details={"payment_id": payment_id, "amount_cents": body["amount_cents"], "method": body["method"],
                           "allocations": [{"invoice_id": a.invoice_id, "amount_cents": a.amount_cents}
                                           for a in allocations],
                           "follow_up_status": account.status})
+    events.announce(uow, clinic_id, "payment.recorded", source_id=entry.audit_id, at=now,
+                    data={"payment_id": payment_id, "patient_id": patient_id, "amount_cents": payment.amount_cents,
+                          "balance_cents": account.balance_cents, "received_at": events.instant(received_at),
+                          "method": payment.method, "follow_up_status": account.status,
+                          "invoice_ids": [a.invoice_id for a in allocations if a.invoice_id],
+                          "plan_id": next((a.plan_id for a in allocations if a.plan_id), None)})
+    events.after_money_change(uow, clinic_id, entry.audit_id, account, now, balance_before=balance_before,
+                              status_before=status_before)
     corrections.hold_ended(uow, caller, account, now, "payment.recorded")
     uow.commit()
     return payment

@@ -9,7 +9,7 @@ from ..domain.bounds import check_within_horizon
 from ..domain.errors import NotFound
 from ..domain.ids import is_patient_id, new_child_id, patient_of
 from ..domain.roles import Caller
-from . import audit, clinics, invoicing
+from . import audit, clinics, events, invoicing
 
 
 def create(uow, caller: Caller, now: datetime, *, patient_id: str, installment_cents: int, frequency: str,
@@ -31,11 +31,15 @@ def create(uow, caller: Caller, now: datetime, *, patient_id: str, installment_c
         plan = loaded.account.convert_to_plan(plan_id, installment_cents, frequency, start_date, today, now,
                                               caller.actor)
         uow.accounts.stage(loaded, now)
-        audit.record(uow, caller.clinic_id, caller.actor, "plan.created", now, patient_id=patient_id,
+        entry = audit.record(uow, caller.clinic_id, caller.actor, "plan.created", now, patient_id=patient_id,
                      details={"plan_id": plan_id, "total_cents": plan.total_cents,
                               "installment_cents": installment_cents, "frequency": frequency,
                               "start_date": start_date.isoformat(), "installments": len(plan.installments),
                               "invoices_in_plan": moved})
+        events.announce(uow, caller.clinic_id, "plan.created", source_id=entry.audit_id, at=now,
+                        data={"plan_id": plan_id, "patient_id": patient_id, "total_cents": plan.total_cents,
+                              "installment_cents": installment_cents, "frequency": frequency,
+                              "start_date": events.day(start_date), "installments": len(plan.installments)})
         uow.commit()
         return plan
 
@@ -82,12 +86,16 @@ def cancel(uow, caller: Caller, now: datetime, *, plan_id: str, reason: str) -> 
         remainder_id = new_child_id("inv", patient_id)
         invoice = loaded.account.cancel_plan(plan_id, remainder_id, now)
         uow.accounts.stage(loaded, now)
-        audit.record(uow, caller.clinic_id, caller.actor, "plan.cancelled", now, patient_id=patient_id,
+        entry = audit.record(uow, caller.clinic_id, caller.actor, "plan.cancelled", now, patient_id=patient_id,
                      details={"plan_id": plan_id, "reason": reason,
                               "remainder_invoice_id": invoice.invoice_id if invoice else None,
                               "remainder_cents": invoice.amount_cents if invoice else 0,
                               "invoice_date": invoice.invoice_date.isoformat() if invoice else None,
                               "follow_up_status": loaded.account.status})
+        events.announce(uow, caller.clinic_id, "plan.cancelled", source_id=entry.audit_id, at=now,
+                        data={"plan_id": plan_id, "patient_id": patient_id,
+                              "remainder_cents": invoice.amount_cents if invoice else 0,
+                              "invoice_id": invoice.invoice_id if invoice else None, "status": plan.status})
         uow.commit()
         return plan
 

@@ -20,7 +20,7 @@ from ..domain.errors import NotFound, ValidationError
 from ..domain.ids import is_patient_id, new_id
 from ..domain.roles import WRITE_OFF, Caller
 from ..logs import logger
-from . import audit, corrections
+from . import audit, corrections, events
 from .delegations import require_authority
 
 MIN_REASON, MAX_REASON = 3, 500
@@ -56,6 +56,7 @@ def write_off(uow, caller: Caller, now: datetime, *, patient_id: str, reason: st
         plan_id = account.plan.plan_id if account.plan else None
         # The audit record is the write-off's own record: the ledger entry refers to it.
         audit_id = new_id("aud")
+        status_before, plan = account.status, account.plan
         amount = account.write_off(audit_id)  # 409 (NothingOwed) before anything is written
         entry_id = uow.accounts.stage(loaded, now)[0].entry_id
         # The reason is the justification of this act, not a patient note copied from elsewhere:
@@ -64,6 +65,16 @@ def write_off(uow, caller: Caller, now: datetime, *, patient_id: str, reason: st
                      audit_id=audit_id, details={"amount_cents": amount, "entry_id": entry_id,
                                                  "invoice_ids": invoice_ids, "plan_id": plan_id,
                                                  "reason": reason.strip()})
+        events.announce(uow, caller.clinic_id, "writeoff.recorded", source_id=audit_id, at=now,
+                        data={"patient_id": patient_id, "written_off_cents": amount, "invoice_ids": invoice_ids,
+                              "status": account.status})
+        events.announce(uow, caller.clinic_id, "follow_up.closed", source_id=audit_id, at=now, part="closed",
+                        data={"patient_id": patient_id, "balance_cents": 0, "status": account.status,
+                              "previous_status": status_before})
+        if plan is not None:
+            events.announce(uow, caller.clinic_id, "plan.cancelled", source_id=audit_id, at=now, part=plan_id,
+                            data={"plan_id": plan_id, "patient_id": patient_id, "remainder_cents": 0,
+                                  "invoice_id": None, "status": plan.status})
         corrections.hold_ended(uow, caller, account, now, "writeoff.recorded")
         uow.commit()
         logger.info("write-off recorded", extra={"patient_id": patient_id, "entry_id": entry_id,

@@ -31,11 +31,12 @@ from tests.followups_support import (
     new_clinic,
     owing,
     schedule_callback,
+    staff_sub,
     update_callback,
     worklist,
 )
 
-STAFF = "clerk-1"
+STAFF = staff_sub("clerk-1")
 
 
 def regulated_clinic(now: datetime, tz: str = "America/New_York") -> str:

@@ -16,8 +16,10 @@ from chalicelib.domain.ids import new_child_id
 from chalicelib.domain.roles import SYSTEM
 from chalicelib.services import attempts
 from tests.fast.support import make_clinic
-from tests.followups_support import at, new_clinic, owing, pay
+from tests.followups_support import at, new_clinic, owing, pay, staff_sub
 from tests.reports_support import FEB, Scenario, expected, february, staff
+
+DEE = staff_sub("dee")  # a staff member's Cognito sub
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +84,14 @@ def test_a_payment_after_the_scheduled_runs_attempt_goes_to_the_staff_member_who
     start = at("2026-05-04T14:00:00Z")
     clinic_id = new_clinic(start)
     pid = owing(clinic_id, start, date(2026, 5, 1), cents=9_000)
-    attempts.log(routing.unit_of_work(), staff(clinic_id, "sub-dee"), start + timedelta(days=1), pid, channel="sms",
+    attempts.log(routing.unit_of_work(), staff(clinic_id, DEE), start + timedelta(days=1), pid, channel="sms",
                  outcome="no_answer")
     _system_attempt(clinic_id, pid, start + timedelta(days=3))
     paid = pay(clinic_id, start + timedelta(days=4), pid, 1_000)
     late = pay(clinic_id, start + timedelta(days=31, hours=1), pid, 1_000)
     uow = routing.unit_of_work()
     records = {p: uow.accounts.payment(clinic_id, pid, p) for p in (paid["payment_id"], late["payment_id"])}
-    assert records[paid["payment_id"]].recovered_by == "sub-dee"
+    assert records[paid["payment_id"]].recovered_by == DEE
     assert records[late["payment_id"]].recovered_by is None  # her call was more than 30 days before
 
 
