@@ -37,7 +37,7 @@ MAX_WEBHOOKS_PER_CLINIC = 16  # Stripe's figure: beyond it a clinic is fanning o
 # ----- what `data` may carry -------------------------------------------------------------------
 # Value shapes: an opaque id (prefix_ + base32, or an integration/staff actor), a count or cents
 # (int), a date or an instant, a status word (lower case, `_`), a list of ids, or null.
-_ID = re.compile(r"^(?:[a-z]{2,12}_[0-9a-z_\-]{4,120}|integration:[a-z]{2,12}_[0-9a-z]{4,60}|system|"
+_ID = re.compile(r"^(?:[a-z]{2,12}_[0-9a-z_\-]{4,120}|integration:[a-z]{2,12}_[0-9a-z]{4,60}|system|cli|"
                  r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 _STATUS = re.compile(r"^[a-z][a-z_]{1,39}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
