@@ -11,6 +11,7 @@ from ..domain.plans import FREQUENCIES
 from ..domain.roles import ALL_STAFF, OWNER_ADMIN
 from ..services import corrections, followups, holds, plans
 from . import views
+from .followups import HoldOut
 from .plans import PlanOut
 from .routing import RequestContext, json_response, route
 from .types import Body, Cents, LocalDate, Out, text
@@ -68,15 +69,6 @@ class HoldIn(Body):
     reason: Literal[HOLD_REASONS]
     until: LocalDate
     note: text(0, 2000) | None = None
-
-
-class HoldOut(Out):
-    hold_id: str
-    reason: Literal[HOLD_REASONS]
-    until: str
-    note: str | None
-    created_by: str
-    created_at: str
 
 
 @route("/invoices/{invoice_id}/void", "POST", roles=OWNER_ADMIN, body=ReasonIn, response=VoidOut,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from chalice import Response
 from pydantic import BeforeValidator, Field
 
-from ..domain.account import FOLLOW_UP_STATUSES
+from ..domain.account import FOLLOW_UP_STATUSES, HOLD_REASONS
 from ..domain.aging import BUCKETS
 from ..domain.contact import CALLBACK_STATUSES, CHANNELS, MAX_NOTES, OUTCOMES
 from ..domain.contact_rules import OVERRIDE_REASON_LENGTH, RULES
@@ -72,6 +72,15 @@ class ContactOut(Out):
     timezone: str = Field(description="the zone the rules judged in: the patient's own, else the clinic's")
 
 
+class HoldOut(Out):
+    hold_id: str
+    reason: Literal[HOLD_REASONS]
+    until: str = Field(description="the last day on hold: the first scheduled run after it releases the hold")
+    note: str | None
+    created_by: str
+    created_at: str
+
+
 class WorklistRow(Out):
     patient_id: str
     patient_name: str
@@ -82,6 +91,7 @@ class WorklistRow(Out):
     bucket: Literal[BUCKETS]
     last_attempt: LastAttemptOut | None
     next_action: NextActionOut | None
+    hold: HoldOut | None = Field(description="set while the follow-up is on hold (listed with status=on_hold)")
     contact: ContactOut
 
 
@@ -184,6 +194,7 @@ class FollowUpOut(Out):
     promises: PromisesOut
     last_attempt: LastAttemptOut | None
     next_action: NextActionOut | None
+    hold: HoldOut | None
     contact: ContactOut
 
 
