@@ -17,12 +17,9 @@ import pytest
 from chalicelib import config
 from chalicelib.services import staff
 from chalicelib.store import cognito
-from chalicelib.store.uow import Transaction, UnitOfWork
+from chalicelib.store.uow import UnitOfWork
+from tests.api.conftest import Crash
 from tests.support import PASSWORD, Api, dynamodb_calls, id_token
-
-
-class Crash(BaseException):
-    """The process dies here."""
 
 
 def pool():
@@ -67,26 +64,6 @@ def crash_cognito_after(monkeypatch):
             raise Crash(operation)
 
         monkeypatch.setattr(client, operation, crashing)
-
-    return arm
-
-
-@pytest.fixture
-def crash_commit_of(monkeypatch):
-    """`crash_commit_of("staff")`: the process dies just before the transaction that writes the
-    staff member's record is sent (once)."""
-
-    def arm(label: str) -> None:
-        real = Transaction.send
-
-        def crashing(self):
-            if any(item[0] == label for item in self._items):
-                monkeypatch.setattr(Transaction, "send", real)
-                self.clear()
-                raise Crash(label)
-            return real(self)
-
-        monkeypatch.setattr(Transaction, "send", crashing)
 
     return arm
 

@@ -13,11 +13,8 @@ from chalicelib import config
 from chalicelib.api import auth
 from chalicelib.store import cognito
 from chalicelib.store.uow import Transaction, UnitOfWork
+from tests.api.conftest import Crash
 from tests.support import PASSWORD, Api, dynamodb_calls, id_token
-
-
-class Crash(BaseException):
-    """The process dies here."""
 
 
 def pool():
@@ -59,26 +56,6 @@ def fail_cognito(monkeypatch):
             raise ClientError({"Error": {"Code": "InternalErrorException", "Message": "injected"}}, operation)
 
         monkeypatch.setattr(client, operation, failing)
-
-    return arm
-
-
-@pytest.fixture
-def crash_commit_of(monkeypatch):
-    """`crash_commit_of("staff")`: the process dies just before the transaction that writes a staff
-    record is sent (once): nothing of it reaches DynamoDB."""
-
-    def arm(label: str) -> None:
-        real = Transaction.send
-
-        def crashing(self):
-            if any(item[0] == label for item in self._items):
-                monkeypatch.setattr(Transaction, "send", real)
-                self.clear()
-                raise Crash(label)
-            return real(self)
-
-        monkeypatch.setattr(Transaction, "send", crashing)
 
     return arm
 

@@ -16,25 +16,9 @@ from chalicelib.domain.audit import AuditEntry, StoredResponse
 from chalicelib.domain.clinic import Clinic
 from chalicelib.domain.ids import new_child_id, new_clinic_id, new_id, new_patient_id
 from chalicelib.domain.team import ACTIVE, PENDING, Delegation, Enrolment, StaffMember
-from chalicelib.store.uow import StaleWrite, UnitOfWork
-from tests.memory import MemoryStore, MemoryUnitOfWork
+from chalicelib.store.uow import StaleWrite
 
 NOW = datetime(2026, 3, 10, 15, 30, tzinfo=UTC)
-
-
-@pytest.fixture(params=["dynamodb", "memory"])
-def new_uow(request):
-    """Makes units of work on one store: moto's tables, or a MemoryStore."""
-    if request.param == "memory":
-        store = MemoryStore()
-        return lambda: MemoryUnitOfWork(store)
-    request.getfixturevalue("aws")
-    return UnitOfWork
-
-
-@pytest.fixture
-def clinic_id() -> str:
-    return new_clinic_id()
 
 
 def a_patient(oldest: date | None = None, balance_cents: int = 0, status: str = "closed") -> Patient:

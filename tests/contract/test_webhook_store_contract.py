@@ -9,24 +9,9 @@ import pytest
 
 from chalicelib.domain import webhooks as rules
 from chalicelib.domain.ids import new_clinic_id, new_id
-from chalicelib.store.uow import StaleWrite, UnitOfWork
-from tests.memory import MemoryStore, MemoryUnitOfWork
+from chalicelib.store.uow import StaleWrite
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["dynamodb", "memory"])
-def new_uow(request):
-    if request.param == "memory":
-        store = MemoryStore()
-        return lambda: MemoryUnitOfWork(store)
-    request.getfixturevalue("aws")
-    return UnitOfWork
-
-
-@pytest.fixture
-def clinic_id() -> str:
-    return new_clinic_id()
 
 
 def a_webhook(clinic_id: str, minute: int = 0) -> rules.Webhook:
