@@ -689,9 +689,6 @@ def run(runs: int = 15, only: str | None = None) -> list[Result]:
         from tests.support import make_clinic, provision_embedded_aws
 
         provision_embedded_aws()
-        from devtools import bootstrap
-
-        bootstrap.create_webhook_resources()  # the secrets' KMS key (POST /webhooks seals with it)
         from app import app
 
         recorder = Recorder(_table_indexes())
