@@ -38,8 +38,8 @@ export function renderWebhooks(ctx) {
       clear(list).append(errorNote(error.message));
       return;
     }
-    clear(list).append(items.length === 0 ? h('p', { class: 'muted' }, 'No webhooks yet.')
-      : items.map((w) => webhookPanel(ctx, w, load)));
+    if (items.length === 0) clear(list).append(h('p', { class: 'muted' }, 'No webhooks yet.'));
+    else clear(list).append(...items.map((w) => webhookPanel(ctx, w, load)));
   }
   load();
   return section;
