@@ -187,3 +187,12 @@ def test_a_clinic_has_at_most_16_webhooks(http, clinic):
         made(clinic, events=["payment.recorded"])
     r = subscribe(clinic)
     assert r.status == 409 and r.body["error"]["code"] == "conflict", r
+
+
+def test_the_consoles_event_choices_are_the_contracts_subscribable_types():
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parents[2] / "console" / "webhooks.js").read_text()
+    listed = re.findall(r"'([a-z_]+\.[a-z_]+)'", source.split("const EVENTS = [", 1)[1].split("];", 1)[0])
+    assert listed == [t for t in rules.EVENT_TYPES if t != "ping"]
