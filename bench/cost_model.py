@@ -185,7 +185,7 @@ class Recorder:
         for c in calls:
             u.ops.append(c.operation)
             if c.service != "dynamodb":
-                u.iam.add((f"{c.service}:{c.operation}", "UserPool"))
+                u.iam.add((f"{c.service}:{c.operation}", "WebhookSecretKey" if c.service == "kms" else "UserPool"))
                 continue
             reported = c.response.get("ConsumedCapacity")
             for cc in reported if isinstance(reported, list) else [reported] if reported else []:
@@ -401,6 +401,23 @@ def _external_patient(s: State, i: int) -> dict:
     return {"pid": pid, "ext": ext, **_with_key(s, i)}
 
 
+WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # the local stage's policy; an IP literal needs no DNS
+
+
+def _no_webhooks(s: State, i: int) -> dict:
+    """The clinic's webhooks deleted (a clinic has at most 16): each run subscribes afresh."""
+    for w in s.owner.get("/webhooks").body["items"]:
+        assert s.owner.delete(f"/webhooks/{w['webhook_id']}").status == 204
+    return {}
+
+
+def _with_webhook(s: State, i: int) -> dict:
+    _no_webhooks(s, i)
+    r = s.owner.post("/webhooks", {"url": WEBHOOK_URL, "events": ["*"]})
+    assert r.status == 201, r
+    return {"webhook_id": r.body["webhook_id"]}
+
+
 def _import_body(s: State) -> dict:
     tag = secrets.token_hex(4)
     return {"rows": [{"patient_external_id": f"imp-{tag}-{n}", "patient_name": f"Imported Patient {n}",
@@ -537,6 +554,17 @@ SCENARIOS: list[Scenario] = [
                                                                  "invoice_date": _today(s)}),
              setup=_external_patient, state="a new invoice"),
     Scenario("POST /imports", lambda s, i: s.owner.post("/imports", _import_body(s)), state="10 new rows (JSON)"),
+
+    Scenario("POST /webhooks", lambda s, i: s.owner.post("/webhooks", {
+        "url": WEBHOOK_URL, "events": ["payment.recorded", "invoice.created"]}), setup=_no_webhooks,
+             state="no webhook yet (KMS Encrypt of the secret)"),
+    Scenario("GET /webhooks", lambda s, i: s.admin.get("/webhooks"), setup=_with_webhook, state="1 webhook"),
+    Scenario("DELETE /webhooks/{webhook_id}", lambda s, i: s.owner.delete(f"/webhooks/{s.data['webhook_id']}"),
+             setup=_with_webhook, state="1 webhook"),
+    Scenario("POST /webhooks/{webhook_id}/test", lambda s, i: s.owner.post(
+        f"/webhooks/{s.data['webhook_id']}/test"), setup=_with_webhook, state="1 webhook (the ping's event item)"),
+    Scenario("GET /webhooks/{webhook_id}/deliveries", lambda s, i: s.admin.get(
+        f"/webhooks/{s.data['webhook_id']}/deliveries"), setup=_with_webhook, state="1 webhook, empty log"),
 ]
 
 

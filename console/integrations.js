@@ -1,6 +1,8 @@
-// The Owner's integrations page: keys for the clinic's other systems (made, shown once, revoked).
+// The Owner's integrations page: keys for the clinic's other systems (made, shown once, revoked),
+// and the webhooks that tell those systems about changes (webhooks.js).
 
 import { act, announce, clear, errorNote, field, h } from './dom.js';
+import { renderWebhooks } from './webhooks.js';
 
 const SCOPES = [
   ['patients:read', 'Read patients and search'],
@@ -52,6 +54,7 @@ export async function renderIntegrations(view, ctx) {
         h('tbody', {}, rows))));
   }
   await load();
+  view.append(renderWebhooks(ctx));
 }
 
 function createForm(ctx, shown, reload) {

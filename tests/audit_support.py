@@ -236,6 +236,25 @@ def _put_invoice(w):
         "patient_id": pid, "amount_cents": 900, "invoice_date": _today(w), "description": SECRET_TEXT}), pid
 
 
+WEBHOOK_URL = "http://127.0.0.1:9/hooks"  # the local stage's policy takes a loopback receiver
+
+
+def _create_webhook(w):
+    return w.owner.post("/webhooks", {"url": WEBHOOK_URL, "events": ["*"], "description": SECRET_TEXT}), None
+
+
+def _delete_webhook(w):
+    made = w.owner.post("/webhooks", {"url": WEBHOOK_URL, "events": ["payment.recorded"]}).body
+    return w.owner.delete(f"/webhooks/{made['webhook_id']}"), None
+
+
+# Mutation routes that write no audit record, and why (each still has a test of what it writes).
+NOT_AUDITED = {
+    ("POST", "/webhooks/{webhook_id}/test"): (
+        "a ping changes nothing in the clinic; its event and its row in the webhook's delivery log are its "
+        "record (tests/fast/test_webhook_routes.py)"),
+}
+
 CASES = [
     Case("POST", "/follow-ups/{patient_id}/payment-plan", "plan.created", _convert_to_plan, 201),
     Case("POST", "/payment-plans/{plan_id}/run", "plan.invoiced", _run_plan, 200),
@@ -268,4 +287,6 @@ CASES = [
     Case("PATCH", "/patients/{patient_id}", "patient.updated", _patch_patient, 200),
     Case("PUT", "/patients/by-external-id/{external_id}", "patient.created", _put_patient, 201),
     Case("PUT", "/invoices/by-external-id/{external_id}", "invoice.created", _put_invoice, 201),
+    Case("POST", "/webhooks", "webhook.created", _create_webhook, 201),
+    Case("DELETE", "/webhooks/{webhook_id}", "webhook.deleted", _delete_webhook, 204),
 ]

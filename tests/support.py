@@ -26,12 +26,14 @@ PASSWORD = "Correct-Horse-42"
 
 
 def provision_embedded_aws() -> dict[str, str]:
-    """Inside a moto mock (tests, benchmarks): the tables and the user pool, with the settings
-    and the JWKS cache pointed at them."""
+    """Inside a moto mock (tests, benchmarks): the tables, the user pool and the webhook secrets'
+    KMS key (POST /webhooks seals with it) and queues, with the settings and the JWKS cache
+    pointed at them."""
     from chalicelib.api.auth import JWKS  # noqa: PLC0415
     from devtools import bootstrap  # noqa: PLC0415
 
     bootstrap.create_tables()
+    bootstrap.create_webhook_resources()
     pool_id, client_id = bootstrap.create_user_pool()
     os.environ["FOLLOWUPS_USER_POOL_ID"], os.environ["FOLLOWUPS_USER_POOL_CLIENT_ID"] = pool_id, client_id
     config.settings.cache_clear()

@@ -48,6 +48,7 @@ FILES: dict[str, str] = {
     "mfa.js": _JS,
     "qrcodegen.js": _JS,
     "integrations.js": _JS,
+    "webhooks.js": _JS,
     "imports.js": _JS,
     "search.js": _JS,
     "patient_edit.js": _JS,

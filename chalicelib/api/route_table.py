@@ -64,12 +64,18 @@ TABLE: tuple[tuple[str, str, str, str, bool], ...] = (
     ("GET", "/health", "system", "health", False),
     ("GET", "/me", "system", "me", True),
     ("GET", "/openapi.json", "system", "openapi_document", False),
+    ("GET", "/webhooks", "webhooks", "list_webhooks", True),
+    ("POST", "/webhooks", "webhooks", "create_webhook", True),
+    ("DELETE", "/webhooks/{webhook_id}", "webhooks", "delete_webhook", True),
+    ("GET", "/webhooks/{webhook_id}/deliveries", "webhooks", "list_deliveries", True),
+    ("POST", "/webhooks/{webhook_id}/test", "webhooks", "test_webhook", True),
     ("POST", "/follow-ups/{patient_id}/write-off", "writeoffs", "write_off", True),
 )
 
 # Routes an integration key may call (`@route(scopes=...)`): not behind the gateway's Cognito
 # authorizer, which would refuse a key; the app verifies tokens and keys itself.
 KEY_ROUTES: frozenset[tuple[str, str]] = frozenset({
+    ("DELETE", "/webhooks/{webhook_id}"),
     ("GET", "/follow-ups"),
     ("GET", "/follow-ups/{patient_id}"),
     ("GET", "/invoices/{invoice_id}"),
@@ -82,6 +88,8 @@ KEY_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("GET", "/payments/{payment_id}"),
     ("GET", "/reports/aging"),
     ("GET", "/reports/staff-performance"),
+    ("GET", "/webhooks"),
+    ("GET", "/webhooks/{webhook_id}/deliveries"),
     ("PATCH", "/patients/{patient_id}"),
     ("POST", "/imports"),
     ("POST", "/invoices"),
@@ -90,6 +98,8 @@ KEY_ROUTES: frozenset[tuple[str, str]] = frozenset({
     ("POST", "/patients"),
     ("POST", "/payments"),
     ("POST", "/payments/{payment_id}/reversal"),
+    ("POST", "/webhooks"),
+    ("POST", "/webhooks/{webhook_id}/test"),
     ("PUT", "/invoices/by-external-id/{external_id}"),
     ("PUT", "/patients/by-external-id/{external_id}"),
 })

@@ -215,3 +215,18 @@ def integration(i, key: str | None = None) -> dict:
 def import_summary(s) -> dict:
     return {"rows": s.rows, "patients_created": s.patients_created, "patients_updated": s.patients_updated,
             "invoices_created": s.invoices_created, "invoices_unchanged": s.invoices_unchanged, "errors": s.errors}
+
+
+def webhook(w, secret: str | None = None) -> dict:
+    """A webhook as listed; `secret` only in the answer that made it."""
+    out = {"webhook_id": w.webhook_id, "url": w.url, "events": list(w.events), "description": w.description,
+           "created_at": _t(w.created_at)}
+    if secret is not None:
+        out["secret"] = secret
+    return out
+
+
+def delivery(d) -> dict:
+    """One row of a webhook's delivery log (`last_status`: an HTTP status, or `timeout`, `refused_address`, ...)."""
+    return {"event_id": d.event_id, "type": d.type, "attempts": d.attempts, "status": d.status,
+            "last_status": d.last_status, "delivered_at": _t(d.delivered_at), "next_attempt_at": _t(d.next_attempt_at)}

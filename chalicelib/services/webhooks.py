@@ -1,5 +1,5 @@
 """Webhook subscriptions: create (the secret shown once), list, delete, send a test ping, and the
-delivery log. What the routes of `POST/GET /webhooks...` will call (docs/webhooks.md): they check
+delivery log. What the routes of `POST/GET /webhooks...` call (api/webhooks.py, docs/webhooks.md): they check
 the role and the `webhooks:manage` scope, parse the body, call one of these, render the result.
 
 The secret is sealed with KMS (`adapters.kms.KmsSecretBox`) before it is stored and never

@@ -37,6 +37,7 @@ VARIANTS = ("own", "foreign", "missing")
 DERIVED = {"deactivated": None, "extra_group": "billing", "missing_group": "owner", "other_group": "admin"}
 ERROR_CODES = {400: "validation_error", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
 HOST = {"Host": "matrix.example.test"}
+WEBHOOK_URL = "http://127.0.0.1:9/matrix"  # the local stage takes a loopback receiver
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,22 @@ class Objects:
         assert r.status == 201, r
         return r.body["integration_id"]
 
+    def new_webhook(self) -> str:
+        r = self.w.owner.post("/webhooks", {"url": WEBHOOK_URL, "events": ["*"]})
+        assert r.status == 201, r
+        return r.body["webhook_id"]
+
+    def webhook(self) -> str:
+        return self._once("webhook", self.new_webhook)
+
+    def webhook_to_delete(self) -> str:
+        """The spare webhook while no call has deleted it (a clinic has at most 16, and most
+        principals are refused), then a new one."""
+        spare = self._shared.get("spare_webhook")
+        if spare is None or spare not in {w["webhook_id"] for w in self.w.owner.get("/webhooks").body["items"]}:
+            spare = self._shared["spare_webhook"] = self.new_webhook()
+        return spare
+
 
 class Missing(Objects):
     """Well-formed ids that exist nowhere. Child ids (invoice, payment, callback, plan) hang off a
@@ -257,6 +274,12 @@ class Missing(Objects):
 
     def integration(self) -> str:
         return new_id("int")
+
+    def webhook(self) -> str:
+        return new_id("wh")
+
+    def webhook_to_delete(self) -> str:
+        return new_id("wh")
 
 
 # ---- request builders: one per row; `o` holds the objects to address, `home` the caller-side clinic
@@ -362,6 +385,12 @@ BUILDERS: dict[tuple[str, str], Callable[[Objects, ClinicWorld], Call]] = {
         "PUT", f"/patients/by-external-id/mrn-{secrets.token_hex(6)}", {"name": "Matrix Put"}),
     ("GET", "/patients/by-external-id/{external_id}"): lambda o, home: Call(
         "GET", f"/patients/by-external-id/{o.external_id()}"),
+    ("POST", "/webhooks"): lambda o, home: Call("POST", "/webhooks", {"url": WEBHOOK_URL, "events": ["*"]}),
+    ("GET", "/webhooks"): lambda o, home: Call("GET", "/webhooks"),
+    ("DELETE", "/webhooks/{webhook_id}"): lambda o, home: Call("DELETE", f"/webhooks/{o.webhook_to_delete()}"),
+    ("POST", "/webhooks/{webhook_id}/test"): lambda o, home: Call("POST", f"/webhooks/{o.webhook()}/test"),
+    ("GET", "/webhooks/{webhook_id}/deliveries"): lambda o, home: Call(
+        "GET", f"/webhooks/{o.webhook()}/deliveries"),
     ("PUT", "/invoices/by-external-id/{external_id}"): lambda o, home: Call(
         "PUT", f"/invoices/by-external-id/inv-{secrets.token_hex(6)}", {
             "patient_id": o.patient(), "amount_cents": 700, "invoice_date": o.w.days_ago(2)}),

@@ -33,8 +33,8 @@ def recorded() -> list[dict]:
 
 
 def arn_expression(resource: str) -> str:
-    if resource == "UserPool":
-        return json.dumps({"Fn::GetAtt": ["UserPool", "Arn"]}, sort_keys=True)
+    if resource in ("UserPool", "WebhookSecretKey"):
+        return json.dumps({"Fn::GetAtt": [resource, "Arn"]}, sort_keys=True)
     table, _, index = resource.partition("/index/")
     logical_id = RESOURCES[table]
     if index:

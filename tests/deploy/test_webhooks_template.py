@@ -76,7 +76,7 @@ def test_the_secrets_key_rotates_is_kept_and_is_named_to_every_function(template
 
 
 def test_only_the_delivery_function_may_decrypt_secrets(template):
-    """The API will seal secrets (kms:Encrypt, when the webhook routes land); nothing else uses the key."""
+    """The API seals secrets (kms:Encrypt, for POST /webhooks); nothing else uses the key."""
     for role in resources_of(template, "AWS::IAM::Role"):
         kms = {a for a, _ in granted(template, role) if a.startswith("kms:")}
         allowed = {"kms:Decrypt"} if role == ROLE else {"kms:Encrypt"} if role == "ApiHandlerRole" else set()

@@ -1,8 +1,9 @@
 """The real local stack delivers webhooks: a loopback receiver subscribed, a change committed in the
 stack's embedded AWS, the signed request at the receiver within 10 s, the ping too, both logged.
 
-Until the `/webhooks` routes exist (issue 17) the subscription and the change are made through the
-services, in a subprocess pointed at the stack's AWS (its own PynamoDB connections)."""
+The first test makes the subscription and the change through the services, in a subprocess pointed
+at the stack's AWS (its own PynamoDB connections: the payment's event write is issue 16's); the
+second goes through the API alone, as an integration would."""
 
 from __future__ import annotations
 
@@ -60,3 +61,49 @@ def test_a_loopback_receiver_gets_a_signed_delivery_within_10_seconds(local_stac
     assert found["types"] == ["payment.recorded", "ping"] and found["event_id"] in found["ids"]
     assert found["verified"] == [True, True] and found["seconds"] < 10
     assert sorted(found["log"]) == [["payment.recorded", "delivered", 200], ["ping", "delivered", 200]]
+
+
+def test_an_integration_subscribes_over_http_and_its_ping_is_delivered_signed_and_logged(local_stack):
+    """The whole path through the API: the Owner makes a key with webhooks:manage; the key
+    subscribes a loopback receiver with POST /webhooks (the secret once), asks for a test ping
+    (202), the signed ping arrives within 10 s, and GET .../deliveries shows it delivered."""
+    import time
+
+    import requests
+
+    from chalicelib.domain import webhooks as rules
+    from tests.e2e.test_local_stack import sign_in
+    from tests.webhooks_support import Receiver
+
+    _, info = local_stack
+    base = info["api_url"]
+    owner = {"Authorization": f"Bearer {sign_in(info, 'owner@demo.clinic')}"}
+    made = requests.post(f"{base}/integrations", json={"name": "e2e webhooks", "scopes": ["webhooks:manage"]},
+                         headers=owner, timeout=10)
+    assert made.status_code == 201, made.text
+    key = {"Authorization": f"Bearer {made.json()['key']}"}
+    with Receiver([200]) as receiver:
+        r = requests.post(f"{base}/webhooks", json={"url": receiver.url, "events": ["payment.recorded"]},
+                          headers=key, timeout=10)
+        assert r.status_code == 201, r.text
+        hook = r.json()
+        receiver.secret = hook["secret"]
+        listed = requests.get(f"{base}/webhooks", headers=owner, timeout=10).json()["items"]
+        assert hook["webhook_id"] in [w["webhook_id"] for w in listed] and hook["secret"] not in str(listed)
+        ping = requests.post(f"{base}/webhooks/{hook['webhook_id']}/test", headers=key, timeout=10)
+        assert ping.status_code == 202, ping.text
+        sent = time.monotonic()
+        while not receiver.received and time.monotonic() - sent < 10:
+            time.sleep(0.05)
+        assert receiver.received, "no ping within 10 s"
+        assert receiver.verified == [True]
+        assert receiver.received[0].headers["Followups-Event-Id"] == ping.json()["event_id"]
+        log = []
+        while time.monotonic() - sent < 15:
+            log = requests.get(f"{base}/webhooks/{hook['webhook_id']}/deliveries", headers=key, timeout=10).json()
+            if log["items"] and log["items"][0]["status"] == rules.DELIVERED:
+                break
+            time.sleep(0.2)
+        assert [(d["event_id"], d["type"], d["attempts"], d["last_status"]) for d in log["items"]] == [
+            (ping.json()["event_id"], "ping", 1, 200)]
+        assert requests.delete(f"{base}/webhooks/{hook['webhook_id']}", headers=key, timeout=10).status_code == 204

@@ -35,11 +35,13 @@ import socket
 import botocore.endpoint
 import pytest
 
+from chalicelib.adapters import kms
 from chalicelib.api import auth, routing
 from chalicelib.store import cognito as user_pool
 from tests.fast import fakes
 from tests.fast.support import make_clinic
 from tests.memory import MemoryStore, MemoryUnitOfWork
+from tests.webhooks_support import FakeSecretBox
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +55,14 @@ def cognito() -> fakes.FakeCognito:
     return fakes.FakeCognito()
 
 
+@pytest.fixture(scope="module")
+def secret_box() -> FakeSecretBox:
+    """What seals webhook secrets in this tier (KMS's contract: opens only for its webhook)."""
+    return FakeSecretBox()
+
+
 @pytest.fixture(scope="module", autouse=True)
-def fast_tier(store, cognito):
+def fast_tier(store, cognito, secret_box):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(botocore.endpoint.Endpoint, "make_request", fakes.refuse_aws_call)
         mp.setattr(socket.socket, "connect", fakes.refuse_socket)
@@ -64,6 +72,7 @@ def fast_tier(store, cognito):
         mp.setattr(user_pool, "mirror", cognito.mirror)
         mp.setattr(auth, "caller_from_header", cognito.caller_from_header)
         mp.setattr(routing, "unit_of_work", lambda: MemoryUnitOfWork(store))
+        mp.setattr(kms, "secret_box", lambda: secret_box)  # KMS's contract, in memory
         fakes.activate(cognito)
         try:
             yield

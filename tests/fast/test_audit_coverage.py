@@ -16,13 +16,13 @@ import pytest
 
 from chalicelib.api.wiring import api_routes
 from chalicelib.domain import clock
-from tests.audit_support import CASES, SECRET_TEXT
+from tests.audit_support import CASES, NOT_AUDITED, SECRET_TEXT
 from tests.fast.support import audit_entries, make_clinic
 
 
 def test_every_mutation_route_is_in_the_table():
     mutations = {(s.method, s.path) for s in api_routes() if s.method != "GET"}
-    covered = {(c.method, c.path) for c in CASES}
+    covered = {(c.method, c.path) for c in CASES} | set(NOT_AUDITED)
     assert mutations <= covered, f"mutation routes without an audit check: {sorted(mutations - covered)}"
 
 

@@ -38,9 +38,20 @@ from pydantic.fields import FieldInfo
 from chalicelib.api import routing, wiring
 from chalicelib.api.types import Query
 from chalicelib.domain.roles import Caller
-from chalicelib.services import attempts, callbacks, clinics, delegations, invoices, patients, payments, plans
+from chalicelib.services import (
+    attempts,
+    callbacks,
+    clinics,
+    delegations,
+    invoices,
+    patients,
+    payments,
+    plans,
+    webhooks,
+)
 from tests.fast.support import make_clinic
 from tests.memory import MemoryStore, MemoryUnitOfWork
+from tests.webhooks_support import FakeSecretBox
 
 MISSING = object()
 
@@ -146,8 +157,11 @@ class Worlds:
         elsewhere = clinics.create(uow, now, name="Someone Else's Clinic", timezone="UTC", currency="USD")
         theirs = patients.create(uow, Caller("someone", elsewhere.clinic_id, frozenset({"Owner"})), now,
                                  name="Not Yours").patient_id
+        hook = webhooks.create(uow, owner, now, url="http://127.0.0.1:9/hooks", events_list=["*"],
+                               secret_box=FakeSecretBox(), url_policy="local").webhook
         return World(clinic, store, now, {
-            "patient_id": pid, "invoice_id": invoice.invoice_id, "callback_id": cb.callback_id,
+            "webhook_id": hook.webhook_id, "patient_id": pid, "invoice_id": invoice.invoice_id,
+            "callback_id": cb.callback_id,
             "payment_id": paid.payment_id, "delegation_id": grant.delegation_id, "plan_id": plan.plan_id,
             "sub": clinic.sub("billing"), "theirs": theirs, "heir": clinic.sub("billing2")})
 
@@ -161,7 +175,8 @@ def valid_value(d: Field, w: World) -> Any:
                "action": "payment.recorded",
                "received_at": (w.now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                "email": f"walked-{secrets.token_hex(4)}@example.test",
-               "external_id": f"ext-{secrets.token_hex(4)}", "reason": "walked reason", "cursor": MISSING}
+               "external_id": f"ext-{secrets.token_hex(4)}", "reason": "walked reason", "cursor": MISSING,
+               "url": "http://127.0.0.1:9/hooks"}  # the local stage takes a loopback receiver
     by_name["until"] = (w.today + timedelta(days=30)).isoformat()  # a hold's end: after today
     if d.name in by_name and not (d.kind == "choice" and by_name[d.name] not in d.choices):
         return by_name[d.name]
@@ -184,7 +199,7 @@ def valid_value(d: Field, w: World) -> Any:
 # status or a new time, not both.
 BASE_CHOICES = {"AttemptIn": {"outcome": "promised_payment"},
                 "IntegrationIn": {"scopes": ["patients:read"]}, "ImportIn": {"rows": []},
-                "InvoicePut": {"patient_external_id": MISSING}}
+                "InvoicePut": {"patient_external_id": MISSING}, "WebhookIn": {"events": ["payment.recorded"]}}
 BASE_GROUPS = {"CallbackPatch": [("status",), ("due_at",)]}
 
 

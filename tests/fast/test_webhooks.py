@@ -1,5 +1,5 @@
 """Webhook subscriptions and deliveries, service by service, on the in-memory store (the routes of
-issue 18 will be thin wrappers of these; docs/webhooks.md)."""
+issue 18 are thin wrappers of these, tested over HTTP in test_webhook_routes.py; docs/webhooks.md)."""
 
 from __future__ import annotations
 
