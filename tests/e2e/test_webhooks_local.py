@@ -107,3 +107,92 @@ def test_an_integration_subscribes_over_http_and_its_ping_is_delivered_signed_an
         assert [(d["event_id"], d["type"], d["attempts"], d["last_status"]) for d in log["items"]] == [
             (ping.json()["event_id"], "ping", 1, 200)]
         assert requests.delete(f"{base}/webhooks/{hook['webhook_id']}", headers=key, timeout=10).status_code == 204
+
+
+def test_payments_invoices_installments_write_offs_and_holds_reach_a_receiver_signed_even_after_its_outage(
+        local_stack):
+    """The issue's "done when": an integration subscribes a loopback receiver; an invoice, a
+    payment, a plan and its installment, a write-off and a hold each reach it signed, within
+    seconds; the receiver is down for its first three requests, and those events come again
+    (same ids) once it is back."""
+    import secrets
+    import time
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    import requests
+
+    from tests.e2e.test_local_stack import sign_in
+    from tests.webhooks_support import Receiver
+
+    _, info = local_stack
+    base = info["api_url"]
+    owner = {"Authorization": f"Bearer {sign_in(info, 'owner@demo.clinic')}"}
+    made = requests.post(f"{base}/integrations", headers=owner, timeout=10, json={
+        "name": "e2e practice system", "scopes": ["patients:write", "invoices:write", "payments:write",
+                                                 "webhooks:manage"]})
+    assert made.status_code == 201, made.text
+    key = {"Authorization": f"Bearer {made.json()['key']}"}
+    tag = secrets.token_hex(4)
+    zone = requests.get(f"{base}/clinic", headers=owner, timeout=10).json()["timezone"]
+    today = datetime.now(ZoneInfo(zone)).date()  # the clinic's day: the plan's first installment is due today
+
+    def ok(r, status=(200, 201)):
+        assert r.status_code in status, r.text
+        return r.json()
+
+    def owing(n: int) -> str:
+        pid = ok(requests.put(f"{base}/patients/by-external-id/e2e-{tag}-{n}", headers=key, timeout=10,
+                              json={"name": f"Webhook Patient {tag} {n}"}))["patient_id"]
+        ok(requests.put(f"{base}/invoices/by-external-id/e2e-inv-{tag}-{n}", headers=key, timeout=10, json={
+            "patient_id": pid, "amount_cents": 30_000, "invoice_date": (today - timedelta(days=40)).isoformat()}))
+        return pid
+
+    with Receiver([503, 503, 503, 200]) as receiver:  # down for its first three requests
+        hook = ok(requests.post(f"{base}/webhooks", headers=key, timeout=10, json={"url": receiver.url,
+                                                                                 "events": ["*"]}))
+        receiver.secret = hook["secret"]
+        started = time.monotonic()
+        paying, leaving, disputing = owing(1), owing(2), owing(3)
+        ok(requests.post(f"{base}/payments", timeout=10, json={"patient_id": paying, "amount_cents": 6_000,
+                                                                "method": "card"},
+                         headers={**key, "Idempotency-Key": f"e2e-{tag}"}))
+        plan = ok(requests.post(f"{base}/follow-ups/{paying}/payment-plan", headers=owner, timeout=10, json={
+            "installment_cents": 6_000, "frequency": "monthly", "start_date": today.isoformat()}))
+        assert ok(requests.post(f"{base}/payment-plans/{plan['plan_id']}/run", headers=owner,
+                                timeout=10))["invoices_created"]
+        ok(requests.post(f"{base}/follow-ups/{leaving}/write-off", headers=owner, timeout=10,
+                         json={"reason": "moved abroad, no address"}))
+        ok(requests.post(f"{base}/follow-ups/{disputing}/hold", headers=owner, timeout=10, json={
+            "reason": "dispute", "until": (today + timedelta(days=10)).isoformat()}))
+        changed = time.monotonic() - started
+        wanted = {"invoice.created", "payment.recorded", "plan.created", "plan.invoiced", "writeoff.recorded",
+                  "hold.placed"}
+
+        def seen():
+            with receiver._lock:
+                return list(receiver.received)
+
+        def delivered(received):  # the requests the receiver answered 200 (the fourth on)
+            return {r.headers["Followups-Event-Id"] for r in received[3:]}
+
+        deadline = time.monotonic() + 90  # the first retry comes within 60 s
+        while time.monotonic() < deadline:
+            received = seen()
+            ids = {r.headers["Followups-Event-Id"] for r in received}
+            types = {json.loads(r.body)["type"] for r in received}
+            if wanted <= types and ids <= delivered(received):
+                break
+            time.sleep(0.5)
+        received = seen()
+        first = {}
+        for r in received:
+            first.setdefault(r.headers["Followups-Event-Id"], r.at - started)
+    types = {json.loads(r.body)["type"] for r in received}
+    assert wanted <= types, sorted(types)
+    assert {r.headers["Followups-Event-Id"] for r in received} <= delivered(received), "an event never got through"
+    assert all(receiver.verified) and len(receiver.verified) == len(received)
+    assert len(received) > len(first), "the three refused requests were not sent again"
+    assert max(first.values()) < changed + 10, first  # each event left within seconds of its change
+    bodies = [r.body.decode() for r in received]
+    assert not any(f"Webhook Patient {tag}" in b for b in bodies)  # no names in the data
