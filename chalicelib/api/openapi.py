@@ -60,6 +60,8 @@ def document() -> dict:
         for other in spec.also_returns:
             ok.setdefault("content", {})[other] = {"schema": {"type": "string"}}
         op["responses"][str(spec.status)] = ok
+        for other_status in spec.also_status:
+            op["responses"][str(other_status)] = ok
         if spec.roles is not None:
             op["security"] = [{"cognito": []}]
             op["responses"]["401"] = _error("no valid ID token")

@@ -225,7 +225,7 @@ def patch_patient(ctx: RequestContext, patient_id: str) -> dict:
 
 
 @route("/patients/by-external-id/{external_id}", "PUT", roles=ALL_STAFF, body=PatientPut, response=PatientOut,
-       scopes=(PATIENTS_WRITE,))
+       scopes=(PATIENTS_WRITE,), also_status=(201,))
 def put_patient(ctx: RequestContext, external_id: str):
     """Create (201) or update (200) the patient with this external id; fields not sent stay as
     they are; the same body twice changes nothing."""
@@ -244,7 +244,7 @@ def get_patient_by_external_id(ctx: RequestContext, external_id: str) -> dict:
 
 
 @route("/invoices/by-external-id/{external_id}", "PUT", roles=ALL_STAFF, body=InvoicePut, response=InvoiceOut,
-       scopes=(INVOICES_WRITE,))
+       scopes=(INVOICES_WRITE,), also_status=(201,))
 def put_invoice(ctx: RequestContext, external_id: str):
     """Create the invoice with this external id (201); the same values again: 200 and the
     invoice; other values: 409 external_id_in_use (invoices do not change: void or adjust)."""

@@ -72,6 +72,7 @@ class RouteSpec:
     also_returns: tuple[str, ...] = ()  # other content types of the success response (e.g. text/csv)
     accepts: tuple[str, ...] = (JSON,)  # the media types a request body may be sent as
     scopes: tuple[str, ...] = ()  # an integration key needs one of these (none: keys get 403)
+    also_status: tuple[int, ...] = ()  # other success statuses with the same body (a PUT's 200 beside its 201)
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,8 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
           response: type[BaseModel] | None = None, status: int = 200, summary: str = "",
           content_type: str = "application/json", headers: tuple[str, ...] = (),
           permission: str | None = None, also_returns: tuple[str, ...] = (),
-          accepts: tuple[str, ...] = (JSON,), scopes: tuple[str, ...] = ()) -> Callable:
+          accepts: tuple[str, ...] = (JSON,), scopes: tuple[str, ...] = (),
+          also_status: tuple[int, ...] = ()) -> Callable:
     """Register `fn(request_context, **path_params)`; `fn` returns a dict, a list or a Response.
 
     `permission` (e.g. "write_off") must be in `caller.permissions` (read from the grant store,
@@ -215,7 +217,8 @@ def route(path: str, method: str, *, roles: frozenset[str] | None,
     def decorator(fn: Callable) -> Callable:
         ROUTES.append(RouteSpec(path, method, roles, body, query, response, status,
                                 summary or (fn.__doc__ or "").strip().split("\n")[0], content_type, headers,
-                                permission, also_returns, tuple(a.lower() for a in accepts), tuple(scopes)))
+                                permission, also_returns, tuple(a.lower() for a in accepts), tuple(scopes),
+                                tuple(also_status)))
         accepted = ROUTES[-1].accepts
 
         @functools.wraps(fn)
