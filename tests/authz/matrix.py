@@ -1,9 +1,14 @@
-"""The authorization matrix (tests/authz/matrix.txt), run for real: every route x every principal x
-{clinic A's object, another clinic's object, an object that does not exist}.
+"""The authorization matrix (tests/authz/matrix.txt, and key_matrix.txt for integration keys), run
+for real: every route x every principal x {clinic A's object, another clinic's object, an object
+that does not exist}. The cases are split over several test modules (test_matrix_*.py), each with
+its own in-process moto, because moto's queries walk the whole table: one table holding the
+objects of all 2,700 cases made the last ones 30 times slower than the first.
 
 Every token is a real moto Cognito token. Objects are made through the API, fresh for each call
 where the call changes them (a write-off needs a patient that owes, a revoke needs a live grant),
-so that a 2xx is possible whenever the matrix says so. A route registered in the app without a
+so that a 2xx is possible whenever the matrix says so; a call the matrix refuses changes nothing,
+so all of those address one object of each kind (`Reused`), and a refusal that lets a call
+through fails its own case. A route registered in the app without a
 row, and a row for a route the app does not register, fail
 `test_every_registered_route_has_a_row_and_every_row_a_route_and_a_request_builder`, naming them.
 """
@@ -11,7 +16,6 @@ row, and a row for a route the app does not register, fail
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -99,14 +103,18 @@ class Objects:
             self._shared[name] = make()
         return self._shared[name]
 
-    def owing_patient(self, cents: int = 5_000) -> str:
+    def new_debtor(self, cents: int = 5_000) -> str:
         pid = self.w.patient("Matrix Patient")
         self.w.invoice(pid, cents, self.w.days_ago(3))
         return pid
 
+    def owing_patient(self, cents: int = 5_000) -> str:
+        """A patient who owes, for a call that changes the account (a write-off, a plan, a hold)."""
+        return self.new_debtor(cents)
+
     def patient(self) -> str:
         # Owes plenty, so every principal's 100-cent payment can land.
-        return self._once("patient", lambda: self.owing_patient(100_000_000))
+        return self._once("patient", lambda: self.new_debtor(100_000_000))
 
     def invoice(self) -> str:
         return self._once("invoice", lambda: self.w.invoice(self.patient(), 1_000, self.w.days_ago(1))["invoice_id"])
@@ -132,7 +140,7 @@ class Objects:
 
     def plan(self) -> str:
         def make():
-            r = self.w.billing.post(f"/follow-ups/{self.owing_patient()}/payment-plan", self.plan_body())
+            r = self.w.billing.post(f"/follow-ups/{self.new_debtor()}/payment-plan", self.plan_body())
             assert r.status == 201, r
             return r.body["plan_id"]
 
@@ -143,20 +151,20 @@ class Objects:
 
     # Corrections change their object for good: each call gets one of its own.
     def fresh_invoice(self) -> str:
-        return self.w.invoice(self.owing_patient(), 1_000, self.w.days_ago(1))["invoice_id"]
+        return self.w.invoice(self.new_debtor(), 1_000, self.w.days_ago(1))["invoice_id"]
 
     def fresh_payment(self) -> str:
-        r = self.w.pay(self.owing_patient(), 100)
+        r = self.w.pay(self.new_debtor(), 100)
         assert r.status == 201, r
         return r.body["payment_id"]
 
     def fresh_plan(self) -> str:
-        r = self.w.billing.post(f"/follow-ups/{self.owing_patient()}/payment-plan", self.plan_body())
+        r = self.w.billing.post(f"/follow-ups/{self.new_debtor()}/payment-plan", self.plan_body())
         assert r.status == 201, r
         return r.body["plan_id"]
 
     def held_patient(self) -> str:
-        pid = self.owing_patient()
+        pid = self.new_debtor()
         r = self.w.billing.post(f"/follow-ups/{pid}/hold", hold_body(self.w))
         assert r.status == 201, r
         return pid
@@ -282,6 +290,41 @@ class Missing(Objects):
         return new_id("wh")
 
 
+class Reused(Objects):
+    """For the calls the matrix refuses: one object of each kind, made on first use, for all of
+    them (a refused call changes nothing; one let through by mistake fails its own case)."""
+
+    def owing_patient(self, cents: int = 5_000) -> str:
+        return self._once(f"owing_patient {cents}", lambda: self.new_debtor(cents))
+
+    def callback(self) -> str:
+        return self._once("callback", super().callback)
+
+    def delegation(self) -> str:
+        return self._once("delegation", super().delegation)
+
+    def fresh_invoice(self) -> str:
+        return self._once("fresh_invoice", super().fresh_invoice)
+
+    def fresh_payment(self) -> str:
+        return self._once("fresh_payment", super().fresh_payment)
+
+    def fresh_plan(self) -> str:
+        return self._once("fresh_plan", super().fresh_plan)
+
+    def held_patient(self) -> str:
+        return self._once("held_patient", super().held_patient)
+
+    def new_member(self) -> str:
+        return self._once("new_member", super().new_member)
+
+    def inactive_member(self) -> str:
+        return self._once("inactive_member", super().inactive_member)
+
+    def integration(self) -> str:
+        return self._once("integration", super().integration)
+
+
 # ---- request builders: one per row; `o` holds the objects to address, `home` the caller-side clinic
 
 @dataclass
@@ -405,11 +448,24 @@ class World:
     b: ClinicWorld
     objects_a: Objects
     objects_b: Objects
+    reused_a: Reused
+    reused_b: Reused
     missing: Missing
     tokens: dict[str, str | None]
 
     def clinic_of(self, principal: str) -> ClinicWorld:
-        return self.b if principal == "other_owner" else self.a
+        return self.b if principal in ("other_owner", "k_other") else self.a
+
+    def objects(self, principal: str, variant: str, expected: int) -> Objects:
+        """What a case addresses: nothing real for `missing`; clinic A's objects for `own` (the
+        matrix's columns are about A's objects, whoever calls); for `foreign`, another clinic's
+        than the caller's: B's for A's principals, A's for B's. Shared when the call is refused."""
+        if variant == "missing":
+            return self.missing
+        clinic_a = variant == "own" or principal in ("other_owner", "k_other")
+        if expected >= 400:
+            return self.reused_a if clinic_a else self.reused_b
+        return self.objects_a if clinic_a else self.objects_b
 
     def send(self, principal: str, call: Call) -> Response:
         api = Api(self.a.http, self.tokens[principal])
@@ -421,9 +477,18 @@ class World:
         with mock.patch.object(auth, "clock", lambda: real_clock() + 7200):
             return api.request(call.method, call.path, call.body, headers=headers)
 
+    def check(self, principal: str, row: Row, variant: str, expected: int) -> None:
+        """Send the row's request as `principal` and hold it to the matrix."""
+        assert (row.method, row.path) in registered(), f"{row.method} {row.path} has a row but no route in the app"
+        call = BUILDERS[(row.method, row.path)](self.objects(principal, variant, expected), self.clinic_of(principal))
+        r = self.send(principal, call)
+        assert r.status == expected, (call, r)
+        if r.status >= 400:
+            assert r.body["error"]["code"] == ERROR_CODES[r.status], r
+            assert isinstance(r.body["error"]["message"], str) and r.body["error"]["message"]
 
-@pytest.fixture(scope="module")
-def world(http, aws) -> World:
+
+def make_world(http, aws) -> World:
     a = make_clinic(http, name="Matrix Clinic", extra_staff=(
         ("delegate", "BillingStaff"), ("deactivated", "BillingStaff"), ("extra_group", "BillingStaff"),
         ("missing_group", "Owner"), ("other_group", "Admin")))
@@ -442,7 +507,7 @@ def world(http, aws) -> World:
                   access=access_token(owner_email))
     tokens.update(derived_tokens(a, aws["pool_id"]))
     objects_a = Objects(a)
-    return World(a, b, objects_a, Objects(b), Missing(a, objects_a), tokens)
+    return World(a, b, objects_a, Objects(b), Reused(a), Reused(b), Missing(a, objects_a), tokens)
 
 
 def derived_tokens(a: ClinicWorld, pool_id: str) -> dict[str, str]:
@@ -466,55 +531,11 @@ def derived_tokens(a: ClinicWorld, pool_id: str) -> dict[str, str]:
     return tokens
 
 
-def objects_for(world: World, principal: str, variant: str) -> Objects:
-    if variant == "missing":
-        return world.missing
-    if variant == "own":
-        return world.objects_a
-    # Another clinic than the caller's: B's objects for A's principals, A's for B's Owner.
-    return world.objects_a if principal == "other_owner" else world.objects_b
-
-
-CASES = [pytest.param(row, principal, variant, id=f"{row.method} {row.path} | {principal} | {variant}")
-         for row in ROWS for principal in (*PRINCIPALS, *DERIVED) for variant in VARIANTS
-         if row.expected(principal, variant) is not None]
-
-
-@pytest.mark.parametrize("row, principal, variant", CASES)
-def test_the_matrix_holds(world, row, principal, variant):
-    assert (row.method, row.path) in registered(), f"{row.method} {row.path} has a row but no route in the app"
-    expected = row.expected(principal, variant)
-    call = BUILDERS[(row.method, row.path)](objects_for(world, principal, variant), world.clinic_of(principal))
-    r = world.send(principal, call)
-    assert r.status == expected, (call, r)
-    if r.status >= 400:
-        assert r.body["error"]["code"] == ERROR_CODES[r.status], r
-        assert isinstance(r.body["error"]["message"], str) and r.body["error"]["message"]
-
-
-def test_every_registered_route_has_a_row_and_every_row_a_route_and_a_request_builder():
-    rows = {(row.method, row.path) for row in ROWS}
-    assert len(rows) == len(ROWS), "a route has two rows"
-    assert registered() - rows == set(), "routes without a row in tests/authz/matrix.txt"
-    assert rows - registered() == set(), "rows of tests/authz/matrix.txt for routes the app does not register"
-    assert rows - set(BUILDERS) == set(), "rows without a request builder in tests/authz/test_matrix.py"
-
-
-def test_the_unauthenticated_kinds_are_refused_on_every_route_that_needs_a_token():
-    authenticated = {(r.method, r.path) for r in api_routes() if r.roles is not None}
-    for row in ROWS:
-        if (row.method, row.path) in authenticated:
-            assert {row.own[p] for p in ("anonymous", "expired", "other_client", "access")} == {401}, row
-        else:
-            assert len(set(row.own.values())) == 1, f"a public route answers everyone alike: {row}"
-
-
-def test_the_expired_principal_holds_a_token_that_was_valid(world):
-    """The 401s of `expired` come from the clock alone: the same token works now."""
-    assert Api(world.a.http, world.tokens["expired"]).get("/me").status == 200
-    assert world.send("expired", Call("GET", "/me")).status == 401
-    assert time.time() < auth.clock() + 1  # the patch did not leak
-
+def cases(*principals: str) -> list:
+    """The matrix's cases for some of its principals (matrix.txt's columns and DERIVED)."""
+    return [pytest.param(row, principal, variant, id=f"{row.method} {row.path} | {principal} | {variant}")
+            for row in ROWS for principal in principals for variant in VARIANTS
+            if row.expected(principal, variant) is not None]
 
 
 # ---- integration keys (tests/authz/key_matrix.txt) -------------------------------------------------
@@ -554,46 +575,22 @@ def key_row(row: Row) -> Row:
     return Row(row.method, row.path, {**dict.fromkeys(KEY_PRINCIPALS, 403), "k_revoked": 401}, "rule", "rule")
 
 
-@pytest.fixture(scope="module")
-def keys(world) -> dict[str, str]:
-    made = {}
+def make_keys(world: World) -> None:
+    """One integration key per column of key_matrix.txt, added to the world's tokens (the revoked
+    one revoked, k_other made by clinic B's Owner)."""
     for who, scopes in KEY_SCOPES.items():
         owner = world.b.owner if who == "k_other" else world.a.owner
         r = owner.post("/integrations", {"name": who, "scopes": scopes})
         assert r.status == 201, r
-        made[who] = r.body["key"]
+        world.tokens[who] = r.body["key"]
         if who == "k_revoked":
             assert owner.delete(f"/integrations/{r.body['integration_id']}").status == 204
     from chalicelib.api import integration_auth
 
     integration_auth.CACHE.clear()
-    return made
 
 
-def key_objects(world: World, principal: str, variant: str) -> Objects:
-    if variant == "missing":
-        return world.missing
-    if variant == "own":
-        return world.objects_a
-    return world.objects_a if principal == "k_other" else world.objects_b
-
-
-KEY_CASES = [pytest.param(row, principal, variant, id=f"{row.method} {row.path} | {principal} | {variant}")
-             for row in ROWS for principal in KEY_PRINCIPALS for variant in VARIANTS
-             if key_row(row).expected(principal, variant) is not None]
-
-
-@pytest.mark.parametrize("row, principal, variant", KEY_CASES)
-def test_the_key_matrix_holds(world, keys, row, principal, variant):
-    expected = key_row(row).expected(principal, variant)
-    home = world.b if principal == "k_other" else world.a
-    call = BUILDERS[(row.method, row.path)](key_objects(world, principal, variant), home)
-    r = Api(world.a.http, keys[principal]).request(call.method, call.path, call.body,
-                                                   headers={**HOST, **(call.headers or {})})
-    assert r.status == expected, (call, r)
-    if r.status >= 400:
-        assert r.body["error"]["code"] == ERROR_CODES[r.status], r
-
-
-def test_every_key_matrix_row_names_a_route():
-    assert set(KEY_ROWS) - registered() == set(), "rows of tests/authz/key_matrix.txt for routes the app lacks"
+def key_cases(*principals: str) -> list:
+    return [pytest.param(key_row(row), principal, variant, id=f"{row.method} {row.path} | {principal} | {variant}")
+            for row in ROWS for principal in principals for variant in VARIANTS
+            if key_row(row).expected(principal, variant) is not None]
