@@ -29,13 +29,18 @@ def aws_environment(endpoint: str, region: str = "us-east-1") -> dict[str, str]:
 
 class SerializedApp:
     """DynamoDB applies a transaction atomically; moto checks conditions and writes in Python
-    with no lock, so two threads can interleave inside one transaction. Serializing requests
-    makes the embedded AWS keep DynamoDB's guarantee (each request costs a few ms)."""
+    with no lock, so two threads can interleave inside one transaction. Serializing the DynamoDB
+    (and DynamoDB Streams) requests makes the embedded AWS keep DynamoDB's guarantee (each costs
+    a few ms). The other services are left to run side by side: the webhook poller's SQS
+    receive waits up to a second for a message (a long poll, as Lambda's event source does),
+    and under the one lock every other request of the stack waited behind it."""
 
     def __init__(self, app):
         self.app, self.lock = app, threading.Lock()
 
     def __call__(self, environ, start_response):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return list(self.app(environ, start_response))
         with self.lock:
             chunks = list(self.app(environ, start_response))
         return chunks
