@@ -188,10 +188,8 @@ def _write(uow, caller: Caller, now: datetime, today: date, row: Row, summary: S
     whose invoice conflicts writes nothing. What this check reads (the two external ids, the
     patient) is handed to the PUT services instead of being read again; the uniqueness items'
     conditional Puts and the patient record's version still decide, in each change's transaction."""
-    patient_id = uow.directory.patient_for(caller.clinic_id, row.patient_external_id)
-    held = None
+    patient_id, held = uow.directory.holders(caller.clinic_id, row.patient_external_id, row.invoice_external_id)
     if row.invoice_external_id is not None:
-        held = uow.directory.invoice_for(caller.clinic_id, row.invoice_external_id)
         if held is not None:
             invoice = uow.accounts.invoice(caller.clinic_id, held[0], held[1])
             same = (invoice is not None and held[0] == patient_id and invoice.amount_cents == row.amount_cents
