@@ -174,13 +174,13 @@ class _Writes:
         self._connection._make_api_call = self._original
 
 
-def _bare_tables(client, names: set[str]) -> dict[str, str]:
+def _bare_tables(client, names: set[str], prefix: str) -> dict[str, str]:
     """An empty copy of each table (keys, indexes) for the bare loader: it writes the same items
     into tables that grow as the import's did."""
     copies = {}
     for name in sorted(names):
         table = client.describe_table(TableName=name)["Table"]
-        spec = {"TableName": f"bare-{name}", "BillingMode": "PAY_PER_REQUEST", "KeySchema": table["KeySchema"],
+        spec = {"TableName": f"{prefix}{name}", "BillingMode": "PAY_PER_REQUEST", "KeySchema": table["KeySchema"],
                 "AttributeDefinitions": table["AttributeDefinitions"]}
         if table.get("GlobalSecondaryIndexes"):
             spec["GlobalSecondaryIndexes"] = [{k: i[k] for k in ("IndexName", "KeySchema", "Projection")}
@@ -264,11 +264,16 @@ def import_rows(args) -> int:
         assert not summary["errors"] and summary["invoices_created"] == args.rows, summary
         assert summary["patients_created"] == args.rows // 2, summary
 
+        # Twice, into fresh copies each time, and the faster counts: on a shared machine a slow
+        # bare run would flatter the ratio.
         client = boto3.client("dynamodb", region_name=config.region())
-        tables = _bare_tables(client, {table for table, _ in writes.requests})
-        t0 = time.perf_counter()
-        bare_calls = _bare_load(client, writes.requests, tables)
-        bare = time.perf_counter() - t0
+        bare_runs = []
+        for attempt in range(2):
+            tables = _bare_tables(client, {table for table, _ in writes.requests}, f"bare{attempt}-")
+            t0 = time.perf_counter()
+            bare_calls = _bare_load(client, writes.requests, tables)
+            bare_runs.append(time.perf_counter() - t0)
+        bare = min(bare_runs)
 
     n, items = args.rows, len(writes.requests)
     ops = {op: writes.calls.count(op) for op in dict.fromkeys(writes.calls)}
@@ -286,7 +291,8 @@ def import_rows(args) -> int:
           f"items written/row {items / n:.2f}; condition checks {writes.checks}")
     print("  seconds inside the calls: " + ", ".join(f"{op} {s:.1f}" for op, s in writes.seconds.items()))
     print(f"  bare BatchWriteItem loader of the same {items:,} items: {bare:.1f} s = {n / bare:.0f} rows/s "
-          f"({bare_calls:,} calls); import / bare = {imported / bare:.2f}x")
+          f"({bare_calls:,} calls; the faster of {' and '.join(f'{b:.1f}' for b in bare_runs)} s); "
+          f"import / bare = {imported / bare:.2f}x")
     return 0
 
 
