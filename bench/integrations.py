@@ -2,11 +2,12 @@
 patients, and the import's throughput against a bare BatchWriteItem loader of the same items.
 
     .venv/bin/python bench/integrations.py search [--sizes 1000,10000,100000]
-    .venv/bin/python bench/integrations.py import [--rows 2000]
+    .venv/bin/python bench/integrations.py import [--rows 10000] [--chunk 1000]
 
 Both on in-process moto through the real code: search through the app (`chalice.test.Client`, a
-real ID token), import through `services.imports.run` in chunks of 1,000 rows, which is what
-`followups import` runs for each chunk (the CLI adds only reading the file).
+real ID token); import through the CLI itself (`followups import FILE --clinic ID`, run in this
+process on a CSV it writes), then a bare BatchWriteItem loader of the very items the import wrote
+(recorded from its requests, replayed in order into empty copies of the tables), in the same run.
 
 Search seeds the worst case: every patient of the clinic shares the word the query asks for
 (one search partition holding the whole clinic), straight into the table with batch writes of the
@@ -112,62 +113,186 @@ def search(args) -> int:
     return 0 if ok else 1
 
 
-def import_rows(args) -> int:
-    from pynamodb.connection.base import Connection
+def _import_csv(path: Path, rows: int, day: str) -> None:
+    """`rows` rows of rows/2 patients with two invoices each, on two rows one after the other
+    (the second renames the patient, so half the rows update a patient and move its search
+    items), a phone each: every chunk does the same work, so its time shows any growth."""
+    import csv
 
-    with mock_aws():
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["patient_external_id", "patient_name", "phone", "invoice_external_id", "invoice_date",
+                         "amount_cents"])
+        for n in range(rows):
+            writer.writerow([f"mrn-{n // 2}", f"Imported Person {n}", f"+1 555 {n % 10_000:04d}",
+                             f"inv-{n}", day, 1_000 + n])
+
+
+class _Writes:
+    """Every DynamoDB call PynamoDB makes, and every item it writes, in order: (table, request)
+    with request a BatchWriteItem entry (`PutRequest` / `DeleteRequest`), for the bare loader."""
+
+    def __init__(self):
+        from pynamodb.connection.base import Connection  # noqa: PLC0415 - after isolate()
+
+        self.calls: list[str] = []
+        self.seconds: dict[str, float] = {}
+        self.requests: list[tuple[str, dict]] = []
+        self.checks = 0
+        self._connection, self._original = Connection, Connection._make_api_call
+
+    def __enter__(self):
+        original = self._original
+
+        def spy(conn, op, kwargs):
+            self.calls.append(op)
+            if op == "TransactWriteItems":
+                for action in kwargs["TransactItems"]:
+                    kind, body = next(iter(action.items()))
+                    if kind == "Put":
+                        self.requests.append((body["TableName"], {"PutRequest": {"Item": body["Item"]}}))
+                    elif kind == "Delete":
+                        self.requests.append((body["TableName"], {"DeleteRequest": {"Key": body["Key"]}}))
+                    elif kind == "ConditionCheck":
+                        self.checks += 1
+                    else:
+                        raise AssertionError(f"the bare loader cannot replay {kind}")
+            elif op == "BatchWriteItem":
+                self.requests.extend((table, r) for table, rs in kwargs["RequestItems"].items() for r in rs)
+            elif op in ("PutItem", "DeleteItem", "UpdateItem"):
+                raise AssertionError(f"the bare loader cannot replay {op}")
+            t0 = time.perf_counter()
+            try:
+                return original(conn, op, kwargs)
+            finally:
+                self.seconds[op] = self.seconds.get(op, 0.0) + time.perf_counter() - t0
+
+        self._connection._make_api_call = spy
+        return self
+
+    def __exit__(self, *exc):
+        self._connection._make_api_call = self._original
+
+
+def _bare_tables(client, names: set[str], prefix: str) -> dict[str, str]:
+    """An empty copy of each table (keys, indexes) for the bare loader: it writes the same items
+    into tables that grow as the import's did."""
+    copies = {}
+    for name in sorted(names):
+        table = client.describe_table(TableName=name)["Table"]
+        spec = {"TableName": f"{prefix}{name}", "BillingMode": "PAY_PER_REQUEST", "KeySchema": table["KeySchema"],
+                "AttributeDefinitions": table["AttributeDefinitions"]}
+        if table.get("GlobalSecondaryIndexes"):
+            spec["GlobalSecondaryIndexes"] = [{k: i[k] for k in ("IndexName", "KeySchema", "Projection")}
+                                              for i in table["GlobalSecondaryIndexes"]]
+        client.create_table(**spec)
+        copies[name] = spec["TableName"]
+    return copies
+
+
+def _bare_load(client, requests: list[tuple[str, dict]], tables: dict[str, str]) -> int:
+    """Write `requests` in order with BatchWriteItem, 25 a call (a batch is cut early where a key
+    comes again: BatchWriteItem refuses two requests on one item); no condition, nothing read.
+    Returns the number of calls."""
+    calls, batch, keys = 0, {}, set()
+
+    def flush():
+        nonlocal calls, batch, keys
+        pending = batch
+        while pending:
+            calls += 1
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        batch, keys = {}, set()
+
+    for table, request in requests:
+        body = request.get("PutRequest", {}).get("Item") or request["DeleteRequest"]["Key"]
+        key = (table, body["pk"]["S"], body.get("sk", {}).get("S"))
+        if key in keys or sum(len(v) for v in batch.values()) == 25:
+            flush()
+        batch.setdefault(tables[table], []).append(request)
+        keys.add(key)
+    flush()
+    return calls
+
+
+def import_rows(args) -> int:
+    """The CLI itself (`followups import FILE --clinic ID`, devtools/cli.py, run in this process
+    against in-process moto), then the bare loader of the items it wrote, in the same run."""
+    import contextlib
+    import io
+    import os
+    import tempfile
+
+    import boto3
+
+    os.environ["FOLLOWUPS_STACK_FILE"] = str(ROOT / ".local" / "no-stack.json")  # never a local stack
+    with mock_aws(), tempfile.TemporaryDirectory() as scratch:
         from tests.support import provision_embedded_aws
 
         provision_embedded_aws()
-        from chalicelib.domain.roles import Caller
+        from chalicelib import config
         from chalicelib.services import imports
-        from chalicelib.store.uow import UnitOfWork
+        from devtools import cli
 
         clinic, _ = _clinic()
-        caller = Caller("cli", clinic.clinic_id, frozenset({"Owner"}))
         day = (clinic.today(datetime.now(UTC)) - timedelta(days=60)).isoformat()
-        rows = [{"patient_external_id": f"mrn-{n % (args.rows // 2)}", "patient_name": f"Imported Person {n}",
-                 "phone": f"+1 555 {n % 10_000:04d}", "invoice_external_id": f"inv-{n}", "invoice_date": day,
-                 "amount_cents": str(1_000 + n)} for n in range(args.rows)]
-        calls, written = [], []
-        original = Connection._make_api_call
+        source = Path(scratch) / "import.csv"
+        _import_csv(source, args.rows, day)
 
-        def spy(conn, op, kwargs):
-            calls.append(op)
-            if op == "TransactWriteItems":
-                written.append(len(kwargs["TransactItems"]))
-            elif op == "BatchWriteItem":
-                written.append(sum(len(v) for v in kwargs["RequestItems"].values()))
-            return original(conn, op, kwargs)
+        growth: list[tuple[int, float, int]] = []
+        run = imports.run
 
-        Connection._make_api_call = spy
-        t0 = time.perf_counter()
-        chunk = args.chunk
-        for start in range(0, len(rows), chunk):
-            summary = imports.run(UnitOfWork(), caller, datetime.now(UTC), rows[start:start + chunk])
-            assert not summary.errors, summary.errors[:3]
-            print(f"  {start + chunk:>6,} rows after {time.perf_counter() - t0:6.1f}s, {len(calls):,} calls",
-                  file=sys.stderr, flush=True)
-        imported = time.perf_counter() - t0
-        import_calls, import_items = len(calls), sum(written)
-        # The bare loader: the same number of items, 25 per BatchWriteItem, no conditions, nothing read.
-        from chalicelib.store.models import ExternalIdRecord
+        def timed_run(uow, caller, now, rows):  # what the CLI calls per chunk, timed
+            summary = run(uow, caller, now, rows)
+            done = (growth[-1][0] if growth else 0) + len(rows)
+            growth.append((done, time.perf_counter() - t0, len(writes.calls)))
+            print(f"  {done:>7,} rows after {growth[-1][1]:7.1f}s, {growth[-1][2]:,} calls", file=sys.stderr,
+                  flush=True)
+            return summary
 
-        calls.clear()
-        written.clear()
-        t0 = time.perf_counter()
-        with ExternalIdRecord.batch_write() as batch:
-            for n in range(import_items):
-                batch.save(ExternalIdRecord(f"C#{clinic.clinic_id}#BARE#{n}", "XID", external_id=str(n),
-                                            patient_id="pat_x"))
-        bare = time.perf_counter() - t0
-        Connection._make_api_call = original
-    n = args.rows
-    print(f"\nImport of {n:,} rows ({n // 2:,} patients, {n:,} invoices), in-process moto")
-    print(f"  import: {imported:.1f} s = {n / imported:.0f} rows/s; DynamoDB calls/row {import_calls / n:.2f}; "
-          f"items written/row {import_items / n:.2f}")
-    print(f"  bare BatchWriteItem loader of the same {import_items:,} items: {bare:.1f} s "
-          f"({len(calls)} calls); import / bare = {imported / bare:.1f}x")
+        imports.run = timed_run
+        out = io.StringIO()
+        with _Writes() as writes, contextlib.redirect_stdout(out):
+            t0 = time.perf_counter()
+            try:
+                cli.main(["import", str(source), "--clinic", clinic.clinic_id, "--chunk", str(args.chunk)])
+            except SystemExit as e:
+                assert e.code == 0, f"followups import exited {e.code}"
+            imported = time.perf_counter() - t0
+        imports.run = run
+        summary = json.loads(out.getvalue())
+        assert not summary["errors"] and summary["invoices_created"] == args.rows, summary
+        assert summary["patients_created"] == args.rows // 2, summary
+
+        # Twice, into fresh copies each time, and the faster counts: on a shared machine a slow
+        # bare run would flatter the ratio.
+        client = boto3.client("dynamodb", region_name=config.region())
+        bare_runs = []
+        for attempt in range(2):
+            tables = _bare_tables(client, {table for table, _ in writes.requests}, f"bare{attempt}-")
+            t0 = time.perf_counter()
+            bare_calls = _bare_load(client, writes.requests, tables)
+            bare_runs.append(time.perf_counter() - t0)
+        bare = min(bare_runs)
+
+    n, items = args.rows, len(writes.requests)
+    ops = {op: writes.calls.count(op) for op in dict.fromkeys(writes.calls)}
+    print(f"\nImport of {n:,} rows ({n // 2:,} patients, {n:,} invoices) with `followups import --chunk "
+          f"{args.chunk}`, in-process moto\n")
+    print(f"{'rows done':>9} | {'seconds':>7} | {'this chunk s':>12} | {'rows/s':>6} | {'calls':>7}")
+    previous = (0, 0.0, 0)
+    for done, seconds, calls in growth:
+        chunk_s = seconds - previous[1]
+        print(f"{done:>9,} | {seconds:>7.1f} | {chunk_s:>12.1f} | {(done - previous[0]) / chunk_s:>6.0f} | "
+              f"{calls:>7,}")
+        previous = (done, seconds, calls)
+    print(f"\n  import: {imported:.1f} s = {n / imported:.0f} rows/s; DynamoDB calls/row "
+          f"{len(writes.calls) / n:.2f} ({', '.join(f'{op} {c / n:.2f}' for op, c in ops.items())}); "
+          f"items written/row {items / n:.2f}; condition checks {writes.checks}")
+    print("  seconds inside the calls: " + ", ".join(f"{op} {s:.1f}" for op, s in writes.seconds.items()))
+    print(f"  bare BatchWriteItem loader of the same {items:,} items: {bare:.1f} s = {n / bare:.0f} rows/s "
+          f"({bare_calls:,} calls; the faster of {' and '.join(f'{b:.1f}' for b in bare_runs)} s); "
+          f"import / bare = {imported / bare:.2f}x")
     return 0
 
 
@@ -178,8 +303,8 @@ def main() -> int:
     s.add_argument("--sizes", default="1000,10000,100000")
     s.add_argument("--reps", type=int, default=5)
     i = sub.add_parser("import")
-    i.add_argument("--rows", type=int, default=2000)
-    i.add_argument("--chunk", type=int, default=1000)
+    i.add_argument("--rows", type=int, default=10_000)
+    i.add_argument("--chunk", type=int, default=1000, help="the CLI's --chunk (its default: 1,000)")
     args = parser.parse_args()
     return search(args) if args.what == "search" else import_rows(args)
 

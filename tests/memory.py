@@ -702,6 +702,11 @@ class DirectoryRepository(_Repository):
         found = self._store.external_ids.get((clinic_id, "INV", external_id))
         return (found[0], found[1]) if found else None
 
+    def holders(self, clinic_id: str, patient_external_id: str,
+                invoice_external_id: str | None) -> tuple[str | None, tuple[str, str] | None]:
+        return (self.patient_for(clinic_id, patient_external_id),
+                self.invoice_for(clinic_id, invoice_external_id) if invoice_external_id is not None else None)
+
     def claim_patient_id(self, clinic_id: str, external_id: str, patient_id: str) -> None:
         self._tx.create("external_ids", (clinic_id, "PAT", external_id), (patient_id, None), label="external_id")
 

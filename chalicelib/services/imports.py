@@ -166,7 +166,7 @@ def run(uow, caller: Caller, now: datetime, rows: list) -> Summary:
             summary.errors.extend({"row": number, "field": f, "message": m} for f, m in problems.items())
             continue
         try:
-            _write(uow, caller, now, row, summary)
+            _write(uow, caller, now, today, row, summary)
         except FollowUpsError as e:
             uow.discard()
             name = next(iter(e.fields), "row") if e.fields else "row"
@@ -183,12 +183,13 @@ def _column(name: str) -> str:
     return {"external_id": "invoice_external_id", "name": "patient_name"}.get(name, name)
 
 
-def _write(uow, caller: Caller, now: datetime, row: Row, summary: Summary) -> None:
+def _write(uow, caller: Caller, now: datetime, today: date, row: Row, summary: Summary) -> None:
     """One row: the invoice's external id is checked before the patient is written, so a row
-    whose invoice conflicts writes nothing."""
-    patient_id = uow.directory.patient_for(caller.clinic_id, row.patient_external_id)
+    whose invoice conflicts writes nothing. What this check reads (the two external ids, the
+    patient) is handed to the PUT services instead of being read again; the uniqueness items'
+    conditional Puts and the patient record's version still decide, in each change's transaction."""
+    patient_id, held = uow.directory.holders(caller.clinic_id, row.patient_external_id, row.invoice_external_id)
     if row.invoice_external_id is not None:
-        held = uow.directory.invoice_for(caller.clinic_id, row.invoice_external_id)
         if held is not None:
             invoice = uow.accounts.invoice(caller.clinic_id, held[0], held[1])
             same = (invoice is not None and held[0] == patient_id and invoice.amount_cents == row.amount_cents
@@ -200,17 +201,21 @@ def _write(uow, caller: Caller, now: datetime, row: Row, summary: Summary) -> No
     given = frozenset(f for f in ("phone", "email") if getattr(row, f) is not None)
     before = uow.accounts.get_patient(caller.clinic_id, patient_id) if patient_id else None
     patient, created = patients.put_by_external_id(uow, caller, now, row.patient_external_id, name=row.patient_name,
-                                                   phone=row.phone, email=row.email, given=given)
+                                                   phone=row.phone, email=row.email, given=given,
+                                                   holder=patient_id, current=before)
     if created:
         summary.patients_created += 1
     elif before is not None and before.version != patient.version:
         summary.patients_updated += 1
     if row.invoice_external_id is None:
         return
+    if held is not None:  # the same invoice, checked above: nothing to write (a file sent again)
+        summary.invoices_unchanged += 1
+        return
     _, made = invoices.put_by_external_id(
         uow, caller, now, row.invoice_external_id, patient_id=patient.patient_id, patient_external_id=None,
         amount_cents=row.amount_cents, invoice_date=row.invoice_date, service_date=row.service_date,
-        description=row.description)
+        description=row.description, today=today, free=True)
     if made:
         summary.invoices_created += 1
     else:

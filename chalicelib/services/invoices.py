@@ -13,23 +13,32 @@ from . import audit, clinics, events
 
 def create(uow, caller: Caller, now: datetime, *, patient_id: str, amount_cents: int, invoice_date: date,
            service_date: date | None = None, description: str | None = None,
-           external_id: str | None = None) -> Invoice:
-    """Business rule: an invoice is never dated after the clinic's today."""
+           external_id: str | None = None, today: date | None = None, external_id_free: bool = False) -> Invoice:
+    """Business rule: an invoice is never dated after the clinic's today.
+
+    A caller that has just read the clinic passes its `today` (an import reads it once per
+    chunk); one that has just read the external id as free says `external_id_free`, and the
+    first attempt does not read it again: the conditional Put of the uniqueness item decides, and
+    a retry reads it afresh."""
     if not is_patient_id(patient_id):
         raise NotFound(f"no patient {patient_id}")
-    if invoice_date > clinics.get(uow, caller.clinic_id).today(now):
+    if invoice_date > (today or clinics.get(uow, caller.clinic_id).today(now)):
         raise ValidationError("invoice_date is after today", fields={"invoice_date": "must not be in the future"})
     invoice_id = new_child_id("inv", patient_id)
+    read_external_id = not external_id_free
 
     def attempt() -> Invoice:
+        nonlocal read_external_id
         loaded = uow.accounts.load(caller.clinic_id, patient_id)
         if loaded is None:
             raise NotFound(f"no patient {patient_id}")
         if invoice_id in loaded.account.invoices:
             # An earlier attempt of this very request committed (its response was lost).
             return loaded.account.invoices[invoice_id]
-        if external_id is not None and uow.directory.invoice_for(caller.clinic_id, external_id) is not None:
+        if external_id is not None and read_external_id and \
+                uow.directory.invoice_for(caller.clinic_id, external_id) is not None:
             raise ExternalIdInUse("another invoice has this external_id", fields={"external_id": "already in use"})
+        read_external_id = True  # a retry follows a lost race: another sender may hold it now
         invoice = Invoice(invoice_id=invoice_id, patient_id=patient_id, amount_cents=amount_cents,
                           balance_cents=amount_cents, invoice_date=invoice_date, service_date=service_date,
                           description=description, external_id=external_id, created_at=now)
@@ -61,10 +70,14 @@ def get(uow, caller: Caller, invoice_id: str) -> Invoice:
 
 def put_by_external_id(uow, caller: Caller, now: datetime, external_id: str, *, patient_id: str | None,
                        patient_external_id: str | None, amount_cents: int, invoice_date: date,
-                       service_date: date | None = None, description: str | None = None) -> tuple[Invoice, bool]:
+                       service_date: date | None = None, description: str | None = None,
+                       today: date | None = None, free: bool = False) -> tuple[Invoice, bool]:
     """Business rule: an invoice sent again with its external id is the same invoice: the same
     values answer the invoice (nothing written), other values are refused (invoices do not
-    change; void or adjust them). Returns (invoice, created)."""
+    change; void or adjust them). Returns (invoice, created).
+
+    `free`: the caller has just read the external id as held by no invoice (an import checks
+    each row before writing it), so it is not read again before the create; `today`: see `create`."""
     if patient_id is None:
         patient_id = uow.directory.patient_for(caller.clinic_id, patient_external_id or "")
         if patient_id is None:
@@ -83,12 +96,13 @@ def put_by_external_id(uow, caller: Caller, now: datetime, external_id: str, *, 
                                   fields={"external_id": "in use by an invoice with other values"})
         return invoice
 
-    found = existing()
+    found = None if free else existing()
     if found is not None:
         return found, False
     try:
         return create(uow, caller, now, patient_id=patient_id, amount_cents=amount_cents, invoice_date=invoice_date,
-                      service_date=service_date, description=description, external_id=external_id), True
+                      service_date=service_date, description=description, external_id=external_id, today=today,
+                      external_id_free=True), True
     except ExternalIdInUse:
         found = existing()  # another sender won the race: the same invoice, or a conflict
         if found is None:

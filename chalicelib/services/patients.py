@@ -20,10 +20,14 @@ EDITABLE = ("name", "phone", "email", "external_id", "timezone", "do_not_contact
 
 
 def create(uow, caller: Caller, now: datetime, *, name: str, phone: str | None = None, email: str | None = None,
-           external_id: str | None = None) -> Patient:
-    """Business rule: an external id is one patient's in the clinic (taken in the same transaction)."""
+           external_id: str | None = None, external_id_free: bool = False) -> Patient:
+    """Business rule: an external id is one patient's in the clinic (taken in the same transaction).
+
+    `external_id_free`: the caller has just read the external id as free, so it is not read again
+    here; the conditional Put of the uniqueness item decides either way."""
     patient = Patient(new_patient_id(), name, now, caller.actor, phone=phone, email=email, external_id=external_id)
-    if external_id is not None and uow.directory.patient_for(caller.clinic_id, external_id) is not None:
+    if external_id is not None and not external_id_free and \
+            uow.directory.patient_for(caller.clinic_id, external_id) is not None:
         raise ExternalIdInUse("another patient has this external_id", fields={"external_id": "already in use"})
     uow.accounts.add_patient(caller.clinic_id, patient)
     if external_id is not None:
@@ -88,17 +92,23 @@ def _zones() -> set[str]:
 _ZONES: set[str] | None = None
 
 
-def update(uow, caller: Caller, now: datetime, patient_id: str, changes: dict) -> Patient:
+def update(uow, caller: Caller, now: datetime, patient_id: str, changes: dict, *,
+           current: Patient | None = None) -> Patient:
     """Change a patient's details (only the fields given). Its search items, its external id's
     uniqueness item and the audit record go in the same transaction as the record, which is also
-    its worklist row (the row's name and phone are the record's)."""
+    its worklist row (the row's name and phone are the record's).
+
+    `current`: the patient as the caller has just read them, used instead of reading again on the
+    first attempt; the record's version condition refuses the write if it was already stale, and
+    the retry reads afresh."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValidationError("unknown fields", fields={f: "unknown field" for f in sorted(unknown)})
     changes = _validated(dict(changes))
+    first = [current] if current is not None and current.patient_id == patient_id else []
 
     def attempt() -> Patient:
-        before = get(uow, caller, patient_id)
+        before = first.pop() if first else get(uow, caller, patient_id)
         after = replace(before, **changes)
         changed = sorted(f for f in changes if getattr(before, f) != getattr(after, f))
         if not changed:
@@ -131,24 +141,39 @@ def _stage_change(uow, caller: Caller, now: datetime, before: Patient, after: Pa
                  details={"fields": changed})
 
 
+UNREAD = object()  # "the caller has not read it": the service reads it itself
+
+
 def put_by_external_id(uow, caller: Caller, now: datetime, external_id: str, *, name: str,
                        phone: str | None = None, email: str | None = None,
-                       given: frozenset[str] = frozenset({"phone", "email"})) -> tuple[Patient, bool]:
+                       given: frozenset[str] = frozenset({"phone", "email"}),
+                       holder=UNREAD, current: Patient | None = None) -> tuple[Patient, bool]:
     """Business rule: the other system's id names one patient: the first PUT creates them, a
     later one sets what it sends (fields it does not send stay as they are); the same body again
-    changes nothing. Returns (patient, created)."""
+    changes nothing. Returns (patient, created).
+
+    A caller that has just read the external id's holder (`directory.patient_for`: a patient id
+    or None) and that patient (`current`) passes them, and the first round does not read them
+    again (an import checks each row before writing it). What decides is unchanged: the
+    conditional Put of the uniqueness item, the patient record's version; a lost race reads again."""
     for _ in range(3):
-        patient_id = uow.directory.patient_for(caller.clinic_id, external_id)
+        if holder is UNREAD:
+            patient_id = uow.directory.patient_for(caller.clinic_id, external_id)
+        else:
+            patient_id, holder = holder, UNREAD  # the caller's read, for this first round only
         if patient_id is None:
             try:
                 return create(uow, caller, now, name=name, phone=phone if "phone" in given else None,
-                              email=email if "email" in given else None, external_id=external_id), True
+                              email=email if "email" in given else None, external_id=external_id,
+                              external_id_free=True), True
             except ExternalIdInUse:
+                current = None
                 continue  # another sender created them first: update that patient instead
         wanted = {"name": name, **{f: v for f, v in (("phone", phone), ("email", email)) if f in given}}
         try:
-            return update(uow, caller, now, patient_id, wanted), False
+            return update(uow, caller, now, patient_id, wanted, current=current), False
         except NotFound:
+            current = None
             continue
     raise ExternalIdInUse("the external id changed hands while this request ran; try again")
 

@@ -53,6 +53,20 @@ class DirectoryRepository:
         found = self._xid(clinic_id, INVOICE, external_id)
         return (found.patient_id, found.invoice_id) if found else None
 
+    def holders(self, clinic_id: str, patient_external_id: str,
+                invoice_external_id: str | None) -> tuple[str | None, tuple[str, str] | None]:
+        """`patient_for` and `invoice_for` together, in one strongly consistent BatchGetItem (an
+        import's row check reads both)."""
+        if invoice_external_id is None:
+            return self.patient_for(clinic_id, patient_external_id), None
+        pat = keys.external_id_pk(clinic_id, PATIENT, patient_external_id)
+        inv = keys.external_id_pk(clinic_id, INVOICE, invoice_external_id)
+        found = {r.pk: r for r in ExternalIdRecord.batch_get([(pat, keys.EXTERNAL_ID_SK), (inv, keys.EXTERNAL_ID_SK)],
+                                                             consistent_read=True)}
+        invoice = found.get(inv)
+        return (found[pat].patient_id if pat in found else None,
+                (invoice.patient_id, invoice.invoice_id) if invoice is not None else None)
+
     def claim_patient_id(self, clinic_id: str, external_id: str, patient_id: str) -> None:
         """Stage taking the external id: the transaction fails (`external_id`) if it is taken."""
         self._tx.create(ExternalIdRecord(keys.external_id_pk(clinic_id, PATIENT, external_id), keys.EXTERNAL_ID_SK,
