@@ -48,7 +48,7 @@ def often_called_back(billing_api) -> str:
         due = start - timedelta(minutes=n)  # due soonest for the newest: the table's order is not the due order
         billing_api.post(f"/follow-ups/{pid}/callbacks", {"due_at": due.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                                           "notes": f"Callback {n}",
-                                                          # two days from now at any hour CI runs: maybe outside call hours
+                                                          # two days on, at the hour CI runs: maybe after hours
                                                           "override_reason": "Asked for this time"}, expect=201)
     return pid
 
