@@ -115,7 +115,7 @@ def main() -> int:
         from chalice.test import Client
 
         from app import app
-        from chalicelib.domain.contact_rules import ContactPolicy
+        from chalicelib.domain.contact_rules import END_OF_DAY, ContactPolicy
         from chalicelib.services import clinics, staff
         from chalicelib.store.uow import UnitOfWork
         from tests.support import PASSWORD, id_token
@@ -123,7 +123,7 @@ def main() -> int:
         now = datetime.now(UTC)
         uow = UnitOfWork()
         clinic = clinics.create(uow, now, name="Bench Clinic", timezone="America/New_York", currency="USD",
-                                contact_policy=ContactPolicy(call_start=dtime(0, 0), call_end=dtime(23, 59)))
+                                contact_policy=ContactPolicy(call_start=dtime(0, 0), call_end=END_OF_DAY))
         staff.create(uow, clinic.clinic_id, now, email="bench@example.test", name="Bench", role="BillingStaff",
                      password=PASSWORD)
         token = id_token("bench@example.test")

@@ -18,7 +18,7 @@ from pynamodb.connection.base import Connection
 
 from chalicelib import config
 from chalicelib.domain.clock import local_date
-from chalicelib.domain.contact_rules import ContactPolicy
+from chalicelib.domain.contact_rules import END_OF_DAY, ContactPolicy
 from chalicelib.services import clinics, staff
 from chalicelib.store.uow import UnitOfWork
 
@@ -162,7 +162,7 @@ class ClinicWorld:
 # callbacks at real times of day, which Regulation F's hours would refuse at night (and the quiet
 # days after a conversation). A clinic may choose this (docs/contact-rules.md: "no hour limit");
 # tests of the rules make their clinics with `DEFAULT_POLICY`.
-ANYTIME = ContactPolicy(time(0, 0), time(23, 59), 50, 0)
+ANYTIME = ContactPolicy(time(0, 0), END_OF_DAY, 50, 0)  # 00:00-24:00: no hour is outside
 
 
 def make_clinic(http, timezone: str = "America/New_York", name: str = "Test Clinic",

@@ -71,17 +71,24 @@ KEEP_CALLS = MAX_CALLS_RANGE[1]
 KEEP_FOR = timedelta(days=CAP_WINDOW_DAYS + 1)
 
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]", re.ASCII)
+# An `end` of "24:00" is midnight at the end of the day (ISO 8601): with a start of 00:00, no hour
+# is outside. `time` has no 24:00, so the last instant of the day stands in. The policy and the
+# store hold it; PATCH /clinic still refuses "24:00", as the contract's HH:MM was read so far
+# (clinics made by the tests use it: with an end of 23:59, the minute before midnight is outside).
+END_OF_DAY = time.max
 
 
-def parse_hhmm(text: object) -> time:
-    """`HH:MM`, 00:00-23:59, exactly (no seconds, no `8:00`, no `24:00`)."""
+def parse_hhmm(text: object, *, end: bool = False) -> time:
+    """`HH:MM`, 00:00-23:59, exactly (no seconds, no `8:00`); an `end` may also be `24:00`."""
+    if end and text == "24:00":
+        return END_OF_DAY
     if not isinstance(text, str) or not _HHMM.fullmatch(text):
-        raise ValueError("must be a local time HH:MM (00:00-23:59)")
+        raise ValueError("must be a local time HH:MM (00:00-23:59" + (", or 24:00)" if end else ")"))
     return time(int(text[:2]), int(text[3:]))
 
 
 def _hhmm(t: time) -> str:
-    return f"{t.hour:02d}:{t.minute:02d}"
+    return "24:00" if t == END_OF_DAY else f"{t.hour:02d}:{t.minute:02d}"
 
 
 def _whole(value: object) -> bool:
@@ -94,7 +101,7 @@ class ContactPolicy:
     """The clinic's contact policy; the defaults are Regulation F's (module docstring)."""
 
     call_start: time = time(8, 0)
-    call_end: time = time(21, 0)  # exclusive: 21:00 itself is outside
+    call_end: time = time(21, 0)  # exclusive: 21:00 itself is outside; END_OF_DAY: until midnight
     max_calls_per_7_days: int = 7
     quiet_days_after_conversation: int = 7
 
@@ -103,6 +110,8 @@ class ContactPolicy:
         crosses midnight); 1-50 calls in 7 days; 0-30 quiet days (0: no quiet period)."""
         problems: dict[str, str] = {}
         for name, value in (("start", self.call_start), ("end", self.call_end)):
+            if name == "end" and value == END_OF_DAY:
+                continue
             if not isinstance(value, time) or value.tzinfo is not None or value.second or value.microsecond:
                 problems[f"contact_policy.call_hours.{name}"] = "must be a local time HH:MM"
         if not problems and self.call_start >= self.call_end:
@@ -135,11 +144,11 @@ class ContactPolicy:
         if not data:
             return cls()
         hours = data.get("call_hours") or {}
-        return cls(parse_hhmm(hours["start"]), parse_hhmm(hours["end"]), int(data["max_calls_per_7_days"]),
+        return cls(parse_hhmm(hours["start"]), parse_hhmm(hours["end"], end=True), int(data["max_calls_per_7_days"]),
                    int(data["quiet_days_after_conversation"]))
 
     def in_call_hours(self, wall: time) -> bool:
-        return self.call_start <= wall < self.call_end
+        return self.call_start <= wall and (self.call_end == END_OF_DAY or wall < self.call_end)
 
 
 DEFAULT_POLICY = ContactPolicy()

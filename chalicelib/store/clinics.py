@@ -27,7 +27,7 @@ def _clinic(r: ClinicRecord) -> Clinic:
 def _policy(m: ContactPolicyMap | None) -> ContactPolicy:
     if m is None:
         return DEFAULT_POLICY
-    return ContactPolicy(parse_hhmm(m.call_start), parse_hhmm(m.call_end), int(m.max_calls_per_7_days),
+    return ContactPolicy(parse_hhmm(m.call_start), parse_hhmm(m.call_end, end=True), int(m.max_calls_per_7_days),
                          int(m.quiet_days_after_conversation))
 
 

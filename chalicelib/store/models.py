@@ -84,7 +84,7 @@ class ContactPolicyMap(MapAttribute):
     """The clinic's contact policy (domain/contact_rules.ContactPolicy); absent: the defaults."""
 
     call_start = UnicodeAttribute()  # HH:MM, clinic-patient wall clock
-    call_end = UnicodeAttribute()  # HH:MM, exclusive
+    call_end = UnicodeAttribute()  # HH:MM, exclusive; 24:00 for midnight
     max_calls_per_7_days = NumberAttribute()
     quiet_days_after_conversation = NumberAttribute()
 

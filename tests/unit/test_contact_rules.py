@@ -527,3 +527,23 @@ def test_remembering_each_call_judges_as_the_whole_history_does(situation):
     for at, outcome in facts.phone_attempts:
         kept = cr.remember_attempt(kept, at=at, channel="phone", outcome=outcome, by="sub-1")
     assert contact_state(policy, clinic_tz, kept, now) == contact_state(policy, clinic_tz, facts, now)
+
+
+def test_an_end_of_24_00_leaves_no_minute_of_the_day_outside_call_hours():
+    all_day = ContactPolicy(time(0, 0), cr.END_OF_DAY)
+    for wall in (time(0, 0), time(12, 0), time(23, 59), time(23, 59, 59, 999_998)):
+        assert all_day.in_call_hours(wall), wall
+    assert not ContactPolicy(time(0, 0), time(23, 59)).in_call_hours(time(23, 59, 30))
+    assert all_day.as_dict()["call_hours"] == {"start": "00:00", "end": "24:00"}
+    assert ContactPolicy.from_dict(all_day.as_dict()) == all_day
+    assert cr.parse_hhmm("24:00", end=True) == cr.END_OF_DAY
+    with pytest.raises(ValueError):
+        cr.parse_hhmm("24:00")  # never a start
+    with pytest.raises(ValidationError):
+        ContactPolicy(cr.END_OF_DAY, cr.END_OF_DAY)
+
+
+def test_at_23_59_local_a_patient_of_a_clinic_open_all_day_may_be_called():
+    all_day = ContactPolicy(time(0, 0), cr.END_OF_DAY)
+    state = cr.contact_state(all_day, NY, ContactFacts(), local(NY, 2026, 12, 1, 23, 59, 54))
+    assert state.call_now and state.blocked_by == ()
