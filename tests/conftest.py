@@ -48,3 +48,22 @@ def chalice_client(aws):
 @pytest.fixture(scope="module")
 def http(chalice_client):
     return chalice_client.http
+
+
+# The longest units first: under `--no-loadscope-reorder` the workers take the units in this order.
+FIRST = ("browser", "e2e")
+
+
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs two pytest-xdist workers with `--dist loadgroup`: each test file is one unit
+    of work, so its module's moto and fixtures are made once; the browser files share one unit
+    (one local stack, one Chromium), and so do the e2e files (the session's local stack). Those
+    two take longest, so they come first, one to each worker, and the files fill in around them."""
+    def group(item) -> str:
+        file = item.nodeid.split("::", 1)[0]
+        tier = file.split("/")[1] if file.count("/") >= 2 else file
+        return tier if tier in FIRST else file
+
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(group(item)))
+    items.sort(key=lambda item: FIRST.index(group(item)) if group(item) in FIRST else len(FIRST))
