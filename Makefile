@@ -24,10 +24,10 @@ run: $(STAMP)
 
 ## The whole test suite, after the linters (which check the packaged AWS template too), on
 ## TEST_WORKERS pytest-xdist workers (default 2, the CI machine's cores; TEST_WORKERS=0 runs it in
-## one process). Each test file is one unit of work (tests/conftest.py): its moto is made once.
+## one process). Each test file is one unit of work (tests/conftest.py unit_of): its moto is made once.
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --no-loadscope-reorder
 
 ## The domain rules and the service behaviour on the in-memory store: no AWS, no sockets, well
 ## under a minute. `make test` runs these too, with the moto tier, the browser and deploy checks.

@@ -54,16 +54,27 @@ def http(chalice_client):
 FIRST = ("browser", "e2e")
 
 
-def pytest_collection_modifyitems(config, items):
-    """`make test` runs two pytest-xdist workers with `--dist loadgroup`: each test file is one unit
-    of work, so its module's moto and fixtures are made once; the browser files share one unit
-    (one local stack, one Chromium), and so do the e2e files (the session's local stack). Those
-    two take longest, so they come first, one to each worker, and the files fill in around them."""
-    def group(item) -> str:
-        file = item.nodeid.split("::", 1)[0]
-        tier = file.split("/")[1] if file.count("/") >= 2 else file
-        return tier if tier in FIRST else file
+def unit_of(nodeid: str) -> str:
+    """The unit of work a test belongs to under pytest-xdist: its file, or its whole tier for the
+    browser files (one local stack, one Chromium) and the e2e files (the session's local stack)."""
+    file = nodeid.split("::", 1)[0]
+    tier = file.split("/")[1] if file.count("/") >= 2 else file
+    return tier if tier in FIRST else file
 
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(group(item)))
-    items.sort(key=lambda item: FIRST.index(group(item)) if group(item) in FIRST else len(FIRST))
+
+def pytest_collection_modifyitems(config, items):
+    """The two longest units first, one to each worker; the files fill in around them."""
+    items.sort(key=lambda item: FIRST.index(unit_of(item.nodeid)) if unit_of(item.nodeid) in FIRST else len(FIRST))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs two pytest-xdist workers, handing out `unit_of` units: each file's module
+    fixtures (its moto, its world) are made once. (pytest-xdist's own `loadgroup` marks do nothing
+    under pytest 9, which no longer reads the node id xdist rewrites.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    return UnitScheduling(config, log)
